@@ -1,0 +1,28 @@
+"""A fully populated dynapse1 workload with 5–20 Hz activity, shared by the chip benchmarks."""
+from __future__ import annotations
+
+import numpy as np
+
+from sim.chip.config import ChipConfig
+from sim.chip.spec import load_spec
+
+
+def random_config(spec_name: str = "dynapse1", seed: int = 0) -> ChipConfig:
+    """Every CAM slot filled with a random source; 80 % excitatory, 20 % inhibitory."""
+    spec = load_spec(spec_name)
+    rng = np.random.default_rng(seed)
+    config = ChipConfig.empty(spec)
+    config.cam_source[:] = rng.integers(0, spec.n_sources, config.cam_source.shape)
+    config.cam_type[:] = rng.choice(4, config.cam_type.shape, p=[0.5, 0.3, 0.1, 0.1])
+    config.dmem[:] = [164, 4]      # tau_mem ~ 25 ms
+    config.theta[:] = [128, 10]    # 131072
+    config.idc[:] = [240, 4, 0]    # 3840 per step: rests at ~73 % of threshold
+    config.dsyn[:] = [[164, 6], [102, 4], [164, 6], [102, 4]]   # fast ~6 ms, slow ~40 ms
+    config.wsyn[:] = [[30, 5], [15, 5], [150, 5], [75, 5]]
+    config.t_ref[:] = 3
+    return config.validate()
+
+
+def poisson_inputs(steps: int, n_inputs: int, rate_hz: float = 20.0, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((steps, n_inputs)) < rate_hz / 1000.0).astype(np.uint8)

@@ -1,0 +1,1 @@
+"""Chip targets behind one protocol: emulator, serial board, virtual board; VISA instruments."""

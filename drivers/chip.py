@@ -1,0 +1,62 @@
+"""The `Chip` protocol every target implements, and what it returns.
+
+A chip is loaded with a `ChipConfig`, then runs input rasters; every run starts from
+the power-on state (v = isyn = refr = 0, no spikes). `reset` returns the chip to
+power-on with no configuration loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from sim.chip.config import ChipConfig
+
+
+class ChipError(RuntimeError):
+    """A chip target refused or failed an operation."""
+
+
+class NotLoadedError(ChipError):
+    """`run` was called before a configuration was loaded."""
+
+
+@dataclass(frozen=True)
+class ChipIdentity:
+    spec_version: str
+    spec_name: str
+    chip_id: str            # "seed:<chip_seed>" for emulated chips, the serial number for boards
+    firmware: str
+    mismatch: str = "spec"  # mismatch level the chip realises ("spec", "0.1", ... or "physical")
+    capabilities: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class RunResult:
+    """Output of one run of T steps on an N-neuron chip."""
+
+    spikes: np.ndarray                 # [T, N] bool
+    v: np.ndarray | None = None        # [T, N] int64, state after each step
+    isyn: np.ndarray | None = None     # [T, 4, N] int64
+    refr: np.ndarray | None = None     # [T, N] int64
+
+    @property
+    def has_state(self) -> bool:
+        return self.v is not None
+
+
+@runtime_checkable
+class Chip(Protocol):
+    """What the harness needs from any chip target."""
+
+    def identity(self) -> ChipIdentity: ...
+
+    def load(self, config: ChipConfig) -> None: ...
+
+    def run(self, inputs: np.ndarray, *, noise_amplitude: int = 0, noise_seed: int = 0,
+            record_state: bool = False) -> RunResult: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,101 @@
+"""The in-process emulator: one vc1 chip, written to read like CHIP_SPEC §4.
+
+Clarity over speed: the batched simulator (`sim.chip.batched`) is the fast path and
+must agree with this bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.chip import ChipError, ChipIdentity, NotLoadedError, RunResult
+from sim.chip.config import ChipConfig
+from sim.chip.inputs import check_inputs
+from sim.chip.mismatch import MismatchLevel, check_chip_seed, chip_params, resolve_cv
+from sim.chip.noise import noise_keys, noise_step
+from sim.chip.spec import ISYN_MAX, SYNAPSE_SIGNS, V_RANGE, ChipSpec, load_spec
+
+FIRMWARE = "emulator-1"
+MAX_NOISE_AMPLITUDE = 2**31 - 1
+
+
+def check_noise(amplitude: int, seed: int) -> tuple[int, int]:
+    """Validate a noise amplitude (0..2**31-1) and a 64-bit noise seed."""
+    if isinstance(amplitude, bool) or not isinstance(amplitude, (int, np.integer)) or not 0 <= amplitude <= MAX_NOISE_AMPLITUDE:
+        raise ChipError(f"noise amplitude {amplitude!r} must be an integer in 0..{MAX_NOISE_AMPLITUDE}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ChipError(f"noise seed {seed!r} must be an integer in 0..2**64-1")
+    return int(amplitude), int(seed)
+
+
+class EmulatorChip:
+    """Chip #`chip_seed` of `spec` at mismatch `mismatch` ('spec', a cv, or 0 for nominal)."""
+
+    def __init__(self, spec: str | ChipSpec = "dynapse1", chip_seed: int = 0, mismatch: MismatchLevel = "spec"):
+        self.spec = load_spec(spec)
+        self.chip_seed = check_chip_seed(chip_seed)
+        resolve_cv(mismatch, self.spec)  # validate now, not at load time
+        self.mismatch = mismatch
+        self._config: ChipConfig | None = None
+
+    def identity(self) -> ChipIdentity:
+        return ChipIdentity(spec_version=self.spec.spec_version, spec_name=self.spec.name,
+                            chip_id=f"seed:{self.chip_seed}", firmware=FIRMWARE, mismatch=str(self.mismatch),
+                            capabilities=("state", "noise"))
+
+    def load(self, config: ChipConfig) -> None:
+        if config.spec != self.spec:
+            raise ChipError(f"configuration is for spec {config.spec.name} ({config.spec.spec_version}); "
+                            f"this chip is {self.spec.name} ({self.spec.spec_version})")
+        config.validate()
+        self._config = config
+        self._params = chip_params(config, self.chip_seed, self.mismatch)
+        self._weights = config.weight_counts()  # [4, M + N, N]
+
+    def reset(self) -> None:
+        self._config = None
+
+    def close(self) -> None:
+        self._config = None
+
+    def run(self, inputs: np.ndarray, *, noise_amplitude: int = 0, noise_seed: int = 0,
+            record_state: bool = False) -> RunResult:
+        if self._config is None:
+            raise NotLoadedError("no configuration loaded: call load() before run()")
+        x = check_inputs(inputs, self.spec).astype(np.int64)
+        amplitude, noise_seed = check_noise(noise_amplitude, noise_seed)
+        p, n = self._params, self.spec.n_neurons
+        key = noise_keys([self.chip_seed], [noise_seed])[:, None]
+        neuron_ids = np.arange(n, dtype=np.uint64)
+        sign = np.array(SYNAPSE_SIGNS, np.int64)
+
+        v = np.zeros(n, np.int64)
+        isyn = np.zeros((4, n), np.int64)
+        refr = np.zeros(n, np.int64)
+        s = np.zeros(n, np.int64)
+        steps = x.shape[0]
+        spikes = np.zeros((steps, n), bool)
+        states = (np.zeros((steps, n), np.int64), np.zeros((steps, 4, n), np.int64),
+                  np.zeros((steps, n), np.int64)) if record_state else None
+        for t in range(steps):
+            src = np.concatenate([x[t], s])
+            active = np.flatnonzero(src)
+            c = np.einsum("ksn,s->kn", self._weights[:, active, :], src[active])
+            isyn = isyn - ((isyn * p.dsyn) >> 16) + c * p.wsyn
+            isyn = np.minimum(isyn, ISYN_MAX)
+            noise = noise_step(key, t, neuron_ids, amplitude)[0] if amplitude else 0
+            itot = sign @ isyn + p.idc + noise
+            v = v - ((v * p.dmem) >> 16) + itot
+            v = np.clip(v, *V_RANGE)
+            held = (refr > 0) | ~p.enabled
+            v = np.where(held, 0, v)
+            refr = np.where(held, np.maximum(refr - 1, 0), refr)
+            fired = v >= p.theta
+            v = np.where(fired, 0, v)
+            refr = np.where(fired, p.t_ref, refr)
+            s = fired.astype(np.int64)
+            spikes[t] = fired
+            if states is not None:
+                states[0][t], states[1][t], states[2][t] = v, isyn, refr
+        if states is None:
+            return RunResult(spikes)
+        return RunResult(spikes, *states)

@@ -1,0 +1,1 @@
+"""The harness: CLI, pipeline, compile/deploy, robustness suites, pytest plugin, reports."""

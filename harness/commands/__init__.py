@@ -1,0 +1,1 @@
+"""One module per `harness` sub-command; registered lazily in `harness.cli.COMMANDS`."""

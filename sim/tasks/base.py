@@ -1,0 +1,76 @@
+"""Data sets and tasks shared by every training method.
+
+A `Dataset` holds inputs [samples, T, channels], target trajectories [samples, T, n_out],
+a loss/decision mask [samples, T] and integer class labels [samples]. A `Task` bundles
+train/validation/test splits with the rule that turns an output trajectory into a class.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Dataset:
+    inputs: np.ndarray   # [S, T, n_in] float32
+    targets: np.ndarray  # [S, T, n_out] float32
+    mask: np.ndarray     # [S, T] bool: steps where the output is trained and judged
+    labels: np.ndarray   # [S] int64 class labels
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def subset(self, index: Any) -> "Dataset":
+        return Dataset(self.inputs[index], self.targets[index], self.mask[index], self.labels[index])
+
+
+@dataclass
+class Task:
+    """A named task with splits; `decide` maps outputs to predicted labels."""
+
+    name: str
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    n_classes: int = 2
+    meta: dict[str, Any] | None = None
+
+    @property
+    def n_in(self) -> int:
+        return int(self.train.inputs.shape[2])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.train.targets.shape[2])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.train.inputs.shape[1])
+
+    def decide(self, outputs: np.ndarray, data: Dataset) -> np.ndarray:
+        """Predicted labels from outputs [..., S, T, n_out] (leading axes allowed).
+
+        Binary tasks with one output: class 1 when the mean output over the masked
+        window exceeds the midpoint of the two class targets; several outputs: argmax
+        of the masked mean.
+        """
+        outputs = np.asarray(outputs)
+        mask = data.mask.astype(outputs.dtype)
+        mean = np.einsum("...stk,st->...sk", outputs, mask) / np.maximum(mask.sum(1), 1)[:, None]
+        if outputs.shape[-1] == 1:
+            return (mean[..., 0] > self.threshold(data)).astype(np.int64)
+        return np.argmax(mean, axis=-1)
+
+    def threshold(self, data: Dataset) -> float:
+        """Midpoint between the masked mean targets of class 0 and class 1."""
+        mask = data.mask
+        per_sample = (data.targets[..., 0] * mask).sum(1) / np.maximum(mask.sum(1), 1)
+        levels = [per_sample[data.labels == c].mean() if np.any(data.labels == c) else float(c)
+                  for c in (0, 1)]
+        return float(0.5 * (levels[0] + levels[1]))
+
+    def accuracy(self, outputs: np.ndarray, data: Dataset) -> np.ndarray:
+        """Fraction correct over samples; leading axes of `outputs` are kept."""
+        return (self.decide(outputs, data) == data.labels).mean(axis=-1)
