@@ -52,23 +52,22 @@ class BatchedChips:
         self.chip_seeds = [int(s) for s in chip_seeds]
         self.backend = get_backend(backend)
         self.propagation = propagation
-        xp = self.backend.xp
-        params = batch_params(config, self.chip_seeds, mismatch)
-        as_float = lambda a: xp.asarray(a, dtype=xp.float64)  # noqa: E731
-        self.dmem_q16 = as_float(params.dmem / 65536.0)  # exact: dmem < 2**16
-        self.dsyn_q16 = as_float(params.dsyn / 65536.0)  # [B, 4, N]
-        self.theta, self.idc, self.t_ref = (as_float(getattr(params, name)) for name in ("theta", "idc", "t_ref"))
-        self.wsyn = as_float(params.wsyn)
-        self.enabled = xp.asarray(params.enabled)
-        if propagation == "events":
-            self._indptr, self._targets = (xp.asarray(a) for a in _fan_out(config))
-        else:
-            counts = config.weight_counts()  # [4, S, N] -> [S, 4 N]
-            self._dense = xp.asarray(counts.transpose(1, 0, 2).reshape(self.spec.n_sources, -1), dtype=xp.float32)
+        self._params = batch_params(config, self.chip_seeds, mismatch)
+        self._populations: dict[bool, _Population] = {}
 
     @property
     def n_chips(self) -> int:
         return len(self.chip_seeds)
+
+    def _population(self, everyone: bool) -> "_Population":
+        """The simulated neurons: all of them, or (when no state is recorded) only the
+        enabled ones — a disabled neuron never spikes, so it cannot affect any other."""
+        if everyone not in self._populations:
+            enabled = self._params.enabled
+            index = np.arange(self.spec.n_neurons) if everyone else np.flatnonzero(enabled)
+            self._populations[everyone] = _Population.build(self.config, self._params, index,
+                                                            self.backend, self.propagation)
+        return self._populations[everyone]
 
     def run(self, inputs: Any, *, noise_amplitude: int = 0, noise_seeds: int | Sequence[int] = 0,
             record_state: bool = False, neurons: Sequence[int] | None = None) -> BatchResult:
@@ -79,98 +78,142 @@ class BatchedChips:
         if batched and x.shape[0] != self.n_chips:
             raise ValueError(f"inputs hold {x.shape[0]} rasters for {self.n_chips} chips")
         x = xp.asarray(x if batched else np.broadcast_to(x, (self.n_chips, *x.shape)))
-        b, n, steps = self.n_chips, spec.n_neurons, x.shape[1]
-        selected = np.arange(n) if neurons is None else np.asarray(neurons, np.int64)
-        if selected.ndim != 1 or (selected.size and (selected.min() < 0 or selected.max() >= n)):
-            raise ValueError(f"neurons must be indices in 0..{n - 1}")
-        selected_xp = xp.asarray(selected)
+        b, n_all, steps = self.n_chips, spec.n_neurons, x.shape[1]
+        selected = np.arange(n_all) if neurons is None else np.asarray(neurons, np.int64)
+        if selected.ndim != 1 or (selected.size and (selected.min() < 0 or selected.max() >= n_all)):
+            raise ValueError(f"neurons must be indices in 0..{n_all - 1}")
         amplitude = int(noise_amplitude)
         if amplitude < 0:
             raise ValueError(f"noise amplitude {amplitude} must be >= 0")
+        pop = self._population(everyone=record_state)
+        n = pop.index.size
+        # position of each selected neuron in the population; disabled ones (absent) read as silent
+        position = np.searchsorted(pop.index, selected)
+        present = (position < n) & (pop.index[np.minimum(position, n - 1)] == selected) if n else \
+            np.zeros(selected.size, bool)
+        selected_xp = xp.asarray(position[present])
         if amplitude:
             seeds = np.broadcast_to(np.asarray(noise_seeds, np.uint64), (b,))
             keys = xp.asarray(noise_keys(self.chip_seeds, seeds)[:, None])
-            neuron_ids = xp.arange(n, dtype=xp.uint64)
+            neuron_ids = xp.asarray(pop.index.astype(np.uint64))
 
         f64 = xp.float64
         v = xp.zeros((b, n), f64)
         isyn = xp.zeros((b, 4, n), f64)
         refr = xp.zeros((b, n), f64)
         s = xp.zeros((b, n), xp.uint8)
-        out = xp.zeros((b, steps, selected.size), bool)
+        out = xp.zeros((b, steps, int(present.sum())), bool)
         states = (xp.zeros((b, steps, n), xp.int64), xp.zeros((b, steps, 4, n), xp.int64),
                   xp.zeros((b, steps, n), xp.int64)) if record_state else None
         decay = xp.empty_like(isyn)
         leak = xp.empty_like(v)
         v_lo, v_hi = V_RANGE
         for t in range(steps):
-            c = self._propagate(x[:, t], s)
+            c = pop.propagate(x[:, t], s)
             # isyn[k] = min(isyn[k] - ((isyn[k] * dsyn[k]) >> 16) + c[k] * wsyn[k], ISYN_MAX)
-            xp.multiply(isyn, self.dsyn_q16, out=decay)
+            xp.multiply(isyn, pop.dsyn_q16, out=decay)
             xp.floor(decay, out=decay)
             isyn -= decay
-            c *= self.wsyn
+            c *= pop.wsyn
             isyn += c
             xp.minimum(isyn, ISYN_MAX, out=isyn)
             itot = isyn[:, 0] + isyn[:, 1]
             itot -= isyn[:, 2]
             itot -= isyn[:, 3]
-            itot += self.idc
+            itot += pop.idc
             if amplitude:
                 itot += noise_step(keys, t, neuron_ids, amplitude, xp)
             # v = clip(v - ((v * dmem) >> 16) + itot)
-            xp.multiply(v, self.dmem_q16, out=leak)
+            xp.multiply(v, pop.dmem_q16, out=leak)
             xp.floor(leak, out=leak)
             v -= leak
             v += itot
             xp.clip(v, v_lo, v_hi, out=v)
             held = refr > 0
-            held |= ~self.enabled
+            held |= ~pop.enabled
             v[held] = 0
             refr -= 1
             xp.maximum(refr, 0, out=refr)
-            fired = v >= self.theta
+            fired = v >= pop.theta
             v[fired] = 0
-            xp.copyto(refr, self.t_ref, where=fired)
+            xp.copyto(refr, pop.t_ref, where=fired)
             s = fired.view(xp.uint8) if xp is np else fired.astype(xp.uint8)
             out[:, t] = fired[:, selected_xp]
             if states is not None:
                 states[0][:, t], states[1][:, t], states[2][:, t] = v, isyn, refr
         to_np = self.backend.to_numpy
-        result = BatchResult(to_np(out), selected)
+        spikes = np.zeros((b, steps, selected.size), bool)
+        spikes[:, :, present] = to_np(out)
+        result = BatchResult(spikes, selected)
         if states is not None:
             result.v, result.isyn, result.refr = (to_np(a) for a in states)
         return result
 
-    def _propagate(self, x_t: Any, s: Any) -> Any:
-        """c[b, k, n]: per type, the summed counts of each neuron's CAM sources (float64)."""
-        xp, spec = self.backend.xp, self.spec
-        b, n = self.n_chips, spec.n_neurons
+
+@dataclass
+class _Population:
+    """The simulated neurons' parameters [B, (4,) n] and their synaptic input tables."""
+
+    index: np.ndarray  # chip neuron ids simulated, ascending
+    backend: Backend
+    dmem_q16: Any      # dmem · 2**-16 (exact)
+    dsyn_q16: Any
+    theta: Any
+    idc: Any
+    t_ref: Any
+    wsyn: Any
+    enabled: Any
+    indptr: Any = None   # event propagation: CSR fan-out over sources
+    targets: Any = None
+    dense: Any = None    # dense propagation: [sources, 4 n] float32
+
+    @classmethod
+    def build(cls, config: ChipConfig, params: Any, index: np.ndarray, backend: Backend,
+              propagation: str) -> "_Population":
+        xp = backend.xp
+        pick = lambda a: xp.ascontiguousarray(xp.asarray(a[..., index], dtype=xp.float64))  # noqa: E731
+        pop = cls(index=index, backend=backend, dmem_q16=pick(params.dmem / 65536.0),
+                  dsyn_q16=pick(params.dsyn / 65536.0), theta=pick(params.theta), idc=pick(params.idc),
+                  t_ref=pick(params.t_ref), wsyn=pick(params.wsyn), enabled=xp.asarray(params.enabled[index]))
+        # renumber sources: inputs keep their ids, simulated neuron index[i] becomes M + i
+        spec = config.spec
+        rank = np.full(spec.n_neurons, -1, np.int64)
+        rank[index] = np.arange(index.size)
+        source, target, kind = config.synapses()
+        from_neuron = source >= spec.inputs
+        source_rank = rank[np.where(from_neuron, source - spec.inputs, 0)]
+        source = np.where(from_neuron, np.where(source_rank >= 0, spec.inputs + source_rank, -1), source)
+        keep = (source >= 0) & (rank[target] >= 0)  # silent (unsimulated) sources and targets drop out
+        source, target, kind = source[keep], rank[target[keep]], kind[keep]
+        n_sources, n = spec.inputs + index.size, index.size
+        if propagation == "events":
+            order = np.argsort(source, kind="stable")
+            indptr = np.zeros(n_sources + 1, np.int64)
+            np.cumsum(np.bincount(source, minlength=n_sources), out=indptr[1:])
+            pop.indptr, pop.targets = xp.asarray(indptr), xp.asarray((kind * n + target)[order])
+        else:
+            dense = np.zeros((n_sources, 4 * n), np.float32)
+            np.add.at(dense, (source, kind * n + target), 1.0)
+            pop.dense = xp.asarray(dense)
+        return pop
+
+    def propagate(self, x_t: Any, s: Any) -> Any:
+        """c[b, k, i]: per type, the summed counts of each neuron's CAM sources (float64)."""
+        xp = self.backend.xp
+        b, n = s.shape
         src = xp.concatenate([x_t, s], axis=1)
-        if self.propagation == "dense":
-            return (src.astype(xp.float32) @ self._dense).astype(xp.float64).reshape(b, 4, n)
+        if self.dense is not None:
+            return (src.astype(xp.float32) @ self.dense).astype(xp.float64).reshape(b, 4, n)
         chip, source = xp.nonzero(src)
-        if chip.size == 0:
-            return xp.zeros((b, 4, n), xp.float64)
-        starts = self._indptr[source]
-        lengths = self._indptr[source + 1] - starts
+        lengths = self.indptr[source + 1] - self.indptr[source]
         ends = xp.cumsum(lengths)
-        total = int(ends[-1])
+        total = int(ends[-1]) if chip.size else 0
         if total == 0:
             return xp.zeros((b, 4, n), xp.float64)
+        starts = self.indptr[source]
         event = xp.repeat(xp.arange(chip.size), lengths) if xp is np else \
             xp.searchsorted(ends, xp.arange(total), side="right")
         slot = xp.arange(total) - (ends - lengths)[event] + starts[event]
-        flat = self._targets[slot] + (chip * (4 * n))[event]
+        flat = self.targets[slot] + (chip * (4 * n))[event]
         weight = src[chip, source].astype(xp.float64)[event]
         return xp.bincount(flat, weights=weight, minlength=b * 4 * n).reshape(b, 4, n)
-
-
-def _fan_out(config: ChipConfig) -> tuple[np.ndarray, np.ndarray]:
-    """CSR fan-out table: for source j, targets[indptr[j]:indptr[j+1]] = k·N + n per CAM slot."""
-    source, target, kind = config.synapses()
-    order = np.argsort(source, kind="stable")
-    flat_target = (kind * config.spec.n_neurons + target)[order]
-    indptr = np.zeros(config.spec.n_sources + 1, np.int64)
-    np.cumsum(np.bincount(source, minlength=config.spec.n_sources), out=indptr[1:])
-    return indptr, flat_target.astype(np.int64)
