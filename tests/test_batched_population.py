@@ -22,3 +22,21 @@ def test_skipping_disabled_neurons_keeps_every_bit(propagation):
     np.testing.assert_array_equal(chip.run(inputs, noise_amplitude=400, noise_seed=2).spikes, full.spikes[1])
     assert full.spikes.any(), "the test needs activity to mean anything"
     assert not full.spikes[:, :, ~config.enabled].any()
+
+
+def test_threaded_chunks_equal_one_thread_and_the_emulator():
+    config = small_config(seed=3)
+    rng = np.random.default_rng(5)
+    inputs = (rng.random((20, 60, 64)) < 0.05).astype(np.uint8)  # one raster per chip
+    seeds = list(range(100, 120))
+    threaded = BatchedChips(config, seeds, backend="numpy", threads=2).run(inputs, noise_amplitude=200,
+                                                                            noise_seeds=list(range(20)))
+    single = BatchedChips(config, seeds, backend="numpy", threads=1).run(inputs, noise_amplitude=200,
+                                                                          noise_seeds=list(range(20)))
+    np.testing.assert_array_equal(threaded.spikes, single.spikes)
+    for i in (0, 19):
+        chip = EmulatorChip("dynapse1", chip_seed=seeds[i])
+        chip.load(config)
+        np.testing.assert_array_equal(chip.run(inputs[i], noise_amplitude=200, noise_seed=i).spikes,
+                                      threaded.spikes[i])
+    assert threaded.spikes.any()

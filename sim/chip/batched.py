@@ -12,7 +12,9 @@ spares the int/float conversions of the propagated counts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,6 +27,7 @@ from sim.chip.noise import noise_keys, noise_step
 from sim.chip.spec import ISYN_MAX, V_RANGE
 
 PROPAGATIONS = ("events", "dense")
+MIN_CHUNK = 8  # chips per thread below which threading does not pay
 
 
 @dataclass
@@ -42,7 +45,7 @@ class BatchedChips:
     """Chips `chip_seeds` (repeats allowed) at mismatch `mismatch`, all loaded with `config`."""
 
     def __init__(self, config: ChipConfig, chip_seeds: Sequence[int], mismatch: MismatchLevel = "spec",
-                 backend: Backend | str = "auto", propagation: str = "events"):
+                 backend: Backend | str = "auto", propagation: str = "events", threads: int | None = None):
         if propagation not in PROPAGATIONS:
             raise ValueError(f"propagation {propagation!r}: choose one of {', '.join(PROPAGATIONS)}")
         if len(chip_seeds) < 1:
@@ -52,6 +55,7 @@ class BatchedChips:
         self.chip_seeds = [int(s) for s in chip_seeds]
         self.backend = get_backend(backend)
         self.propagation = propagation
+        self.threads = threads or os.cpu_count() or 1  # NumPy only; CuPy runs one stream
         self._params = batch_params(config, self.chip_seeds, mismatch)
         self._populations: dict[bool, _Population] = {}
 
@@ -92,62 +96,83 @@ class BatchedChips:
         present = (position < n) & (pop.index[np.minimum(position, n - 1)] == selected) if n else \
             np.zeros(selected.size, bool)
         selected_xp = xp.asarray(position[present])
-        if amplitude:
-            seeds = np.broadcast_to(np.asarray(noise_seeds, np.uint64), (b,))
-            keys = xp.asarray(noise_keys(self.chip_seeds, seeds)[:, None])
-            neuron_ids = xp.asarray(pop.index.astype(np.uint64))
-
-        f64 = xp.float64
-        v = xp.zeros((b, n), f64)
-        isyn = xp.zeros((b, 4, n), f64)
-        refr = xp.zeros((b, n), f64)
-        s = xp.zeros((b, n), xp.uint8)
-        out = xp.zeros((b, steps, int(present.sum())), bool)
-        states = (xp.zeros((b, steps, n), xp.int64), xp.zeros((b, steps, 4, n), xp.int64),
-                  xp.zeros((b, steps, n), xp.int64)) if record_state else None
-        decay = xp.empty_like(isyn)
-        leak = xp.empty_like(v)
-        v_lo, v_hi = V_RANGE
-        for t in range(steps):
-            c = pop.propagate(x[:, t], s)
-            # isyn[k] = min(isyn[k] - ((isyn[k] * dsyn[k]) >> 16) + c[k] * wsyn[k], ISYN_MAX)
-            xp.multiply(isyn, pop.dsyn_q16, out=decay)
-            xp.floor(decay, out=decay)
-            isyn -= decay
-            c *= pop.wsyn
-            isyn += c
-            xp.minimum(isyn, ISYN_MAX, out=isyn)
-            itot = isyn[:, 0] + isyn[:, 1]
-            itot -= isyn[:, 2]
-            itot -= isyn[:, 3]
-            itot += pop.idc
-            if amplitude:
-                itot += noise_step(keys, t, neuron_ids, amplitude, xp)
-            # v = clip(v - ((v * dmem) >> 16) + itot)
-            xp.multiply(v, pop.dmem_q16, out=leak)
-            xp.floor(leak, out=leak)
-            v -= leak
-            v += itot
-            xp.clip(v, v_lo, v_hi, out=v)
-            held = refr > 0
-            held |= ~pop.enabled
-            v[held] = 0
-            refr -= 1
-            xp.maximum(refr, 0, out=refr)
-            fired = v >= pop.theta
-            v[fired] = 0
-            xp.copyto(refr, pop.t_ref, where=fired)
-            s = fired.view(xp.uint8) if xp is np else fired.astype(xp.uint8)
-            out[:, t] = fired[:, selected_xp]
-            if states is not None:
-                states[0][:, t], states[1][:, t], states[2][:, t] = v, isyn, refr
+        keys = xp.asarray(noise_keys(self.chip_seeds, np.broadcast_to(np.asarray(noise_seeds, np.uint64), (b,))))
+        chunks = _chunks(b, self.threads if xp is np else 1)
+        jobs = [(pop.rows(lo, hi), x[lo:hi], keys[lo:hi, None]) for lo, hi in chunks]
+        run_chunk = lambda job: _simulate(*job, amplitude, selected_xp, record_state)  # noqa: E731
+        if len(jobs) == 1:
+            parts = [run_chunk(jobs[0])]
+        else:  # NumPy releases the GIL inside array operations: chunks of chips run in parallel
+            with ThreadPoolExecutor(len(jobs)) as pool:
+                parts = list(pool.map(run_chunk, jobs))
         to_np = self.backend.to_numpy
         spikes = np.zeros((b, steps, selected.size), bool)
-        spikes[:, :, present] = to_np(out)
+        spikes[:, :, present] = np.concatenate([to_np(part[0]) for part in parts])
         result = BatchResult(spikes, selected)
-        if states is not None:
-            result.v, result.isyn, result.refr = (to_np(a) for a in states)
+        if record_state:
+            result.v, result.isyn, result.refr = (np.concatenate([to_np(part[1][i]) for part in parts])
+                                                  for i in range(3))
         return result
+
+
+def _chunks(n_chips: int, threads: int) -> list[tuple[int, int]]:
+    """Split chips into at most `threads` contiguous chunks of at least MIN_CHUNK chips."""
+    count = max(1, min(threads, n_chips // MIN_CHUNK))
+    bounds = np.linspace(0, n_chips, count + 1).astype(int)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _simulate(pop: "_Population", x: Any, keys: Any, amplitude: int, selected: Any,
+              record_state: bool) -> tuple[Any, tuple[Any, ...] | None]:
+    """The vc1 step loop (CHIP_SPEC §4) for one chunk of chips; returns (spikes, state)."""
+    xp = pop.backend.xp
+    b, steps, n = x.shape[0], x.shape[1], pop.index.size
+    f64 = xp.float64
+    v = xp.zeros((b, n), f64)
+    isyn = xp.zeros((b, 4, n), f64)
+    refr = xp.zeros((b, n), f64)
+    s = xp.zeros((b, n), xp.uint8)
+    out = xp.zeros((b, steps, selected.size), bool)
+    states = (xp.zeros((b, steps, n), xp.int64), xp.zeros((b, steps, 4, n), xp.int64),
+              xp.zeros((b, steps, n), xp.int64)) if record_state else None
+    neuron_ids = xp.asarray(pop.index.astype(np.uint64))
+    decay = xp.empty_like(isyn)
+    leak = xp.empty_like(v)
+    v_lo, v_hi = V_RANGE
+    for t in range(steps):
+        c = pop.propagate(x[:, t], s)
+        # isyn[k] = min(isyn[k] - ((isyn[k] * dsyn[k]) >> 16) + c[k] * wsyn[k], ISYN_MAX)
+        xp.multiply(isyn, pop.dsyn_q16, out=decay)
+        xp.floor(decay, out=decay)
+        isyn -= decay
+        c *= pop.wsyn
+        isyn += c
+        xp.minimum(isyn, ISYN_MAX, out=isyn)
+        itot = isyn[:, 0] + isyn[:, 1]
+        itot -= isyn[:, 2]
+        itot -= isyn[:, 3]
+        itot += pop.idc
+        if amplitude:
+            itot += noise_step(keys, t, neuron_ids, amplitude, xp)
+        # v = clip(v - ((v * dmem) >> 16) + itot)
+        xp.multiply(v, pop.dmem_q16, out=leak)
+        xp.floor(leak, out=leak)
+        v -= leak
+        v += itot
+        xp.clip(v, v_lo, v_hi, out=v)
+        held = refr > 0
+        held |= ~pop.enabled
+        v[held] = 0
+        refr -= 1
+        xp.maximum(refr, 0, out=refr)
+        fired = v >= pop.theta
+        v[fired] = 0
+        xp.copyto(refr, pop.t_ref, where=fired)
+        s = fired.view(xp.uint8) if xp is np else fired.astype(xp.uint8)
+        out[:, t] = fired[:, selected]
+        if states is not None:
+            states[0][:, t], states[1][:, t], states[2][:, t] = v, isyn, refr
+    return out, states
 
 
 @dataclass
@@ -196,6 +221,11 @@ class _Population:
             np.add.at(dense, (source, kind * n + target), 1.0)
             pop.dense = xp.asarray(dense)
         return pop
+
+    def rows(self, lo: int, hi: int) -> "_Population":
+        """The same population restricted to chips lo..hi-1 (views; tables shared)."""
+        per_chip = ("dmem_q16", "dsyn_q16", "theta", "idc", "t_ref", "wsyn")
+        return replace(self, **{name: getattr(self, name)[lo:hi] for name in per_chip})
 
     def propagate(self, x_t: Any, s: Any) -> Any:
         """c[b, k, i]: per type, the summed counts of each neuron's CAM sources (float64)."""
