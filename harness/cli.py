@@ -8,8 +8,15 @@ import click
 # name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "chip": "harness.commands.chip:chip",
+    "run": "harness.commands.run:run",
+    "report": "harness.commands.report:report",
+    "compile": "harness.commands.compile:compile_cmd",
+    "deploy": "harness.commands.deploy:deploy",
     "train": "harness.commands.train:train",
     "robustness": "harness.commands.robustness:robustness",
+    "emulate": "harness.commands.emulate:emulate",
+    "boards": "harness.commands.boards:boards",
+    "instruments": "harness.commands.instruments:instruments",
 }
 
 

@@ -1,0 +1,314 @@
+"""The board side of the protocol, wrapping an EmulatorChip: a virtual board.
+
+`BoardServer.handle` turns one request payload into one answer; `serve` pumps frames
+between an endpoint (pty or TCP, see `drivers.endpoints`) and the server until stopped.
+The board validates everything it receives and answers problems with ERROR messages.
+Runs execute on a worker thread so the board keeps answering (BUSY) while it computes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import zlib
+from dataclasses import dataclass, field
+
+from drivers.chip import ChipError
+from drivers.emulator import EmulatorChip
+from drivers.endpoints import ByteStream, Endpoint
+from drivers.framing import FrameDecoder, ProtocolError, encode_frame
+from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs,
+                              encode_spikes, encode_state, image_checksum, inflate)
+from drivers.session import CHUNK_MAX
+from drivers.wire import (REQUESTS, BoardInfo, ErrorBody, ErrorCode, Fetch, LoadBegin, Message, MsgType,
+                          RunRequest, RunSummary, Stream, StreamRef, decode_message, encode_message, pack_chunk,
+                          pack_u32, unpack_chunk)
+from sim.chip.config import ConfigError
+from sim.chip.mismatch import MismatchLevel
+from sim.chip.spec import ChipSpec, load_spec
+
+FIRMWARE = "virtual-board-1"
+DEFAULT_MAX_STEPS = 100_000
+POLL_S = 0.05
+
+
+class Refusal(Exception):
+    """A request the board will not carry out; becomes an ERROR message."""
+
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class _Upload:
+    size: int
+    checksum: int = 0   # announced CRC-32 of the inflated content, where there is one
+    data: bytearray = field(default_factory=bytearray)
+
+    def add(self, body: bytes) -> int:
+        offset, chunk = unpack_chunk(body)
+        if offset == len(self.data):          # in order; duplicates and gaps are ignored
+            if offset + len(chunk) > self.size:
+                raise Refusal(ErrorCode.TOO_LARGE, f"chunk ends at byte {offset + len(chunk)} of a {self.size}-byte upload")
+            self.data += chunk
+        return len(self.data)
+
+    def complete(self, what: str) -> bytes:
+        if len(self.data) != self.size:
+            raise Refusal(ErrorCode.OUT_OF_ORDER, f"{what}: holds {len(self.data)} of {self.size} bytes")
+        return bytes(self.data)
+
+
+class _RunJob:
+    """One run on a worker thread; `stream` is the result stream once `done` is set."""
+
+    def __init__(self, chip: EmulatorChip, counts, request: RunRequest):
+        self.done = threading.Event()
+        self.stream = b""
+        self.summary: RunSummary | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._work, args=(chip, counts, request), daemon=True)
+        self._thread.start()
+
+    def _work(self, chip: EmulatorChip, counts, request: RunRequest) -> None:
+        try:
+            result = chip.run(counts, noise_amplitude=request.noise_amplitude, noise_seed=request.noise_seed,
+                              record_state=request.record_state)
+            n_spikes, spikes = encode_spikes(result.spikes)
+            state = encode_state(result) if request.record_state else b""
+            self.stream = spikes + state
+            self.summary = RunSummary(n_spikes, len(spikes), len(state), zlib.crc32(self.stream))
+        except (ChipError, ValueError) as exc:
+            self.error = str(exc)
+        finally:
+            self.done.set()
+
+
+class BoardServer:
+    """Chip #`chip_seed` of `spec` behind the wire protocol."""
+
+    def __init__(self, spec: str | ChipSpec = "dynapse1", chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
+                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = 0.05):
+        self.spec = load_spec(spec)
+        self.chip_seed = chip_seed
+        self.mismatch = mismatch
+        self.max_steps = max_steps
+        self.busy_interval = busy_interval
+        self._reboot_requested = threading.Event()
+        self._boot()
+
+    def _boot(self) -> None:
+        self.boot = int.from_bytes(os.urandom(4), "little") or 1
+        self.chip = EmulatorChip(self.spec, self.chip_seed, self.mismatch)
+        self._checksum: int | None = None
+        self._load: _Upload | None = None
+        self._run: tuple[RunRequest, _Upload] | None = None
+        self._job: _RunJob | None = None
+        self._streams: dict[Stream, bytes] = {}
+        self._last: tuple[bytes, bytes] | None = None   # (request payload, answer) for repeats
+
+    # ---- power ------------------------------------------------------------------------
+    def reboot(self) -> None:
+        """Simulate a power cycle (thread-safe): applied by the serving loop, which then announces BOOT."""
+        self._reboot_requested.set()
+
+    def pending_announcements(self) -> list[bytes]:
+        if not self._reboot_requested.is_set():
+            return []
+        self._reboot_requested.clear()
+        self._boot()
+        return [encode_message(Message(MsgType.BOOT, 0, self.boot))]
+
+    def nak(self) -> bytes:
+        return encode_message(Message(MsgType.NAK, 0, self.boot))
+
+    # ---- requests ---------------------------------------------------------------------
+    def handle(self, payload: bytes) -> bytes:
+        """The answer to one request payload."""
+        try:
+            request = decode_message(payload)
+        except ProtocolError as exc:
+            return self._error(0, ErrorCode.BAD_MESSAGE, str(exc))
+        if request.type not in REQUESTS:
+            return self._error(request.seq, ErrorCode.BAD_MESSAGE, f"{request.type.name} is not a request")
+        if request.type is MsgType.HELLO:
+            self._last = None
+            return self._answer(request, MsgType.IDENTITY, self._set_stream(Stream.INFO, self._info().pack()).pack())
+        if request.boot != self.boot:
+            return self._error(request.seq, ErrorCode.STALE_SESSION,
+                               f"request names boot id {request.boot:#010x}; this board booted as {self.boot:#010x}")
+        if self._last is not None and self._last[0] == payload:
+            return self._last[1]
+        try:
+            kind, body = self._dispatch(request)
+            answer = self._answer(request, kind, body)
+        except Refusal as exc:
+            answer = self._error(request.seq, exc.code, str(exc))
+        except ProtocolError as exc:
+            answer = self._error(request.seq, ErrorCode.BAD_MESSAGE, str(exc))
+        self._last = (payload, answer)
+        return answer
+
+    def _answer(self, request: Message, kind: MsgType, body: bytes) -> bytes:
+        return encode_message(Message(kind, request.seq, self.boot, body))
+
+    def _error(self, seq: int, code: ErrorCode, text: str) -> bytes:
+        ref = self._set_stream(Stream.ERROR, text.encode())
+        return encode_message(Message(MsgType.ERROR, seq, self.boot, ErrorBody(code, ref).pack()))
+
+    def _set_stream(self, stream: Stream, data: bytes) -> StreamRef:
+        self._streams[stream] = data
+        return StreamRef(len(data), zlib.crc32(data))
+
+    def _info(self) -> BoardInfo:
+        identity = self.chip.identity()
+        return BoardInfo(spec=self.spec.to_dict(), chip_id=identity.chip_id, firmware=FIRMWARE,
+                         mismatch=identity.mismatch, capabilities=list(identity.capabilities),
+                         max_steps=self.max_steps, max_events=self.max_steps * self.spec.inputs,
+                         loaded_checksum=self._checksum)
+
+    def _dispatch(self, request: Message) -> tuple[MsgType, bytes]:
+        kind, body = request.type, request.body
+        if kind is MsgType.LOAD_BEGIN:
+            begin = LoadBegin.unpack(body)
+            if begin.size > MAX_IMAGE_BYTES:
+                raise Refusal(ErrorCode.TOO_LARGE, f"image of {begin.size} bytes exceeds {MAX_IMAGE_BYTES}")
+            self.chip.reset()
+            self._checksum, self._job, self._run = None, None, None
+            self._load = _Upload(begin.size, begin.checksum)
+            return MsgType.ACK, pack_u32(0)
+        if kind is MsgType.LOAD_DATA:
+            return MsgType.ACK, pack_u32(self._need(self._load, "LOAD_DATA before LOAD_BEGIN").add(body))
+        if kind is MsgType.LOAD_COMMIT:
+            return MsgType.LOADED, pack_u32(self._commit())
+        if kind is MsgType.RUN_BEGIN:
+            return MsgType.ACK, pack_u32(self._begin_run(RunRequest.unpack(body)))
+        if kind is MsgType.RUN_DATA:
+            upload = self._need(self._run, "RUN_DATA before RUN_BEGIN")[1]
+            return MsgType.ACK, pack_u32(upload.add(body))
+        if kind is MsgType.RUN_START:
+            return self._start_run()
+        if kind is MsgType.RUN_WAIT:
+            return self._wait(self._need(self._job, "RUN_WAIT without a run"))
+        if kind is MsgType.FETCH:
+            return MsgType.RESULT_DATA, self._fetch(Fetch.unpack(body))
+        if kind is MsgType.RESET:
+            self.chip.reset()
+            self._checksum, self._load, self._run, self._job = None, None, None, None
+            return MsgType.ACK, pack_u32(0)
+        raise Refusal(ErrorCode.BAD_MESSAGE, f"unhandled request {kind.name}")
+
+    @staticmethod
+    def _need(value, problem: str):
+        if value is None:
+            raise Refusal(ErrorCode.OUT_OF_ORDER, problem)
+        return value
+
+    def _commit(self) -> int:
+        upload = self._need(self._load, "LOAD_COMMIT before LOAD_BEGIN")
+        deflated = upload.complete("LOAD_COMMIT")
+        self._load = None
+        try:
+            image = inflate(deflated, MAX_IMAGE_BYTES, "configuration image")
+            if zlib.crc32(image) != upload.checksum:
+                raise Refusal(ErrorCode.BAD_CONFIG, f"image checksum {zlib.crc32(image):#010x} does not match "
+                                                    f"the announced {upload.checksum:#010x}")
+            config = decode_image(image)
+            self.chip.load(config)
+        except (PayloadError, ConfigError, ChipError, ValueError) as exc:
+            raise Refusal(ErrorCode.BAD_CONFIG, str(exc)) from None
+        self._checksum = image_checksum(config)
+        return self._checksum
+
+    def _begin_run(self, request: RunRequest) -> int:
+        if self._checksum is None:
+            raise Refusal(ErrorCode.NOT_LOADED, "no configuration loaded: load one before running")
+        if not 1 <= request.steps <= self.max_steps:
+            raise Refusal(ErrorCode.TOO_LARGE, f"run of {request.steps} steps is outside this board's "
+                                               f"limit of 1..{self.max_steps} steps")
+        if request.n_events > request.steps * self.spec.inputs:
+            raise Refusal(ErrorCode.BAD_INPUT, f"{request.n_events} input events cannot fit {request.steps} steps "
+                                               f"x {self.spec.inputs} channels")
+        self._job = None
+        if request.events_size > MAX_IMAGE_BYTES:
+            raise Refusal(ErrorCode.TOO_LARGE, f"{request.events_size} bytes of input events exceed {MAX_IMAGE_BYTES}")
+        self._run = (request, _Upload(request.events_size))
+        return 0
+
+    def _start_run(self) -> tuple[MsgType, bytes]:
+        request, upload = self._need(self._run, "RUN_START before RUN_BEGIN")
+        events = upload.complete("RUN_START")
+        try:
+            counts = decode_inputs(events, request.n_events, request.steps, self.spec.inputs)
+        except PayloadError as exc:
+            raise Refusal(ErrorCode.BAD_INPUT, str(exc)) from None
+        self._run = None
+        self._job = _RunJob(self.chip, counts, request)
+        return self._wait(self._job)
+
+    def _wait(self, job: _RunJob) -> tuple[MsgType, bytes]:
+        if not job.done.wait(self.busy_interval):
+            return MsgType.BUSY, b""
+        if job.error is not None:
+            raise Refusal(ErrorCode.BAD_INPUT, job.error)
+        return MsgType.RUN_DONE, job.summary.pack()
+
+    def _fetch(self, fetch: Fetch) -> bytes:
+        if fetch.stream is Stream.RESULT:
+            job = self._need(self._job, "FETCH of a result without a run")
+            if not job.done.is_set() or job.summary is None:
+                raise Refusal(ErrorCode.OUT_OF_ORDER, "FETCH of a result before the run finished")
+            self._streams[Stream.RESULT] = job.stream
+        data = self._need(self._streams.get(fetch.stream), f"FETCH of {fetch.stream.name}: nothing to fetch")
+        if fetch.offset > len(data) or fetch.length == 0:
+            raise Refusal(ErrorCode.BAD_MESSAGE, f"FETCH of {fetch.length} bytes at {fetch.offset} "
+                                                 f"outside the {len(data)}-byte {fetch.stream.name} stream")
+        end = fetch.offset + min(fetch.length, CHUNK_MAX)
+        return pack_chunk(fetch.offset, data[fetch.offset:end])
+
+
+def serve(server: BoardServer, endpoint: Endpoint, stop: threading.Event) -> None:
+    """Answer requests arriving on `endpoint` until `stop` is set; clients may come and go."""
+    while not stop.is_set():
+        stream = endpoint.accept(POLL_S)
+        if stream is None:
+            continue
+        try:
+            _serve_stream(server, stream, stop)
+        except (EOFError, OSError):
+            pass   # the client went away; wait for the next one
+        finally:
+            stream.close()
+
+
+def _serve_stream(server: BoardServer, stream: ByteStream, stop: threading.Event) -> None:
+    decoder = FrameDecoder()
+    while not stop.is_set():
+        for announcement in server.pending_announcements():
+            stream.write(encode_frame(announcement))
+        data = stream.read(POLL_S)
+        if not data:
+            continue
+        damaged = decoder.errors
+        for payload in decoder.feed(data):
+            stream.write(encode_frame(server.handle(payload)))
+        if decoder.errors != damaged:
+            stream.write(encode_frame(server.nak()))
+
+
+class BackgroundServer:
+    """`serve` on a daemon thread, as a context manager (tests, benchmarks)."""
+
+    def __init__(self, server: BoardServer, endpoint: Endpoint):
+        self.server, self.endpoint, self.url = server, endpoint, endpoint.url
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=serve, args=(server, endpoint, self._stop), daemon=True)
+
+    def __enter__(self) -> "BackgroundServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.endpoint.close()

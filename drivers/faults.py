@@ -1,0 +1,118 @@
+"""A fault-injecting port for tests: wraps a pyserial-style port on the host side.
+
+Per byte, in both directions: `corrupt` (xor with a random non-zero byte), `drop`,
+`duplicate`. Per read: `delay` (the probability that what arrived is held back for
+`delay_s`, order preserved). Scripted events: `arm_reset` calls a hook (e.g. a virtual
+board's `reboot`) when the host makes its n-th write from now; `arm_vanish` makes the
+port fail like an unplugged USB device; `kill` turns the link dead (writes vanish,
+nothing arrives). Deterministic for a given seed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import serial
+
+from drivers.link import bytes_waiting
+
+
+@dataclass(frozen=True)
+class Faults:
+    corrupt: float = 0.0
+    drop: float = 0.0
+    duplicate: float = 0.0
+    delay: float = 0.0
+    delay_s: float = 0.02
+
+
+class FaultyPort:
+    """`inner` with faults applied; exposes read(n), write, in_waiting, close."""
+
+    def __init__(self, inner: Any, faults: Faults = Faults(), seed: int = 0):
+        self.inner = inner
+        self.faults = faults
+        self.writes = 0
+        self._rng = np.random.default_rng(seed)
+        self._inbox = bytearray()
+        self._held: list[tuple[float, bytes]] = []
+        self._dead = False
+        self._vanish_after: int | None = None
+        self._reset: tuple[int, Callable[[], None]] | None = None
+
+    # ---- scripted faults --------------------------------------------------------------
+    def arm_reset(self, hook: Callable[[], None], after_writes: int = 0) -> None:
+        """Call `hook` just before the (after_writes + 1)-th write from now reaches the board."""
+        self._reset = (self.writes + after_writes, hook)
+
+    def arm_vanish(self, after_writes: int = 0) -> None:
+        self._vanish_after = self.writes + after_writes
+
+    def kill(self) -> None:
+        self._dead = True
+
+    # ---- pyserial surface -------------------------------------------------------------
+    def write(self, data: bytes) -> int:
+        if self._vanish_after is not None and self.writes >= self._vanish_after:
+            raise serial.SerialException("[Errno 5] Input/output error (device disconnected)")
+        if self._reset is not None and self.writes >= self._reset[0]:
+            hook, self._reset = self._reset[1], None
+            hook()
+        self.writes += 1
+        if not self._dead:
+            self.inner.write(self._mangle(data))
+        return len(data)
+
+    @property
+    def in_waiting(self) -> int:
+        self._check_vanished()
+        self._pull(block=False)
+        return len(self._inbox)
+
+    def read(self, size: int = 1) -> bytes:
+        self._check_vanished()
+        self._pull(block=not self._inbox)
+        out = bytes(self._inbox[:size])
+        del self._inbox[:size]
+        return out
+
+    def reset_input_buffer(self) -> None:
+        self.inner.reset_input_buffer()
+        self._inbox.clear()
+        self._held.clear()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    # ---- internals --------------------------------------------------------------------
+    def _check_vanished(self) -> None:
+        if self._vanish_after is not None and self.writes >= self._vanish_after:
+            raise serial.SerialException("[Errno 5] Input/output error (device disconnected)")
+
+    def _pull(self, block: bool) -> None:
+        """Move arrived bytes through the faults into the inbox; `block` waits up to the
+        inner port's timeout for the first byte."""
+        waiting = bytes_waiting(self.inner)
+        if waiting or block:
+            data = self.inner.read(max(1, waiting))
+            if data and not self._dead:
+                now = time.monotonic()
+                due = now + (self.faults.delay_s if self._rng.random() < self.faults.delay else 0.0)
+                self._held.append((max(due, self._held[-1][0]) if self._held else due, self._mangle(data)))
+        now = time.monotonic()
+        while self._held and self._held[0][0] <= now:
+            self._inbox += self._held.pop(0)[1]
+
+    def _mangle(self, data: bytes) -> bytes:
+        f = self.faults
+        if not (f.corrupt or f.drop or f.duplicate):
+            return data
+        raw = np.frombuffer(data, np.uint8)
+        copies = (self._rng.random(raw.size) >= f.drop).astype(np.int64)
+        copies += (self._rng.random(raw.size) < f.duplicate) & (copies > 0)
+        out = np.repeat(raw, copies)
+        hit = self._rng.random(out.size) < f.corrupt
+        out[hit] ^= self._rng.integers(1, 256, int(hit.sum()), dtype=np.uint8)
+        return out.tobytes()

@@ -1,0 +1,8 @@
+"""Lab instruments over VISA (pyvisa): a programmable supply and a multimeter."""
+from drivers.instruments.multimeter import Multimeter
+from drivers.instruments.scpi import InstrumentError, InstrumentTimeout, Reading, ScpiInstrument
+from drivers.instruments.supply import PowerSupply
+from drivers.instruments.visa import SIM, SIM_MULTIMETER, SIM_SUPPLY, resource_manager
+
+__all__ = ["InstrumentError", "InstrumentTimeout", "Multimeter", "PowerSupply", "Reading", "ScpiInstrument",
+           "SIM", "SIM_MULTIMETER", "SIM_SUPPLY", "resource_manager"]

@@ -1,0 +1,73 @@
+"""Frames over a pyserial-style port: whole frames out, blocks in, never byte by byte."""
+from __future__ import annotations
+
+import fcntl
+import struct
+import termios
+import time
+from typing import Any
+
+import serial
+
+from drivers.chip import ChipError
+from drivers.framing import FrameDecoder, encode_frame
+
+POLL_S = 0.02   # the port's read timeout: how long one read waits for a first byte
+
+
+class LinkError(ChipError):
+    """The port failed or vanished (unplugged board, closed socket)."""
+
+
+def bytes_waiting(port: Any) -> int:
+    """Bytes readable now. pyserial's socket:// `in_waiting` is only a 0/1 readiness
+    flag, so where the port has a file descriptor ask the kernel (FIONREAD) instead."""
+    try:
+        fd = port.fileno()
+    except (AttributeError, OSError, ValueError):
+        return port.in_waiting
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+class Link:
+    """Sends payloads as frames and returns the intact payloads that arrive.
+
+    `port` is anything with pyserial's read(n) / write / in_waiting / close, opened with
+    a short read timeout (POLL_S); `damaged` counts frames dropped by the decoder.
+    """
+
+    def __init__(self, port: Any, name: str):
+        self.port = port
+        self.name = name
+        self._decoder = FrameDecoder()
+
+    @property
+    def damaged(self) -> int:
+        return self._decoder.errors
+
+    def send(self, payload: bytes) -> None:
+        try:
+            self.port.write(encode_frame(payload))
+        except serial.SerialTimeoutException:
+            raise LinkError(f"{self.name}: write timed out (board not reading?)") from None
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkError(f"{self.name}: port failed or vanished while writing ({exc})") from None
+
+    def receive(self, deadline: float) -> list[bytes]:
+        """Payloads that arrive before `deadline` (monotonic time). Returns as soon as
+        something arrived: intact payloads, or a damaged frame (see `damaged`)."""
+        damaged = self._decoder.errors
+        while True:
+            try:
+                data = self.port.read(max(1, bytes_waiting(self.port)))
+            except (serial.SerialException, OSError, ValueError) as exc:
+                raise LinkError(f"{self.name}: port failed or vanished while reading ({exc})") from None
+            payloads = self._decoder.feed(data) if data else []
+            if payloads or self._decoder.errors != damaged or time.monotonic() >= deadline:
+                return payloads
+
+    def close(self) -> None:
+        try:
+            self.port.close()
+        except (serial.SerialException, OSError):
+            pass

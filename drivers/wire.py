@@ -1,0 +1,274 @@
+"""Messages of the board protocol (see docs/protocol.md): header, types and bodies.
+
+Every frame payload is an 8-byte header ``<BBHI``: protocol version, message type,
+sequence number, boot id, followed by the body. The host numbers its requests; the
+board answers each with exactly one message carrying the same sequence number and its
+current boot id, so the host can tell a late duplicate from the answer it waits for and
+a rebooted board from the one it configured.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from typing import Any
+
+from drivers.framing import ProtocolError
+
+VERSION = 1
+HEADER = struct.Struct("<BBHI")
+SEQ_MODULUS = 2**16
+
+
+class MsgType(IntEnum):
+    # host -> board requests
+    HELLO = 0x01        # -> IDENTITY (a reference to the INFO stream)
+    LOAD_BEGIN = 0x10   # LoadBegin -> ACK
+    LOAD_DATA = 0x11    # chunk -> ACK(bytes held)
+    LOAD_COMMIT = 0x12  # -> LOADED(checksum)
+    RUN_BEGIN = 0x20    # RunRequest -> ACK
+    RUN_DATA = 0x21     # chunk of input events -> ACK(bytes held)
+    RUN_START = 0x22    # -> BUSY or RUN_DONE
+    RUN_WAIT = 0x23     # -> BUSY or RUN_DONE
+    FETCH = 0x30        # Fetch (stream, offset, length) -> RESULT_DATA
+    RESET = 0x40        # -> ACK
+    # board -> host
+    ACK = 0x80
+    IDENTITY = 0x81
+    LOADED = 0x92
+    BUSY = 0xA1
+    RUN_DONE = 0xA2
+    RESULT_DATA = 0xB0
+    BOOT = 0xF0         # unsolicited: the board (re)started; sequence number 0
+    NAK = 0xFE          # a damaged frame arrived; sequence number 0
+    ERROR = 0xFF        # ErrorBody: code + reference to the ERROR stream holding the message
+
+
+class Stream(IntEnum):
+    """What FETCH reads. Anything long travels this way, in host-sized chunks, so that
+    it gets through a noisy line; short replies stay short."""
+
+    RESULT = 0   # result of the last run
+    INFO = 1     # BoardInfo JSON, as of the last HELLO
+    ERROR = 2    # text of the last ERROR
+
+
+REQUESTS = frozenset(t for t in MsgType if t < 0x80)
+
+
+class ErrorCode(IntEnum):
+    BAD_MESSAGE = 1     # malformed or unknown request
+    BAD_CONFIG = 2      # the configuration image failed validation
+    NOT_LOADED = 3      # run before load
+    TOO_LARGE = 4       # beyond a board limit (steps, events, image size)
+    BAD_INPUT = 5       # input events out of range
+    STALE_SESSION = 6   # request names a boot id the board no longer has
+    OUT_OF_ORDER = 7    # e.g. LOAD_COMMIT before all bytes arrived
+    INTERNAL = 8
+
+
+@dataclass(frozen=True)
+class Message:
+    type: MsgType
+    seq: int
+    boot: int
+    body: bytes = b""
+
+
+def encode_message(message: Message) -> bytes:
+    return HEADER.pack(VERSION, message.type, message.seq % SEQ_MODULUS, message.boot) + message.body
+
+
+def decode_message(payload: bytes) -> Message:
+    """ProtocolError for a short header, another protocol version or an unknown type."""
+    if len(payload) < HEADER.size:
+        raise ProtocolError(f"message of {len(payload)} bytes is shorter than the {HEADER.size}-byte header")
+    version, kind, seq, boot = HEADER.unpack_from(payload)
+    if version != VERSION:
+        raise ProtocolError(f"peer speaks protocol version {version}; this host speaks {VERSION}")
+    try:
+        kind = MsgType(kind)
+    except ValueError:
+        raise ProtocolError(f"unknown message type 0x{kind:02x}") from None
+    return Message(kind, seq, boot, bytes(payload[HEADER.size:]))
+
+
+# ---- bodies ---------------------------------------------------------------------------
+def _unpack(layout: struct.Struct, body: bytes, what: str) -> tuple:
+    if len(body) != layout.size:
+        raise ProtocolError(f"{what} body has {len(body)} bytes, expected {layout.size}")
+    return layout.unpack(body)
+
+
+U32 = struct.Struct("<I")
+CHUNK_HEADER = struct.Struct("<I")
+
+
+def pack_u32(value: int) -> bytes:
+    return U32.pack(value)
+
+
+def unpack_u32(body: bytes, what: str) -> int:
+    return _unpack(U32, body, what)[0]
+
+
+def pack_chunk(offset: int, data: bytes) -> bytes:
+    return CHUNK_HEADER.pack(offset) + data
+
+
+def unpack_chunk(body: bytes) -> tuple[int, bytes]:
+    if len(body) < CHUNK_HEADER.size:
+        raise ProtocolError(f"chunk body has {len(body)} bytes, shorter than its offset field")
+    return CHUNK_HEADER.unpack_from(body)[0], body[CHUNK_HEADER.size:]
+
+
+def pack_json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True).encode()
+
+
+def unpack_json(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(body.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"{what} body is not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} body is not a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class LoadBegin:
+    size: int       # bytes of the deflated image that follow in LOAD_DATA chunks
+    checksum: int   # CRC-32 of the (inflated) image
+
+    LAYOUT = struct.Struct("<II")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.size, self.checksum)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "LoadBegin":
+        return cls(*_unpack(cls.LAYOUT, body, "LOAD_BEGIN"))
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    steps: int
+    n_events: int         # input events, deflated into `events_size` bytes of RUN_DATA
+    events_size: int
+    noise_amplitude: int
+    noise_seed: int
+    record_state: bool
+
+    LAYOUT = struct.Struct("<IIIIQB")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.steps, self.n_events, self.events_size, self.noise_amplitude,
+                                self.noise_seed, int(self.record_state))
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "RunRequest":
+        steps, n_events, size, amplitude, seed, flags = _unpack(cls.LAYOUT, body, "RUN_BEGIN")
+        if flags > 1:
+            raise ProtocolError(f"RUN_BEGIN flags 0x{flags:02x}: only bit 0 (record_state) is defined")
+        return cls(steps, n_events, size, amplitude, seed, bool(flags))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    n_spikes: int     # spike events, deflated into the first `spikes_size` bytes of the RESULT stream
+    spikes_size: int
+    state_size: int   # deflated state after them (0 without record_state)
+    checksum: int     # CRC-32 of the whole RESULT stream
+
+    LAYOUT = struct.Struct("<IIII")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.n_spikes, self.spikes_size, self.state_size, self.checksum)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "RunSummary":
+        return cls(*_unpack(cls.LAYOUT, body, "RUN_DONE"))
+
+
+@dataclass(frozen=True)
+class Fetch:
+    stream: Stream
+    offset: int
+    length: int
+
+    LAYOUT = struct.Struct("<BII")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.stream, self.offset, self.length)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "Fetch":
+        stream, offset, length = _unpack(cls.LAYOUT, body, "FETCH")
+        try:
+            return cls(Stream(stream), offset, length)
+        except ValueError:
+            raise ProtocolError(f"FETCH of unknown stream {stream}") from None
+
+
+@dataclass(frozen=True)
+class StreamRef:
+    """Size and CRC-32 of a stream to FETCH (IDENTITY body)."""
+
+    size: int
+    checksum: int
+
+    LAYOUT = struct.Struct("<II")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.size, self.checksum)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "StreamRef":
+        return cls(*_unpack(cls.LAYOUT, body, "stream reference"))
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    code: ErrorCode
+    message: StreamRef   # the text is the ERROR stream
+
+    LAYOUT = struct.Struct("<HII")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.code, self.message.size, self.message.checksum)
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "ErrorBody":
+        code, size, checksum = _unpack(cls.LAYOUT, body, "ERROR")
+        try:
+            code = ErrorCode(code)
+        except ValueError:
+            code = ErrorCode.INTERNAL
+        return cls(code, StreamRef(size, checksum))
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    """IDENTITY body: who the board is, its limits, and what it holds now."""
+
+    spec: dict[str, Any]
+    chip_id: str
+    firmware: str
+    mismatch: str
+    capabilities: list[str]
+    max_steps: int
+    max_events: int
+    loaded_checksum: int | None
+
+    def pack(self) -> bytes:
+        return pack_json(asdict(self))
+
+    @classmethod
+    def unpack(cls, body: bytes) -> "BoardInfo":
+        data = unpack_json(body, "IDENTITY")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ProtocolError(f"IDENTITY body has the wrong fields ({exc})") from None

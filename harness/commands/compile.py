@@ -1,0 +1,50 @@
+"""`harness compile`: map a trained network onto a vc1 chip spec and report the mapping."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.compiler import CompileError, compile_network, format_report
+from harness.deploy import TASK_ERRORS, check_task, measure, task_for
+from sim.atomic import write_json
+from sim.backend import BACKEND_NAMES, BackendError
+from sim.chip.mismatch import MismatchError, resolve_cv
+from sim.chip.spec import SpecError
+from sim.netfile import NetworkFileError, load_network
+
+
+@click.command("compile")
+@click.argument("net_file", metavar="NET", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--spec", default="dynapse1", show_default=True, help="Chip spec: dynapse1, dense1k or a TOML/JSON file.")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Compiled configuration (.npz; also a plain chip configuration).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the mapping report as JSON.")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="Re-fit the readout by ridge regression on the nominal chip's spikes on training data.")
+@click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on).")
+@click.option("--weight-bits", type=click.IntRange(2, 16), help="Cap connection counts at 2**(bits-1)-1.")
+@click.option("--chips", default=8, show_default=True, type=click.IntRange(0),
+              help="Virtual chips at --mismatch to evaluate (0: skip).")
+@click.option("--mismatch", default="spec", show_default=True, help="Mismatch of those chips: spec, 0, 0.1, 10%.")
+@click.option("--samples", type=click.IntRange(1), help="Test samples to evaluate (default: the whole test split).")
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
+def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, refit: bool, task_name: str | None,
+                weight_bits: int | None, chips: int, mismatch: str, samples: int | None, backend: str) -> None:
+    """Compile NET (a saved network) for a chip spec, measure it and print the mapping report."""
+    try:
+        net = load_network(net_file)
+        task = task_for(net.meta, task_name)
+        check_task(net, task)
+        compiled = compile_network(net, spec, task.train.inputs, weight_bits)
+        resolve_cv(mismatch, compiled.config.spec)
+        compiled.report["accuracy"] = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
+                                              backend=backend, refit=refit)
+    except (NetworkFileError, CompileError, SpecError, MismatchError, BackendError, *TASK_ERRORS) as exc:
+        raise click.ClickException(str(exc)) from None
+    compiled.save(out)
+    if report_file is not None:
+        write_json(report_file, compiled.report)
+    click.echo(format_report(compiled.report))
+    click.echo(f"compiled configuration -> {out}")

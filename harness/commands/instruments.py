@@ -1,0 +1,85 @@
+"""`harness instruments`: read and set the lab supply and multimeter over VISA."""
+from __future__ import annotations
+
+import click
+
+from drivers.instruments import (SIM, SIM_MULTIMETER, SIM_SUPPLY, InstrumentError, Multimeter, PowerSupply,
+                                 resource_manager)
+
+
+@click.group()
+@click.option("--instruments", "backend", default=SIM, show_default=True,
+              help="VISA backend: 'sim' (fixtures/instruments.yaml), '@py', '@ivi', or FILE.yaml@sim.")
+@click.option("--supply", default=SIM_SUPPLY, show_default=True, help="VISA address of the supply.")
+@click.option("--dmm", default=SIM_MULTIMETER, show_default=True, help="VISA address of the multimeter.")
+@click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.01), help="Seconds per answer.")
+@click.pass_context
+def instruments(ctx: click.Context, backend: str, supply: str, dmm: str, timeout: float) -> None:
+    """Lab instruments: a programmable supply and a multimeter."""
+    ctx.obj = {"backend": backend, "supply": supply, "dmm": dmm, "timeout": timeout}
+
+
+def _open(ctx: click.Context, kind: type, key: str):
+    options = ctx.obj
+    return kind.open(resource_manager(options["backend"]), options[key], timeout=options["timeout"])
+
+
+def _run(action) -> None:
+    try:
+        action()
+    except InstrumentError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@instruments.command()
+@click.pass_context
+def read(ctx: click.Context) -> None:
+    """Print the supply's settings and measurements and the multimeter's readings."""
+    def action() -> None:
+        with _open(ctx, PowerSupply, "supply") as supply:
+            click.echo(f"supply {supply.address}: {supply.identify()}")
+            for reading in (supply.voltage(), supply.current_limit(), supply.measure_voltage(),
+                            supply.measure_current()):
+                click.echo(f"  {reading}")
+            click.echo(f"  output {'on' if supply.output() else 'off'}")
+        with _open(ctx, Multimeter, "dmm") as dmm:
+            click.echo(f"multimeter {dmm.address}: {dmm.identify()}")
+            for reading in (dmm.measure_voltage_dc(), dmm.measure_current_dc()):
+                click.echo(f"  {reading}")
+    _run(action)
+
+
+@instruments.command("set-voltage")
+@click.argument("volts", type=float)
+@click.pass_context
+def set_voltage(ctx: click.Context, volts: float) -> None:
+    """Set the supply's voltage to VOLTS."""
+    def action() -> None:
+        with _open(ctx, PowerSupply, "supply") as supply:
+            supply.set_voltage(volts)
+            click.echo(f"supply {supply.address}: {supply.voltage()}")
+    _run(action)
+
+
+@instruments.command("set-current-limit")
+@click.argument("amps", type=float)
+@click.pass_context
+def set_current_limit(ctx: click.Context, amps: float) -> None:
+    """Set the supply's current limit to AMPS."""
+    def action() -> None:
+        with _open(ctx, PowerSupply, "supply") as supply:
+            supply.set_current_limit(amps)
+            click.echo(f"supply {supply.address}: {supply.current_limit()}")
+    _run(action)
+
+
+@instruments.command()
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_context
+def output(ctx: click.Context, state: str) -> None:
+    """Switch the supply's output on or off."""
+    def action() -> None:
+        with _open(ctx, PowerSupply, "supply") as supply:
+            supply.set_output(state == "on")
+            click.echo(f"supply {supply.address}: output {'on' if supply.output() else 'off'}")
+    _run(action)

@@ -1,0 +1,22 @@
+"""`harness report DIR`: re-render a run directory's report and plots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Re-render RUN_DIR/report.md, summary.json and RUN_DIR/plots/*.png from its records."""
+    from harness.report import render  # noqa: PLC0415 - matplotlib loads only when used
+    from harness.results import ResultsError, RunDir  # noqa: PLC0415
+    run = RunDir(run_dir)
+    if not run.manifest_path.is_file():
+        raise click.ClickException(f"{run_dir} is not a run directory (no manifest.json); make one with `harness run`")
+    try:
+        path = render(run)
+    except ResultsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"report: {path}")

@@ -1,0 +1,56 @@
+"""`harness run`: the whole job — train, compile, deploy, robustness suites, report."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import click
+
+from harness.run_config import ALL_METHODS, RunConfigError, load_config
+
+
+def default_out(config_file: Path | None, config_toml: str) -> Path:
+    """runs/<config name>-<digest of the effective configuration>: the same command resumes
+    the same directory, a changed configuration gets its own."""
+    digest = hashlib.sha256(config_toml.encode()).hexdigest()[:8]
+    return Path("runs") / f"{config_file.stem if config_file else 'default'}-{digest}"
+
+
+@click.command()
+@click.argument("config_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--methods", help=f"Training methods: 'all' or a comma-separated list of {', '.join(ALL_METHODS)}.")
+@click.option("--chips", type=click.IntRange(1), help="Number of virtual chips.")
+@click.option("--target", help="Driver path for the bit-exact cross-check: 'emulator' or a serial URL.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: runs/<config name>-<digest>); the same command resumes it.")
+@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 8 test samples per chip.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
+def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None, out: Path | None,
+        quick: bool, progress: bool) -> None:
+    """Train (or reuse) networks, compile them for vc1 chips, run the robustness suites on
+    many virtual chips and write a report. CONFIG_FILE is a TOML run configuration
+    (default: temporal XOR, network ADS, 64 virtual chips, emulator)."""
+    from harness.pipeline import SuiteError, run_pipeline  # noqa: PLC0415 - heavy imports
+    from harness.compiler import CompileError  # noqa: PLC0415
+    from harness.results import ResultsError  # noqa: PLC0415
+    from sim.tasks.registry import TaskError  # noqa: PLC0415
+    try:
+        config = load_config(config_file).with_options(
+            methods=methods.split(",") if methods else None, chips=chips, target=target)
+    except RunConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if quick:
+        config = config.quick()
+    out = out or default_out(config_file, config.to_toml())
+    try:
+        outcome = run_pipeline(config, out, progress=progress, echo=click.echo)
+    except KeyboardInterrupt:  # in training, compiling or the suites (pipeline.RunInterrupted)
+        click.echo(f"interrupted; rerun the same command to resume {out}", err=True)
+        raise SystemExit(130) from None
+    except (ResultsError, SuiteError, TaskError, CompileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    totals = outcome.summary["totals"]
+    click.echo(f"{totals['tests']} tests: {totals.get('pass', 0)} passed, {totals.get('fail', 0)} failed, "
+               f"{totals.get('info', 0)} characterised; report: {outcome.run.report_path}")
+    if outcome.failed:
+        raise SystemExit(1)

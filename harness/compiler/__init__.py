@@ -1,0 +1,77 @@
+"""Compile a float `SpikingNetwork` to a vc1 chip configuration.
+
+Pipeline (one module each): `neurons` normalises thresholds and drives, `cores` places
+neurons on cores, `biases` picks the per-core DAC codes, `encoding` maps task inputs to
+input channels, `weights` turns float weights into CAM connection counts, `decoding`
+reads the output neurons' spikes back, `report` describes the result and `compiled`
+bundles and saves it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from harness.compiler.biases import choose_biases
+from harness.compiler.compiled import CompiledNetwork
+from harness.compiler.cores import assign_cores, check_size
+from harness.compiler.decoding import Decoder
+from harness.compiler.encoding import Encoder
+from harness.compiler.errors import CompileError
+from harness.compiler.neurons import normalise
+from harness.compiler.report import format_report, mapping_report
+from harness.compiler.weights import build_synapses, quantise
+from sim.chip.config import ChipConfig
+from sim.chip.spec import ChipSpec, load_spec
+from sim.lif import lif_params, simulate
+from sim.network import SpikingNetwork
+
+__all__ = ["CompileError", "CompiledNetwork", "compile_network", "format_report"]
+
+BIAS_TOLERANCE = 0.005  # residual drive (in thresholds) below which no bias channel is used
+RATE_SAMPLES = 16       # training samples simulated to estimate firing rates
+RATE_FLOOR = 1e-4       # events per step credited to silent sources
+
+
+def compile_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarray | None = None,
+                    weight_bits: int | None = None) -> CompiledNetwork:
+    """Map `net` onto `spec`. `inputs` [S, T, n_in] (training data) sets the input scaling
+    and, through a float simulation, the firing rates that rank weights for pruning."""
+    spec = load_spec(spec)
+    check_size(net.n_neurons, spec)
+    if weight_bits is not None and weight_bits < 2:
+        raise CompileError(f"weight_bits must be >= 2 (sign + magnitude), got {weight_bits}")
+    if inputs is not None and (np.ndim(inputs) != 3 or np.shape(inputs)[-1] != net.n_in):
+        raise CompileError(f"network has {net.n_in} inputs but the data has shape {np.shape(inputs)}")
+    readout = np.flatnonzero(np.any(net.w_out != 0, axis=1))
+    if readout.size == 0:
+        raise CompileError("network has no readout weights (w_out is all zero)")
+    norm = normalise(net)
+    chip_id = assign_cores(norm, spec)
+    config = ChipConfig.empty(spec)
+    config.enabled[:] = False
+    config.enabled[chip_id] = True
+    biases = choose_biases(config, norm, chip_id, has_fast=np.any(net.w_fast != 0, axis=0))
+    use_bias = bool(np.any(np.abs(biases.residual) > BIAS_TOLERANCE * biases.kappa[spec.core_of(chip_id)]))
+    if not use_bias:
+        biases.residual[:] = 0.0
+    encoder = Encoder.fit(net.n_in, spec, inputs, bias=use_bias)
+    neuron_rate, channel_rate = _rates(net, encoder, inputs)
+    syn = build_synapses(net, norm, chip_id, biases, encoder, spec, neuron_rate, channel_rate)
+    cap = None if weight_bits is None else 2 ** (weight_bits - 1) - 1
+    syn, wsyn = quantise(syn, config, cap)
+    config.validate()
+    decoder = Decoder(chip_id[readout], net.w_out[readout], float(net.tau_out))
+    report = mapping_report(net, config, norm, chip_id, biases, syn, wsyn)
+    if weight_bits is not None:
+        report["weight_bits"] = weight_bits
+    return CompiledNetwork(config, encoder, decoder, dict(net.meta), report)
+
+
+def _rates(net: SpikingNetwork, encoder: Encoder, inputs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Events per step of each network neuron (float simulation) and each input channel."""
+    if inputs is None:
+        return np.ones(net.n_neurons), np.ones(encoder.n_channels)
+    sample = np.asarray(inputs[:RATE_SAMPLES], np.float32)
+    counts = simulate(lif_params(net, "numpy"), sample, "numpy").spike_count
+    neuron_rate = np.asarray(counts)[0].mean(0) / sample.shape[1]
+    channel_rate = encoder.rates(sample).mean(axis=(0, 1))
+    return np.maximum(neuron_rate, RATE_FLOOR), np.maximum(channel_rate, RATE_FLOOR)

@@ -1,0 +1,51 @@
+"""Host-side readout: filter the output neurons' spikes with τ_out and apply w_out.
+
+Exactly the float model's readout (`sim.network`): r ← r·e^(−dt/τ_out) + s/τ_out, y = r·w_out.
+`refit` replaces w_out by a ridge regression of the task targets on the filtered spikes
+the nominal chip produced on training data (so it can absorb what compilation changed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.signal import lfilter
+
+RIDGE = 1e-3  # regulariser relative to the mean feature energy
+
+
+@dataclass
+class Decoder:
+    neurons: np.ndarray  # [K] chip neuron ids read out
+    w_out: np.ndarray    # [K, n_out]
+    tau_out: float
+
+    def filtered(self, spikes: np.ndarray) -> np.ndarray:
+        """Readout traces r [..., T, K] from spikes [..., T, K]."""
+        k = np.exp(-1.0 / self.tau_out)
+        return lfilter([1.0 / self.tau_out], [1.0, -k], np.asarray(spikes, np.float64), axis=-2)
+
+    def decode(self, spikes: np.ndarray) -> np.ndarray:
+        """Outputs y [..., T, n_out] from the output neurons' spikes [..., T, K]."""
+        return self.filtered(spikes) @ self.w_out
+
+    def refit(self, spikes: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> "Decoder":
+        """A decoder whose w_out is the ridge fit of `targets` [S, T, n_out] on `spikes` [S, T, K]
+        over the steps where `mask` [S, T] is set (those the task trains and judges)."""
+        mask = np.asarray(mask, bool)
+        r = self.filtered(spikes)[mask]
+        y = np.asarray(targets, np.float64)[mask]
+        gram = r.T @ r
+        ridge = RIDGE * max(np.trace(gram) / max(gram.shape[0], 1), 1e-12)
+        w_out = np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), r.T @ y)
+        return Decoder(self.neurons, w_out, self.tau_out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"neurons": self.neurons.tolist(), "w_out": self.w_out.tolist(), "n_out": self.w_out.shape[1],
+                "tau_out": self.tau_out}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Decoder":
+        w_out = np.asarray(data["w_out"], np.float64).reshape(len(data["neurons"]), int(data["n_out"]))
+        return cls(np.asarray(data["neurons"], np.int64), w_out, float(data["tau_out"]))

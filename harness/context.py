@@ -1,0 +1,123 @@
+"""What a suite run needs, shared by the pytest plugin and `harness run`.
+
+A `HarnessContext` holds the run configuration and run directory, deploys networks on
+first use, opens the driver-path target and the lab instruments once per session, and
+closes them at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.networks import Deployment, deploy, network_key
+from harness.results import RunDir
+from harness.run_config import RunConfig
+from sim.chip.mismatch import MismatchLevel, resolve_cv
+from sim.chip.spec import SPEC_VERSION, load_spec
+
+EMULATOR = "emulator"
+
+
+def manifest_for(config: RunConfig) -> dict[str, Any]:
+    """The reproducibility facts of a run (package versions are added by RunDir.start)."""
+    return {"spec_version": SPEC_VERSION, "seed": config.seed, "chip_seeds": config.chip_seeds,
+            "target": config.target, "specs": {s: load_spec(s).to_dict() for s in config.specs},
+            "networks": [key for key, *_ in network_plan(config)]}
+
+
+def network_plan(config: RunConfig) -> list[tuple[str, str, str, str]]:
+    """(key, task, method, spec) for every network the run deploys."""
+    return [(network_key(t, m, s), t, m, s) for t in config.tasks for m in config.methods for s in config.specs]
+
+
+@dataclass
+class Instruments:
+    supply: Any              # drivers.instruments.PowerSupply
+    multimeter: Any = None   # drivers.instruments.Multimeter, when given
+
+    def close(self) -> None:
+        for instrument in (self.supply, self.multimeter):
+            if instrument is not None:
+                instrument.close()
+
+
+@dataclass
+class HarnessContext:
+    config: RunConfig
+    run: RunDir
+    progress: bool = False
+    _deployments: dict[str, Deployment] = field(default_factory=dict)
+    _board: Any = None
+    _instruments: Instruments | None = None
+
+    @classmethod
+    def open(cls, config: RunConfig, results: str | Path, progress: bool = False) -> "HarnessContext":
+        """Use run directory `results` for `config` (claiming it when new)."""
+        run = RunDir(results)
+        toml = config.to_toml()
+        if run.config_path.exists():
+            run.check_config(toml)
+        else:
+            run.start(toml, manifest_for(config))
+        return cls(config, run, progress)
+
+    # ---- networks ----------------------------------------------------------------------
+    def deployment(self, key: str) -> Deployment:
+        if key not in self._deployments:
+            plan = {k: (t, m, s) for k, t, m, s in network_plan(self.config)}
+            self._deployments[key], _ = deploy(self.config, self.run, *plan[key])
+        return self._deployments[key]
+
+    # ---- driver path -------------------------------------------------------------------
+    @property
+    def on_emulator(self) -> bool:
+        return self.config.target == EMULATOR
+
+    def driver_chip(self, spec: str, chip_seed: int, mismatch: MismatchLevel) -> tuple[Any, int] | None:
+        """(chip, its seed) on the target for chip `chip_seed` at `mismatch`; None when the
+        target cannot realise it (a board is one fixed chip: its own seed and mismatch)."""
+        from drivers.targets import open_chip  # noqa: PLC0415 - drivers load on demand
+        if self.on_emulator:
+            return open_chip(EMULATOR, spec=spec, chip_seed=chip_seed, mismatch=mismatch), chip_seed
+        board = self.board(spec)
+        identity = board.identity()
+        if not identity.chip_id.startswith("seed:") or not _same_level(identity.mismatch, mismatch, spec):
+            return None
+        return board, int(identity.chip_id.split(":", 1)[1])
+
+    def board(self, spec: str) -> Any:
+        """The board at the (serial) target, opened once per session: its port is exclusive."""
+        from drivers.targets import open_chip  # noqa: PLC0415
+        if self._board is None:
+            self._board = open_chip(self.config.target, spec=spec)
+        return self._board
+
+    # ---- instruments -------------------------------------------------------------------
+    def instruments(self) -> Instruments:
+        """The supply (and multimeter) of `config.instruments`; InstrumentError if unavailable."""
+        if self._instruments is None:
+            from drivers.instruments import (SIM, SIM_MULTIMETER, SIM_SUPPLY, Multimeter,  # noqa: PLC0415
+                                             PowerSupply, resource_manager)
+            setting = self.config.instruments
+            backend, addresses = (SIM, [SIM_SUPPLY, SIM_MULTIMETER]) if setting == SIM else ("", setting.split(","))
+            manager = resource_manager(backend)
+            supply = PowerSupply.open(manager, addresses[0])
+            multimeter = Multimeter.open(manager, addresses[1]) if len(addresses) > 1 else None
+            self._instruments = Instruments(supply, multimeter)
+        return self._instruments
+
+    def close(self) -> None:
+        if self._board is not None:
+            self._board.close()
+            self._board = None
+        if self._instruments is not None:
+            self._instruments.close()
+            self._instruments = None
+
+
+def _same_level(board_level: str, wanted: MismatchLevel, spec: str) -> bool:
+    try:
+        return resolve_cv(board_level, load_spec(spec)) == resolve_cv(wanted, load_spec(spec))
+    except ValueError:
+        return False

@@ -1,0 +1,129 @@
+"""Networks a run deploys: train or reuse a cached one, compile it, keep both in the run directory.
+
+A trained network is cached under `<cache>/networks/`, keyed by task, method, seed and
+sizes, so a second run (or a fresh run directory) reuses it. Compiled configurations live
+in the run directory's `compiled/` and are reused when present.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.compiler import CompiledNetwork, compile_network
+from harness.results import RunDir
+from harness.run_config import TASK_SIZES, RunConfig
+from sim.atomic import write_atomic
+from sim.chip.spec import ChipSpec, load_spec
+from sim.netfile import load_network, save_network
+from sim.network import SpikingNetwork
+from sim.tasks.base import Task
+
+CACHE_VERSION = 1
+Progress = Callable[[dict], None]
+
+
+def task_name(task: str) -> str:
+    """A short name for a task given by name or as a path to a data set."""
+    return Path(task).stem if task.endswith(".npz") else task
+
+
+def network_key(task: str, method: str, spec: str) -> str:
+    """The name of one deployed network in file names, records and test ids."""
+    return f"{task_name(task)}-{method}-{Path(spec).stem}"
+
+
+def load_run_task(config: RunConfig, task: str) -> Task:
+    """The task at the run's seed and sizes (training sizes are not task sizes)."""
+    from sim.tasks.registry import load_task  # noqa: PLC0415 - training stack loads on demand
+    sizes = {k: v for k, v in config.sizes.items() if k in TASK_SIZES}
+    return load_task(task, seed=config.seed, **sizes)
+
+
+def cache_path(config: RunConfig, task: str, method: str) -> Path:
+    """Where the network trained for (task, method, seed, sizes) is cached."""
+    key = {"version": CACHE_VERSION, "task": task, "method": method, "seed": config.seed,
+           "sizes": dict(sorted(config.sizes.items()))}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return config.cache_dir / "networks" / f"{task_name(task)}-{method}-s{config.seed}-{digest}.npz"
+
+
+def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
+                    progress: Progress | None = None) -> tuple[SpikingNetwork, bool]:
+    """(network, reused): the cached network, or a newly trained one that is then cached."""
+    path = cache_path(config, task_id, method)
+    if path.is_file():
+        return load_network(path), True
+    from sim.methods import train  # noqa: PLC0415 - training stack loads on demand
+    net = train(method, task, n_neurons=config.sizes.get("n_neurons"), epochs=config.sizes.get("epochs"),
+                seed=config.seed, backend=config.backend, progress=progress)
+    save_network(net, path)
+    return net, False
+
+
+def compiled_fingerprint(compiled: CompiledNetwork) -> str:
+    """A digest of what a chip runs and how the host reads it (stable across saves)."""
+    h = hashlib.sha256()
+    for name in ("cam_source", "cam_type", "dmem", "theta", "idc", "t_ref", "dsyn", "wsyn", "enabled"):
+        h.update(np.ascontiguousarray(getattr(compiled.config, name)).tobytes())
+    h.update(json.dumps([compiled.config.spec.to_dict(), compiled.encoder.to_dict(), compiled.decoder.to_dict()],
+                        sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Deployment:
+    """A trained network, its task, and its compiled configuration for one chip spec."""
+
+    key: str
+    task: Task
+    network: SpikingNetwork
+    spec: ChipSpec
+    compiled: CompiledNetwork
+    run: RunDir
+    _variants: dict[int, CompiledNetwork] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return compiled_fingerprint(self.compiled)
+
+    def with_weight_bits(self, bits: int) -> CompiledNetwork:
+        """The network compiled with CAM weights capped at 2**(bits-1) - 1 (cached in compiled/)."""
+        if bits not in self._variants:
+            path = self.run.subdir("compiled") / f"{self.key}-w{bits}.npz"
+            self._variants[bits] = _compiled(path, lambda: compile_network(
+                self.network, self.spec, self.task.train.inputs, weight_bits=bits))
+        return self._variants[bits]
+
+
+def _compiled(path: Path, make: Callable[[], CompiledNetwork]) -> CompiledNetwork:
+    if path.is_file():
+        return CompiledNetwork.load(path)
+    compiled = make()
+    compiled.save(path)
+    return compiled
+
+
+def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name: str,
+           progress: Progress | None = None) -> tuple[Deployment, dict[str, Any]]:
+    """Train (or reuse) and compile one network; returns it and what happened, for the log."""
+    key = network_key(task_id, method, spec_name)
+    task = load_run_task(config, task_id)
+    spec = load_spec(spec_name)
+    net_path = run.subdir("networks") / f"{task_name(task_id)}-{method}.npz"
+    if net_path.is_file():
+        net, source = load_network(net_path), "run directory"
+    else:
+        net, reused = trained_network(config, task, task_id, method, progress)
+        cached = cache_path(config, task_id, method)
+        write_atomic(net_path, lambda f: f.write(cached.read_bytes()))
+        source = "cache" if reused else "trained"
+    compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
+                         lambda: compile_network(net, spec, task.train.inputs))
+    deployment = Deployment(key, task, net, spec, compiled, run)
+    return deployment, {"key": key, "network": source, "neurons": net.n_neurons,
+                        "metrics": net.meta.get("metrics", {}), "mapping": compiled.report}

@@ -1,0 +1,128 @@
+"""`harness run`: train or reuse networks, compile them, run the suites, write the report.
+
+The suites run in process through pytest (`pytest.main` on `harness.suites` with the
+plugin's options), so `harness run` and `pytest --pyargs harness.suites` share one
+implementation and `harness run` gets JUnit XML for free. Interrupting (Ctrl-C) leaves a
+run directory of complete files; the same command resumes it without recomputing the
+chips already recorded.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from tqdm import tqdm
+
+from harness.context import manifest_for, network_plan
+from harness.networks import deploy
+from harness.report import render
+from harness.results import RunDir
+from harness.run_config import RunConfig
+from sim.atomic import write_atomic
+
+SUITE_MODULES = {"mismatch_yield": "test_mismatch_yield", "quantisation": "test_quantisation",
+                 "noise": "test_noise", "neuron_failure": "test_neuron_failure",
+                 "supply_sweep": "test_supply_sweep"}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted; its directory resumes with the same command."""
+
+
+class SuiteError(RuntimeError):
+    """pytest could not run the suites (usage or internal error)."""
+
+
+@dataclass
+class RunOutcome:
+    run: RunDir
+    resumed: bool
+    summary: dict[str, Any]
+    pytest_exit: int
+
+    @property
+    def failed(self) -> int:
+        return int(self.summary["totals"].get("fail", 0))
+
+
+class StageBars:
+    """A tqdm bar per training stage, fed by the methods' progress callbacks."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled = label, enabled
+        self.bar: tqdm | None = None
+        self.stage: str | None = None
+
+    def __call__(self, report: dict) -> None:
+        if not self.enabled or "total" not in report:
+            return
+        if report.get("stage") != self.stage:
+            self.close()
+            self.stage = report.get("stage")
+            self.bar = tqdm(total=int(report["total"]), desc=f"train {self.label} [{self.stage}]", leave=False)
+        assert self.bar is not None
+        self.bar.n = int(report.get("step", self.bar.n + 1))
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
+                 echo: Callable[[str], None] = print) -> RunOutcome:
+    """The whole job into run directory `out`; RunInterrupted on Ctrl-C (resumable)."""
+    run = RunDir(out)
+    resumed = run.start(config.to_toml(), manifest_for(config))
+    echo(f"{'resuming' if resumed else 'run'} in {run.root}")
+    for key, task, method, spec in network_plan(config):
+        bars = StageBars(key, progress)
+        try:
+            _, info = deploy(config, run, task, method, spec, progress=bars)
+        finally:
+            bars.close()
+        accuracy = info["metrics"].get("test_accuracy")
+        fan_in = info["mapping"].get("fan_in", {})
+        echo(f"network {key}: {info['network']}, {info['neurons']} neurons, float test accuracy "
+             f"{'n/a' if accuracy is None else f'{accuracy:.3f}'}; CAM fan-in median {fan_in.get('median')} "
+             f"of {fan_in.get('limit')}")
+    code, interrupted = run_suites(run, config, progress)
+    if interrupted:
+        run.write_summary()
+        raise RunInterrupted(f"interrupted; rerun the same command to resume {run.root}")
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise SuiteError(f"pytest could not run the suites (exit code {int(code)}); see the output above")
+    summary = run.write_summary()
+    render(run)
+    return RunOutcome(run, resumed, summary, int(code))
+
+
+class _InterruptWatch:
+    """Tells a Ctrl-C apart from collection errors (pytest reports both as INTERRUPTED)."""
+
+    interrupted = False
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = True
+
+
+def run_suites(run: RunDir, config: RunConfig, progress: bool) -> tuple[int, bool]:
+    """pytest on the configured suites with the plugin's options; JUnit XML into the run dir.
+    Returns (pytest exit code, whether it was interrupted by Ctrl-C)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        junit = Path(tmp) / "junit.xml"
+        args = ["--pyargs", *(f"harness.suites.{SUITE_MODULES[s]}" for s in config.suites),
+                f"--harness-config={run.config_path}", f"--harness-results={run.root}",
+                f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "-rfEs",
+                "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        if progress:
+            args += ["-s", "--harness-progress"]
+        watch = _InterruptWatch()
+        code = pytest.main(args, plugins=[watch])
+        if junit.is_file():
+            write_atomic(run.junit_path, lambda f: f.write(junit.read_bytes()))
+    return int(code), watch.interrupted

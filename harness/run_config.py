@@ -1,0 +1,265 @@
+"""The `harness run` configuration: a TOML file, validated with errors that name the field.
+
+Every field is optional; the defaults are the main job (temporal XOR, network ADS, 64
+virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
+
+    tasks = ["xor"]                 # task names or a user's .npz data set
+    methods = ["ads"]               # ads, bptt, force, reservoir, or "all"
+    specs = ["dynapse1"]            # chip specs: built-in names or spec files
+    chips = 64                      # virtual chips: chip seeds seed .. seed + chips - 1
+    seed = 0                        # training seed, task-split seed and first chip seed
+    target = "emulator"             # driver path: "emulator" or a serial URL
+    instruments = "sim"             # none | sim | VISA address of the supply[,multimeter]
+    backend = "auto"                # auto | numpy | cupy
+    mismatch = "spec"               # chip population of the suites other than mismatch_yield
+    suites = [...]                  # which suites run (default all)
+    cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
+    [sizes]                         # task and training sizes (omitted = the method's default)
+    n_train = 256   n_val = 64   n_test = 64   n_steps = ...   n_neurons = ...   epochs = ...
+    [suite.common] / [suite.<name>] # override harness/suites/defaults.toml
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from sim.backend import BACKEND_NAMES
+
+ALL_METHODS = ("ads", "bptt", "force", "reservoir")
+SUITES = ("mismatch_yield", "quantisation", "noise", "neuron_failure", "supply_sweep")
+SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
+TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
+DEFAULT_SIZES = {"n_train": 256, "n_val": 64, "n_test": 64}
+QUICK = {"chips": 8, "sizes": {"n_train": 64, "n_val": 32, "n_test": 16}, "samples": 8}
+
+
+class RunConfigError(ValueError):
+    """A run configuration is unreadable or has an invalid field."""
+
+
+def suite_defaults() -> dict[str, dict[str, Any]]:
+    """harness/suites/defaults.toml as a table per suite plus `common`."""
+    text = resources.files("harness.suites").joinpath("defaults.toml").read_text()
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    tasks: tuple[str, ...] = ("xor",)
+    methods: tuple[str, ...] = ("ads",)
+    specs: tuple[str, ...] = ("dynapse1",)
+    chips: int = 64
+    seed: int = 0
+    target: str = "emulator"
+    instruments: str = "sim"
+    backend: str = "auto"
+    mismatch: str | float = "spec"
+    suites: tuple[str, ...] = SUITES
+    cache: str = ""
+    sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
+    suite_overrides: dict[str, dict[str, Any]] = field(default_factory=lambda: resolve_suites({}))
+
+    @property
+    def chip_seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.chips)]
+
+    @property
+    def cache_dir(self) -> Path:
+        base = self.cache or os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "snn-hil-harness"
+        return Path(base).expanduser()
+
+    def suite_params(self, suite: str) -> dict[str, Any]:
+        """The resolved parameters of `suite` (see `resolve_suites`)."""
+        return dict(self.suite_overrides[suite])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain TOML types, in the layout of the configuration file."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        data["suite"] = data.pop("suite_overrides")
+        return data
+
+    def to_toml(self) -> str:
+        """The configuration as TOML that `load_config` reads back to an equal config."""
+        data = self.to_dict()
+        tables = {"sizes": data.pop("sizes")}
+        overrides = data.pop("suite")
+        lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()]
+        for name, table in [*tables.items(), *((f"suite.{s}", t) for s, t in overrides.items())]:
+            lines += ["", f"[{name}]", *(f"{k} = {_toml_value(v)}" for k, v in table.items())]
+        return "\n".join(lines) + "\n"
+
+    def with_options(self, **options: Any) -> "RunConfig":
+        """A validated copy with command-line options applied (None = keep)."""
+        data = self.to_dict()
+        for key, value in options.items():
+            if value is not None:
+                data[key] = value
+        return config_from_dict(data, origin="command line")
+
+    def quick(self) -> "RunConfig":
+        """The `--quick` smoke-test variant: few chips, small task, few samples per chip."""
+        overrides = {suite: {**params, "samples": QUICK["samples"]} for suite, params in self.suite_overrides.items()}
+        return replace(self, chips=min(self.chips, QUICK["chips"]), sizes={**self.sizes, **QUICK["sizes"]},
+                       suite_overrides=overrides)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def load_config(path: str | Path | None = None) -> RunConfig:
+    """The configuration in `path` (None: the defaults)."""
+    if path is None:
+        return RunConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RunConfigError(f"{path}: cannot read configuration ({exc})") from None
+    return config_from_dict(data, origin=str(path))
+
+
+def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> RunConfig:
+    """Validate a parsed TOML table; RunConfigError names `origin` and the field."""
+    def fail(name: str, problem: str) -> RunConfigError:
+        return RunConfigError(f"{origin}: field '{name}' {problem}")
+
+    known = ({f.name for f in fields(RunConfig)} - {"suite_overrides"}) | {"suite"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise fail(unknown[0], f"is not a configuration field (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for name in ("tasks", "methods", "specs", "suites"):
+        if name in data:
+            values[name] = _string_list(data[name], name, fail)
+    if "methods" in values:
+        values["methods"] = _methods(values["methods"], fail)
+    bad = [s for s in values.get("suites", ()) if s not in SUITES]
+    if bad:
+        raise fail("suites", f"has unknown suite {bad[0]!r} (known: {', '.join(SUITES)})")
+    for name in ("chips", "seed"):
+        if name in data:
+            value = data[name]
+            low = 1 if name == "chips" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise fail(name, f"must be an integer >= {low}, got {value!r}")
+            values[name] = value
+    for name in ("target", "instruments", "backend", "cache"):
+        if name in data:
+            if not isinstance(data[name], str) or (name != "cache" and not data[name]):
+                raise fail(name, f"must be a non-empty string, got {data[name]!r}")
+            values[name] = data[name]
+    if values.get("backend", "auto") not in BACKEND_NAMES:
+        raise fail("backend", f"must be one of {', '.join(BACKEND_NAMES)}, got {values['backend']!r}")
+    if "mismatch" in data:
+        values["mismatch"] = _mismatch(data["mismatch"], fail)
+    if "sizes" in data:
+        values["sizes"] = _sizes(data["sizes"], fail)
+    if "suite" in data:
+        values["suite_overrides"] = _suite_overrides(data["suite"], fail)
+    return RunConfig(**values)
+
+
+def _string_list(value: Any, name: str, fail: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise fail(name, f"must be a non-empty list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _methods(methods: tuple[str, ...], fail: Any) -> tuple[str, ...]:
+    if "all" in methods:
+        return ALL_METHODS
+    bad = [m for m in methods if m not in ALL_METHODS]
+    if bad:
+        raise fail("methods", f"has unknown method {bad[0]!r} (known: {', '.join(ALL_METHODS)}, or all)")
+    return tuple(dict.fromkeys(methods))
+
+
+def _mismatch(value: Any, fail: Any) -> str | float:
+    from sim.chip.mismatch import MismatchError, resolve_cv  # noqa: PLC0415 - keeps import light
+    from sim.chip.spec import load_spec  # noqa: PLC0415
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise fail("mismatch", f"must be 'spec' or a number, got {value!r}")
+    try:
+        resolve_cv(value, load_spec("dynapse1"))
+    except MismatchError as exc:
+        raise fail("mismatch", f"is invalid: {exc}") from None
+    return float(value) if isinstance(value, int) else value
+
+
+def _sizes(table: Any, fail: Any) -> dict[str, int]:
+    if not isinstance(table, dict):
+        raise fail("sizes", f"must be a table, got {table!r}")
+    sizes = dict(DEFAULT_SIZES)
+    for key, value in table.items():
+        if key not in SIZE_FIELDS:
+            raise fail(f"sizes.{key}", f"is not a size (known: {', '.join(SIZE_FIELDS)})")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise fail(f"sizes.{key}", f"must be a positive integer, got {value!r}")
+        sizes[key] = value
+    return sizes
+
+
+def resolve_suites(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every suite's parameters: defaults.toml [common] + [suite], then the configuration's
+    [suite.common] + [suite.<suite>]. Stored resolved, so config.toml is self-contained."""
+    defaults = suite_defaults()
+    return {suite: {**defaults["common"], **defaults[suite], **overrides.get("common", {}), **overrides.get(suite, {})}
+            for suite in SUITES}
+
+
+def _suite_overrides(table: Any, fail: Any) -> dict[str, dict[str, Any]]:
+    """[suite.<name>] tables, checked against harness/suites/defaults.toml, then resolved."""
+    if not isinstance(table, dict):
+        raise fail("suite", f"must be a table of suite tables, got {table!r}")
+    defaults = suite_defaults()
+    overrides: dict[str, dict[str, Any]] = {}
+    for suite, values in table.items():
+        if suite not in defaults:
+            raise fail(f"suite.{suite}", f"is not a suite (known: common, {', '.join(SUITES)})")
+        if not isinstance(values, dict):
+            raise fail(f"suite.{suite}", f"must be a table, got {values!r}")
+        allowed = {**defaults["common"], **defaults[suite]}
+        for key, value in values.items():
+            name = f"suite.{suite}.{key}"
+            if key not in allowed:
+                raise fail(name, f"is not a parameter of this suite (known: {', '.join(sorted(allowed))})")
+            _check_like(value, allowed[key], name, fail)
+        overrides[suite] = dict(values)
+    return resolve_suites(overrides)
+
+
+def _check_like(value: Any, default: Any, name: str, fail: Any) -> None:
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise fail(name, f"must be a list like {default!r}, got {value!r}")
+        return
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise fail(name, f"must be a non-negative integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(name, f"must be a number, got {value!r}")
+        if name.endswith(("accuracy_spec", "yield_threshold")) and not 0 <= value <= 1:
+            raise fail(name, f"must be a fraction in [0, 1], got {value!r}")

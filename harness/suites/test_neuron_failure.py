@@ -1,0 +1,40 @@
+"""Yield with dead neurons: a fraction of the network's neurons disabled (never spike).
+
+Failure patterns are drawn from the run seed; chip #seed gets pattern `seed % patterns`,
+so chips sharing a pattern are evaluated together on the batched simulator."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from harness.compiler import CompiledNetwork
+from harness.suites.engine import Setup, check, evaluate_condition, parametrize
+
+SUITE = "neuron_failure"
+
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc, SUITE, "fractions", "fraction")
+
+
+def failure_patterns(compiled: CompiledNetwork, fraction: float, patterns: int, seed: int) -> list[CompiledNetwork]:
+    """`patterns` copies of `compiled`, each with round(fraction × neurons) neurons disabled."""
+    alive = np.flatnonzero(compiled.config.enabled)
+    n_dead = int(round(fraction * alive.size))
+    variants = []
+    for p in range(patterns):
+        rng = np.random.default_rng([seed, p, round(fraction * 1_000_000)])
+        enabled = compiled.config.enabled.copy()
+        enabled[rng.choice(alive, n_dead, replace=False)] = False
+        variants.append(replace(compiled, config=replace(compiled.config, enabled=enabled)))
+    return variants
+
+
+def test_neuron_failure(harness, deployed_network, condition):
+    config = harness.config
+    patterns = max(1, int(config.suite_params(SUITE)["patterns"]))
+    variants = failure_patterns(deployed_network.compiled, float(condition.value), patterns, config.seed)
+    setup = Setup(lambda chip_seed: variants[chip_seed % patterns], mismatch=config.mismatch,
+                  tag=f"patterns={patterns},seed={config.seed}")
+    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))

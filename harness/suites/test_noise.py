@@ -1,0 +1,28 @@
+"""Yield under the chip's temporal noise (CHIP_SPEC §5). A level is the noise amplitude as a
+fraction of the mean nominal threshold of the cores the network uses; sample s of the
+test set runs with noise seed s on every chip."""
+from __future__ import annotations
+
+import numpy as np
+
+from harness.suites.engine import Setup, check, evaluate_condition, parametrize, same_network
+from sim.chip.config import ChipConfig
+
+SUITE = "noise"
+
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc, SUITE, "levels", "level")
+
+
+def noise_amplitude(config: ChipConfig, level: float) -> int:
+    """Integer amplitude A = level × mean nominal theta of the cores with enabled neurons."""
+    cores = np.unique(config.spec.core_of(np.flatnonzero(config.enabled)))
+    return int(round(level * float(np.mean(config.nominal()["theta"][cores]))))
+
+
+def test_noise(harness, deployed_network, condition):
+    compiled = deployed_network.compiled
+    amplitude = noise_amplitude(compiled.config, float(condition.value))
+    setup = Setup(same_network(compiled), mismatch=harness.config.mismatch, noise_amplitude=amplitude)
+    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))

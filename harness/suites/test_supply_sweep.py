@@ -1,0 +1,55 @@
+"""Yield across supply voltages, set through the lab supply (VISA).
+
+Virtual chips realise the voltage read back from the supply through the supply model of
+docs/supply-model.md (every bias DAC scales with (V / V_nominal) ** alpha); on a physical
+board the supply acts on the chip itself."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from harness.deploy import evaluate_on_chip
+from harness.suites.engine import Setup, check, evaluate_condition, parametrize, same_network
+from harness.supply_model import supplied_config
+
+SUITE = "supply_sweep"
+
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc, SUITE, "voltages", "supply")
+
+
+@pytest.fixture
+def supply(instruments, harness):
+    """The supply, output on; back at the nominal voltage after the test."""
+    params = harness.config.suite_params(SUITE)
+    instruments.supply.set_output(True)
+    yield instruments.supply
+    instruments.supply.set_voltage(float(params["nominal_v"]))
+
+
+@pytest.mark.needs_instrument("supply")
+def test_supply_sweep(harness, deployed_network, condition, supply):
+    params = harness.config.suite_params(SUITE)
+    supply.set_voltage(float(condition.value))
+    volts = supply.voltage().value
+    current = supply.measure_current().value
+    compiled = deployed_network.compiled
+    config = supplied_config(compiled.config, volts, float(params["nominal_v"]), float(params["alpha"]))
+    setup = Setup(same_network(replace(compiled, config=config)), mismatch=harness.config.mismatch,
+                  context={"supply_v": volts, "supply_current_a": current, "alpha": params["alpha"]})
+    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))
+
+
+@pytest.mark.needs_board
+@pytest.mark.needs_instrument("supply")
+def test_supply_on_board(harness, deployed_network, chip, supply):
+    """On a physical board: accuracy at the lowest swept voltage meets the accuracy spec."""
+    if chip.identity().chip_id.startswith("seed:"):
+        pytest.skip("needs a physical board: the target is an emulated (virtual) board")
+    params = harness.config.suite_params(SUITE)
+    supply.set_voltage(float(min(params["voltages"])))
+    accuracy = evaluate_on_chip(deployed_network.compiled, chip, deployed_network.task,
+                                samples=int(params["samples"]))
+    assert accuracy >= float(params["accuracy_spec"])

@@ -1,0 +1,54 @@
+"""How the supply voltage acts on an emulated chip (docs/supply-model.md).
+
+Every bias DAC of vc1 (dmem, theta, idc and dsyn/wsyn of each synapse type, per core) is
+a current reference fed from the chip supply; at voltage V it delivers its nominal value
+scaled by (V / V_nominal) ** alpha. The digital refractory period `t_ref` is unaffected.
+The transform acts on the configuration's codes: each scaled value is re-encoded as the
+nearest DAC code within the parameter's vc1 range, so an emulated chip (in process, on the
+batched simulator or behind a virtual board) realises it bit for bit, mismatch included.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from sim.chip.config import ChipConfig
+from sim.chip.dac import dac_code, dac_value
+from sim.chip.spec import DMEM_RANGE, DSYN_RANGE, IDC_MAGNITUDE_MAX, THETA_RANGE, WSYN_RANGE
+
+RANGES = {"dmem": DMEM_RANGE, "theta": THETA_RANGE, "dsyn": DSYN_RANGE, "wsyn": WSYN_RANGE,
+          "idc": (-IDC_MAGNITUDE_MAX, IDC_MAGNITUDE_MAX)}
+
+
+def supply_factor(volts: float, nominal_v: float, alpha: float) -> float:
+    """(V / V_nominal) ** alpha; ValueError for a non-positive voltage."""
+    if volts <= 0 or nominal_v <= 0:
+        raise ValueError(f"supply voltage {volts} V and nominal {nominal_v} V must be > 0")
+    return float((volts / nominal_v) ** alpha)
+
+
+def supplied_config(config: ChipConfig, volts: float, nominal_v: float, alpha: float) -> ChipConfig:
+    """`config` as the chip realises it at supply `volts` (a new, validated configuration)."""
+    factor = supply_factor(volts, nominal_v, alpha)
+    codes = {name: _scaled_codes(np.asarray(getattr(config, name)), factor, RANGES[name], signed=name == "idc")
+             for name in RANGES}
+    return replace(config, **codes).validate()
+
+
+def _scaled_codes(codes: np.ndarray, factor: float, limits: tuple[int, int], signed: bool) -> np.ndarray:
+    """Codes [..., 2] (or [..., 3] with a sign bit) whose values are `factor` × the old ones."""
+    values = dac_value(*np.moveaxis(codes, -1, 0)) * factor
+    lo, hi = limits
+    out = np.array(codes, np.int64)
+    for index in np.ndindex(values.shape):
+        fine, coarse, negative = dac_code(float(np.clip(values[index], lo, hi)))
+        largest = -lo if negative else hi
+        while fine > 0 and int(dac_value(fine, coarse)) > largest:
+            fine -= 1  # the nearest code may overshoot the range by less than one step
+        if lo > 0 and int(dac_value(fine, coarse)) < lo:
+            fine, coarse = lo, 0
+        out[index][:2] = fine, coarse
+        if signed:
+            out[index][2] = negative
+    return out

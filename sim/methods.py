@@ -1,0 +1,85 @@
+"""Training methods by name, each `train(task, *, n_neurons, epochs, seed, backend, progress)`.
+
+Every method returns a `SpikingNetwork` whose `meta` holds task, method, seed,
+hyper-parameters, n_neurons and metrics (test accuracy via `sim.lif.simulate`).
+`n_neurons` / `epochs` of None mean the method's default for the task. `progress`
+receives dicts with "stage" (str), "step" and "total" (ints) and float metrics such as
+"loss", "val_acc". Baselines are imported lazily so that a missing one does not break
+this module.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+import numpy as np
+
+from sim.backend import Backend, get_backend
+from sim.lif import lif_params, simulate
+from sim.network import SpikingNetwork
+from sim.tasks.base import Task
+
+Progress = Callable[[dict], None]
+
+
+def evaluate(net: SpikingNetwork, task: Task, split: str = "test", backend: Backend | str = "numpy",
+             batch_size: int = 256) -> float:
+    """Accuracy of `net` on a split of `task`, simulated by `sim.lif.simulate`."""
+    be = get_backend(backend)
+    data = getattr(task, split)
+    params = lif_params(net, be)
+    outputs = [be.to_numpy(simulate(params, data.inputs[i:i + batch_size], be).outputs[0])
+               for i in range(0, len(data), batch_size)]
+    return float(task.accuracy(np.concatenate(outputs), data))
+
+
+def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, seed: int, backend: Backend,
+                     progress: Progress | None = None, teacher_epochs: int | None = None) -> SpikingNetwork:
+    """Rate teacher by BPTT, then network ADS; the teacher's test accuracy is kept in metrics."""
+    from sim.ads import ads_config, train_ads  # noqa: PLC0415 - keeps `import sim.methods` light
+    from sim.teacher import evaluate_teacher, teacher_config, train_teacher  # noqa: PLC0415
+
+    started = time.perf_counter()
+    t_cfg = teacher_config(task.name, epochs=teacher_epochs)
+    teacher = train_teacher(task, t_cfg, seed, backend, progress)
+    teacher_loss, teacher_acc = evaluate_teacher(teacher, task, task.test, backend)
+    a_cfg = ads_config(task.name, n_neurons=n_neurons, epochs=epochs)
+    net, metrics = train_ads(teacher, task, a_cfg, seed, backend, progress)
+    metrics.update(teacher_test_accuracy=teacher_acc, teacher_test_loss=teacher_loss,
+                   teacher_epochs_run=teacher.meta["epochs_run"])
+    net.meta.update(hyper={"teacher": asdict(t_cfg), "ads": asdict(a_cfg)}, metrics=metrics)
+    net.meta["metrics"]["seconds"] = time.perf_counter() - started
+    return net
+
+
+def _baseline(module: str, function: str) -> Callable[..., SpikingNetwork]:
+    def train(task: Task, **kwargs: Any) -> SpikingNetwork:
+        return getattr(importlib.import_module(module), function)(task, **kwargs)
+    train.__name__ = function
+    train.__doc__ = f"`{module}.{function}`, imported when first used."
+    return train
+
+
+METHODS: dict[str, Callable[..., SpikingNetwork]] = {
+    "ads": train_ads_method,
+    "bptt": _baseline("sim.baselines.bptt_lif", "train_bptt_lif"),
+    "force": _baseline("sim.baselines.force", "train_force"),
+    "reservoir": _baseline("sim.baselines.reservoir", "train_reservoir"),
+}
+
+
+def train(method: str, task: Task, *, n_neurons: int | None = None, epochs: int | None = None, seed: int = 0,
+          backend: Backend | str = "auto", progress: Progress | None = None, **extra: Any) -> SpikingNetwork:
+    """Train with `method` and complete the network's meta (task, method, seed, test accuracy)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    be = get_backend(backend)
+    net = METHODS[method](task, n_neurons=n_neurons, epochs=epochs, seed=seed, backend=be, progress=progress, **extra)
+    metrics = dict(net.meta.get("metrics", {}))
+    metrics["test_accuracy"] = evaluate(net, task, "test", be)
+    net.meta.update(task=task.name, method=method, seed=seed, n_neurons=net.n_neurons, metrics=metrics,
+                    task_meta=task.meta or {})
+    net.meta.setdefault("hyper", {})
+    return net

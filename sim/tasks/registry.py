@@ -1,0 +1,35 @@
+"""Look tasks up by name ("xor", "keyword") or by the path of a user's `.npz`."""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Callable
+
+from sim.tasks.base import Task
+from sim.tasks.keyword import make_keyword
+from sim.tasks.userdata import load_userdata
+from sim.tasks.xor import make_xor
+
+TASKS: dict[str, Callable[..., Task]] = {"xor": make_xor, "keyword": make_keyword}
+
+
+class TaskError(ValueError):
+    """Unknown task name or unsupported size option."""
+
+
+def load_task(name_or_path: str, seed: int = 0, **sizes: Any) -> Task:
+    """Build a named task or load a `.npz` data set; `sizes` go to its constructor (None = default)."""
+    sizes = {k: v for k, v in sizes.items() if v is not None}
+    if name_or_path in TASKS:
+        make: Callable[..., Task] = TASKS[name_or_path]
+    elif name_or_path.endswith(".npz") or Path(name_or_path).exists():
+        make = lambda seed, **kw: load_userdata(name_or_path, seed, **kw)  # noqa: E731
+        sizes = {k: v for k, v in sizes.items() if k == "final_fraction"}
+    else:
+        raise TaskError(f"unknown task {name_or_path!r}; choose one of {', '.join(TASKS)} or a path to a .npz file")
+    accepted = set(inspect.signature(make).parameters) - {"seed"}
+    unknown = sorted(set(sizes) - accepted) if name_or_path in TASKS else []
+    if unknown:
+        raise TaskError(f"task {name_or_path!r} does not take {', '.join(unknown)}; "
+                        f"it takes {', '.join(sorted(accepted))}")
+    return make(seed=seed, **sizes)

@@ -1,0 +1,88 @@
+"""A user's own data set: an `.npz` with `inputs` [samples, T, channels] and `labels` [samples].
+
+Optional `n_classes` (scalar) fixes the number of classes; otherwise it is max(label) + 1
+(at least 2). Splits are 70/15/15 % of a permutation drawn from the seed.
+Targets: binary → one output, +1 for class 1 and −1 for class 0; more classes → one-hot
+outputs. The mask (and so the training loss and the decision) covers the final
+`final_fraction` of each trial (1.0 = the whole trial).
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from sim.tasks.base import Dataset, Task
+
+MIN_SAMPLES = 6
+SPLITS = (0.7, 0.15, 0.15)
+
+
+class UserDataError(ValueError):
+    """A user data file is missing, unreadable or malformed; the message names the file and field."""
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise UserDataError(f"{path}: no such data file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserDataError(f"{path}: not a readable .npz ({exc})") from None
+
+
+def _validate(path: Path, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    for key in ("inputs", "labels"):
+        if key not in raw:
+            raise UserDataError(f"{path}: missing array '{key}' (found: {', '.join(sorted(raw)) or 'none'})")
+    inputs, labels = raw["inputs"], raw["labels"]
+    if inputs.ndim != 3:
+        raise UserDataError(f"{path}: 'inputs' must be 3-D [samples, T, channels], got shape {inputs.shape}")
+    if labels.ndim != 1:
+        raise UserDataError(f"{path}: 'labels' must be 1-D [samples], got shape {labels.shape}")
+    if labels.shape[0] != inputs.shape[0]:
+        raise UserDataError(f"{path}: 'labels' has {labels.shape[0]} entries but 'inputs' has {inputs.shape[0]} samples")
+    if not np.issubdtype(inputs.dtype, np.number) or np.issubdtype(inputs.dtype, np.complexfloating):
+        raise UserDataError(f"{path}: 'inputs' must be real numbers, got dtype {inputs.dtype}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise UserDataError(f"{path}: 'labels' must be integers, got dtype {labels.dtype}")
+    if not np.all(np.isfinite(inputs)):
+        raise UserDataError(f"{path}: 'inputs' contains NaN or infinite values")
+    if inputs.shape[0] < MIN_SAMPLES:
+        raise UserDataError(f"{path}: too few samples ({inputs.shape[0]}; need at least {MIN_SAMPLES})")
+    n_classes = int(raw["n_classes"]) if "n_classes" in raw else max(int(labels.max()) + 1, 2)
+    if n_classes < 2:
+        raise UserDataError(f"{path}: 'n_classes' must be at least 2, got {n_classes}")
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise UserDataError(f"{path}: 'labels' must lie in [0, {n_classes}), got range "
+                            f"[{labels.min()}, {labels.max()}]")
+    return inputs.astype(np.float32), labels.astype(np.int64), n_classes
+
+
+def _dataset(inputs: np.ndarray, labels: np.ndarray, n_classes: int, final_fraction: float) -> Dataset:
+    n_samples, n_steps, _ = inputs.shape
+    mask = np.zeros((n_samples, n_steps), bool)
+    mask[:, n_steps - max(1, int(round(n_steps * final_fraction))):] = True
+    if n_classes == 2:
+        levels = np.where(labels == 1, 1.0, -1.0)[:, None]
+    else:
+        levels = np.eye(n_classes)[labels]
+    targets = (mask[..., None] * levels[:, None, :]).astype(np.float32)
+    return Dataset(inputs, targets, mask, labels)
+
+
+def load_userdata(path: str | Path, seed: int = 0, final_fraction: float = 0.25) -> Task:
+    """Validate `path` and split it deterministically by `seed` into train/val/test."""
+    path = Path(path)
+    if not 0.0 < final_fraction <= 1.0:
+        raise UserDataError(f"{path}: final_fraction must be in (0, 1], got {final_fraction}")
+    inputs, labels, n_classes = _validate(path, _read(path))
+    order = np.random.default_rng(seed).permutation(len(labels))
+    n_train = int(round(SPLITS[0] * len(labels)))
+    n_val = max(1, int(round(SPLITS[1] * len(labels))))
+    parts = (order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:])
+    splits = [_dataset(inputs[idx], labels[idx], n_classes, final_fraction) for idx in parts]
+    return Task(path.stem, *splits, n_classes=n_classes,
+                meta={"source": str(path), "seed": seed, "final_fraction": final_fraction})

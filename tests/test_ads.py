@@ -1,0 +1,45 @@
+"""Network ADS at tiny size: its training loop agrees with sim.lif, and it learns."""
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from sim.ads import ads_config, init_ads, latent_nmse, to_network, train_ads, train_step
+from sim.lif import lif_params, simulate
+from sim.tasks.xor import make_xor
+from sim.teacher import predict, teacher_config, train_teacher
+
+
+@pytest.fixture(scope="module")
+def setup():
+    task = make_xor(seed=2, n_train=64, n_val=16, n_test=32, n_steps=600)
+    teacher = train_teacher(task, teacher_config("xor", n_hidden=16, epochs=12, batch_size=16, lr=2e-2), seed=0)
+    return task, teacher
+
+
+def test_training_loop_without_feedback_matches_lif_simulate(setup):
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=96)
+    host = init_ads(teacher, config, seed=0)
+    host.w_slow = np.random.default_rng(0).normal(0, 0.05, host.w_slow.shape)
+    np.fill_diagonal(host.w_slow, 0.0)
+    latent, _ = predict(teacher, task.val)
+    weights = {k: np.asarray(v, np.float32) for k, v in asdict(host).items()}
+    mine = train_step(weights, task.val.inputs, latent, config, k=0.0, eta=0.0, xp=np)
+    net = to_network(host, config, host.decoder)
+    x_hat = simulate(lif_params(net), task.val.inputs).outputs[0]
+    ref = ((latent - x_hat)[:, ::10] ** 2).sum() / (latent[:, ::10] ** 2).sum()
+    assert mine == pytest.approx(float(ref), rel=1e-3)
+
+
+def test_ads_learns_teacher_latent(setup):
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=160, epochs=3, batch_size=16)
+    net, metrics = train_ads(teacher, task, config, seed=0)
+    assert np.all(np.diag(net.w_slow) == 0) and np.abs(net.w_slow).max() > 0
+    assert np.allclose(net.w_out, init_ads(teacher, config, 0).decoder @ teacher.w_out)
+    untrained = init_ads(teacher, config, 0)
+    latent, _ = predict(teacher, task.test)
+    before, _ = latent_nmse(to_network(untrained, config, net.w_out), untrained.decoder, task.test, latent)
+    assert metrics["latent_nmse_test"] < 0.8 * before
+    assert net.meta["readout"] == "decoder@teacher"

@@ -1,0 +1,115 @@
+"""The serial driver under injected faults: noisy line, dead link, board reset, unplug."""
+import time
+
+import numpy as np
+import pytest
+import serial
+
+from drivers.board_server import BackgroundServer, BoardServer
+from drivers.chip import ChipError
+from drivers.conformance import assert_same_result, demo_config, demo_inputs
+from drivers.emulator import EmulatorChip
+from drivers.endpoints import PtyEndpoint
+from drivers.faults import FaultyPort, Faults
+from drivers.link import POLL_S, LinkError
+from drivers.serial_board import SerialBoard
+from drivers.session import BoardResetError, LinkTimeout
+from sim.chip.spec import ChipSpec, load_spec
+
+TINY = ChipSpec.from_dict({**load_spec("dynapse1").to_dict(), "name": "tiny", "cores": 1, "neurons_per_core": 32,
+                           "inputs": 8, "fan_in": 8})
+SEED = 5
+
+
+@pytest.fixture
+def server():
+    with BackgroundServer(BoardServer(TINY, SEED), PtyEndpoint()) as background:
+        yield background
+
+
+@pytest.fixture
+def open_board(server):
+    boards = []
+
+    def make(faults=Faults(), **options):
+        port = FaultyPort(serial.serial_for_url(server.url, timeout=POLL_S), faults, seed=len(boards))
+        board = SerialBoard(port, name=server.url, **{"timeout": 3.0, "retry_interval": 0.08, **options})
+        boards.append(board)
+        return board, port
+
+    yield make
+    for board in boards:
+        board.close()
+
+
+def reference(config, inputs, **run):
+    chip = EmulatorChip(TINY, SEED)
+    chip.load(config)
+    return chip.run(inputs, **run)
+
+
+def test_noisy_line_still_gives_bit_identical_results(open_board):
+    board, port = open_board(Faults(corrupt=0.01, drop=0.003, duplicate=0.003, delay=0.05))
+    config, inputs = demo_config(board), demo_inputs(board, steps=50)
+    board.load(config)
+    for run in (dict(noise_amplitude=30, noise_seed=3), dict(noise_seed=4)):
+        assert_same_result(board.run(inputs, **run), reference(config, inputs, **run))
+    assert board.retransmits > 0, "the faults should have forced retransmissions"
+
+
+def test_dead_link_times_out_within_the_configured_time(open_board):
+    board, port = open_board(timeout=0.5)
+    config = demo_config(board)
+    board.load(config)
+    port.kill()
+    start = time.monotonic()
+    with pytest.raises(LinkTimeout, match=r"no answer to RUN_BEGIN within 0.5 s") as caught:
+        board.run(demo_inputs(board))
+    assert time.monotonic() - start < 0.5 + 0.3
+    assert isinstance(caught.value, TimeoutError) and isinstance(caught.value, ChipError)
+
+
+def test_board_reset_mid_run_is_reloaded_and_rerun(open_board, server):
+    board, port = open_board()
+    config, inputs = demo_config(board), demo_inputs(board, steps=60)
+    board.load(config)
+    port.arm_reset(server.server.reboot, after_writes=2)   # RUN_BEGIN, RUN_DATA, then reset
+    assert_same_result(board.run(inputs, noise_amplitude=9), reference(config, inputs, noise_amplitude=9))
+    assert board.resets_seen == 1
+    assert_same_result(board.run(inputs), reference(config, inputs))
+
+
+def test_board_reset_mid_run_raises_when_asked_to(open_board, server):
+    board, port = open_board(on_reset="raise")
+    config, inputs = demo_config(board), demo_inputs(board)
+    board.load(config)
+    port.arm_reset(server.server.reboot, after_writes=2)
+    with pytest.raises(BoardResetError, match="the board reset .* lost its configuration"):
+        board.run(inputs)
+    board.load(config)   # the session re-synchronised: loading again works
+    assert_same_result(board.run(inputs), reference(config, inputs))
+
+
+def test_vanished_port_is_a_clear_error(open_board):
+    board, port = open_board()
+    board.load(demo_config(board))
+    port.arm_vanish()
+    with pytest.raises(LinkError, match="vanished"):
+        board.run(demo_inputs(board))
+
+
+def test_faulty_port_is_deterministic_and_applies_faults():
+    class Sink:
+        def __init__(self):
+            self.data = b""
+
+        def write(self, data):
+            self.data += data
+
+    outputs = []
+    for _ in range(2):
+        sink = Sink()
+        FaultyPort(sink, Faults(corrupt=0.05, drop=0.05, duplicate=0.05), seed=1).write(bytes(range(256)) * 8)
+        outputs.append(sink.data)
+    assert outputs[0] == outputs[1] and outputs[0] != bytes(range(256)) * 8
+    assert np.count_nonzero(np.frombuffer(outputs[0][:1000], np.uint8) != np.frombuffer((bytes(range(256)) * 8)[:1000], np.uint8)) > 0

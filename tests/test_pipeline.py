@@ -1,0 +1,184 @@
+"""`harness run` end to end at tiny sizes: run directory, report, plots, resume after Ctrl-C,
+and the suites through a virtual board on a serial port giving the in-process numbers.
+
+The network is a small random one placed in the run's network cache (the suites do not
+care how good it is), so no test trains."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.networks import cache_path
+from harness.run_config import load_config
+from sim.netfile import save_network
+from tests.networks import random_network
+
+HARNESS = [sys.executable, "-c", "from harness.cli import main; main()"]
+CONFIG = """
+chips = {chips}
+cache = "{cache}"
+[sizes]
+n_train = 16
+n_val = 8
+n_test = 4
+n_steps = 500
+[suite.common]
+samples = 2
+chunk = {chunk}
+accuracy_spec = 0.0
+[suite.mismatch_yield]
+levels = [0.0, "spec"]
+[suite.quantisation]
+bits = [4]
+[suite.noise]
+levels = [0.002]
+[suite.neuron_failure]
+fractions = [0.4]
+patterns = 2
+assert_at = [0.4]
+[suite.supply_sweep]
+voltages = [1.71]
+"""
+
+
+def write_config(folder: Path, chips: int = 4, chunk: int = 2) -> Path:
+    """A tiny run configuration whose cached network is a random 24-neuron one."""
+    path = folder / "run.toml"
+    path.write_text(CONFIG.format(chips=chips, chunk=chunk, cache=folder / "cache"))
+    config = load_config(path)
+    net = random_network(np.random.default_rng(1), n=24, n_in=1, n_out=1)
+    net.meta.update(task="xor", method="ads")
+    save_network(net, cache_path(config, "xor", "ads"))
+    return path
+
+
+def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*HARNESS, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def verdict_numbers(run: Path) -> dict[str, tuple]:
+    numbers = {}
+    for path in sorted((run / "verdicts").glob("*/*/*.json")):
+        v = json.loads(path.read_text())
+        numbers[str(path.relative_to(run))] = (v["accuracies"], v["yield"], v["outcome"], v["driver"]["bit_errors"])
+    return numbers
+
+
+def all_files_complete(run: Path) -> None:
+    """No temporary debris; every JSON parses; every PNG is a whole PNG."""
+    assert not [p for p in run.rglob("*.tmp")]
+    for path in run.rglob("*.json"):
+        json.loads(path.read_text())
+    for path in run.rglob("*.png"):
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """One complete in-process run (emulator target)."""
+    folder = tmp_path_factory.mktemp("baseline")
+    config = write_config(folder)
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder, result
+
+
+def test_harness_run_writes_a_complete_run_directory(baseline):
+    folder, result = baseline
+    run = folder / "run"
+    all_files_complete(run)
+    assert "tests:" in result.stdout and "report:" in result.stdout
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["chip_seeds"] == [0, 1, 2, 3] and manifest["spec_version"] == "vc1"
+    assert {"numpy", "python", "snn-hil-harness"} <= set(manifest["packages"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["totals"]["fail"] == 0 and summary["totals"]["tests"] == 6
+    cases = ET.parse(run / "junit.xml").getroot().iter("testcase")
+    assert len(list(cases)) == 7  # 6 yield tests + the board-only test, skipped on the emulator
+    records = list((run / "records").glob("*/xor-ads-dynapse1/chip-*.json"))
+    assert len(records) == 5 * 4
+    record = json.loads((run / "records/noise/xor-ads-dynapse1/chip-2.json").read_text())
+    measurement = record["conditions"]["level=0.002"]["measurements"][0]
+    assert set(measurement) == {"name", "value", "units", "limits", "outcome"}
+    assert {p.name for p in (run / "plots").glob("*.png")} == {"accuracy_vs_mismatch.png", "yield.png",
+                                                               "accuracy_hist.png"}
+    report = (run / "report.md").read_text()
+    assert "# Robustness report: PASS" in report and "![yield](plots/yield.png)" in report
+    (run / "report.md").unlink()
+    rerender = CliRunner().invoke(main, ["report", str(run)])
+    assert rerender.exit_code == 0 and (run / "report.md").read_text() == report
+
+
+def test_harness_run_refuses_bad_input_with_clear_errors(baseline):
+    folder, _ = baseline
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", str(folder / "run.toml"), "--out", str(folder / "run"), "--chips", "3"])
+    assert result.exit_code == 1 and "holds a run of a different configuration" in result.output
+    result = runner.invoke(main, ["run", str(folder / "missing.toml")])
+    assert result.exit_code == 1 and "no such configuration file" in result.output
+    result = runner.invoke(main, ["run", "--methods", "ads,sgd"])
+    assert result.exit_code == 1 and "field 'methods' has unknown method 'sgd'" in result.output
+    result = runner.invoke(main, ["report", str(folder)])
+    assert result.exit_code == 1 and "not a run directory" in result.output
+
+
+def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseline):
+    folder, _ = baseline
+    board = subprocess.Popen([*HARNESS, "emulate", "--pty", "--chip-seed", "0", "--mismatch", "spec"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = board.stdout.readline().strip()
+        assert port.startswith("/dev/"), port
+        result = harness("run", str(folder / "run.toml"), "--out", "run-board", "--target", port, "--no-progress",
+                         cwd=folder)
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        board.send_signal(signal.SIGINT)
+        board.wait(timeout=30)
+    in_process, over_wire = verdict_numbers(folder / "run"), verdict_numbers(folder / "run-board")
+    assert over_wire == in_process  # same accuracies, yields, outcomes; zero differing spike bits
+    checked = [json.loads(p.read_text())["driver"] for p in (folder / "run-board/verdicts").glob("*/*/*.json")]
+    assert all(d["target"] == port for d in checked)
+    assert sum(len(d["chips"]) for d in checked) >= 4  # every condition at the board's mismatch level
+    assert all(c["chip_id"] == "seed:0" for d in checked for c in d["chips"])
+
+
+def test_interrupted_run_resumes_without_recomputing_finished_chips(tmp_path):
+    config = write_config(tmp_path, chips=8, chunk=2)
+    run = tmp_path / "run"
+    child = subprocess.Popen([*HARNESS, "run", str(config), "--out", "run", "--no-progress"], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(run.glob("records/mismatch_yield/*/chip-*.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, out + err
+    assert "rerun the same command to resume" in err
+    all_files_complete(run)
+    before = {}
+    for path in run.glob("records/*/*/chip-*.json"):
+        for condition, entry in json.loads(path.read_text())["conditions"].items():
+            before[(str(path.relative_to(run)), condition)] = entry
+    assert before, "interrupted before any chip was recorded"
+
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "resuming" in result.stdout
+    all_files_complete(run)
+    for (name, condition), entry in before.items():
+        assert json.loads((run / name).read_text())["conditions"][condition] == entry  # not recomputed
+    verdicts = [json.loads(p.read_text()) for p in run.glob("verdicts/*/*/*.json")]
+    assert sum(v["computed_chips"] for v in verdicts) == 6 * 8 - len(before)
+    assert len(json.loads((run / "manifest.json").read_text())["resumed"]) == 1
+    assert os.path.getsize(run / "report.md") > 0

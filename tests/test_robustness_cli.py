@@ -1,0 +1,81 @@
+"""`harness robustness` end to end on tiny networks (task registry and methods stubbed)."""
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+from sim.baselines import train_reservoir
+from sim.netfile import save_network
+from sim.tasks.base import Task
+from sim.tasks.xor import xor_dataset
+
+
+def tiny_xor(seed=0):
+    rng = np.random.default_rng(seed)
+    return Task("xor", *(xor_dataset(n, rng, n_steps=200, pulse_ms=20) for n in (64, 16, 24)))
+
+
+@pytest.fixture
+def stubs(monkeypatch):
+    """Tiny stand-ins for sim.tasks.registry and sim.methods; records training calls."""
+    calls = []
+    registry = types.ModuleType("sim.tasks.registry")
+    registry.load_task = lambda name, seed: tiny_xor(seed) if name == "xor" else (_ for _ in ()).throw(
+        ValueError(f"unknown task {name!r}"))
+    methods = types.ModuleType("sim.methods")
+
+    def reservoir(task, *, seed, backend):
+        calls.append(seed)
+        return train_reservoir(task, n_neurons=40, seed=seed, backend=backend)
+
+    methods.METHODS = {"reservoir": reservoir}
+    methods.train = lambda method, task, *, seed, backend: methods.METHODS[method](task, seed=seed, backend=backend)
+    monkeypatch.setitem(sys.modules, "sim.tasks.registry", registry)
+    monkeypatch.setitem(sys.modules, "sim.methods", methods)
+    return calls
+
+
+def test_table_from_saved_networks_and_json(tmp_path, stubs):
+    paths = []
+    for seed in (0, 1):
+        path = tmp_path / f"net{seed}.npz"
+        save_network(train_reservoir(tiny_xor(seed), n_neurons=40, seed=seed), path)
+        paths.append(str(path))
+    out = tmp_path / "table.json"
+    result = CliRunner().invoke(main, ["robustness", *paths, "--draws", "2", "--backend", "numpy",
+                                       "--test-samples", "12", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "reservoir" in result.output and "mismatch 30%" in result.output and "death 40%" in result.output
+    table = json.loads(out.read_text())
+    assert table["n_test"] == 12 and table["draws"] == 2 and len(table["networks"]) == 2
+    summary = table["methods"]["reservoir"]["mismatch 10%"]
+    assert summary["n"] == 4 and summary["q25"] <= summary["median"] <= summary["q75"]
+    assert table["methods"]["reservoir"]["mismatch 0%"]["median"] > 0.7
+
+
+def test_train_then_resume(tmp_path, stubs):
+    args = ["robustness", "--train", "--task", "xor", "--methods", "reservoir", "--networks", "2", "--draws", "1",
+            "--out-dir", str(tmp_path / "nets"), "--backend", "numpy", "--test-samples", "8"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in (tmp_path / "nets").iterdir()) == ["xor-reservoir-seed0.npz", "xor-reservoir-seed1.npz"]
+    assert stubs == [0, 1]
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert stubs == [0, 1]  # reused, not retrained
+
+
+def test_errors_are_clean(tmp_path, stubs):
+    runner = CliRunner()
+    result = runner.invoke(main, ["robustness"])
+    assert result.exit_code != 0 and "no networks" in result.output
+    result = runner.invoke(main, ["robustness", str(tmp_path / "missing.npz")])
+    assert result.exit_code != 0 and "no such network file" in result.output
+    result = runner.invoke(main, ["robustness", "--train", "--task", "xor", "--methods", "nope",
+                                  "--out-dir", str(tmp_path)])
+    assert result.exit_code != 0 and "unknown method(s) nope" in result.output
+    assert "Traceback" not in result.output

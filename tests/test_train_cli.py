@@ -1,0 +1,32 @@
+"""`harness train` end to end at tiny size."""
+import numpy as np
+from click.testing import CliRunner
+
+from harness.commands.train import train
+from sim.netfile import load_network
+
+
+def test_train_cli_writes_loadable_network(tmp_path):
+    out = tmp_path / "net.npz"
+    result = CliRunner().invoke(train, [
+        "--task", "xor", "--method", "ads", "--backend", "numpy", "--seed", "1", "--out", str(out),
+        "--neurons", "48", "--epochs", "1", "--teacher-epochs", "2",
+        "--train-samples", "16", "--val-samples", "8", "--test-samples", "8"])
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output
+    net = load_network(out)
+    assert net.n_neurons == 48
+    meta = net.meta
+    assert (meta["task"], meta["method"], meta["seed"], meta["n_neurons"]) == ("xor", "ads", 1, 48)
+    assert 0.0 <= meta["metrics"]["test_accuracy"] <= 1.0
+    assert "teacher" in meta["hyper"] and "ads" in meta["hyper"]
+    assert np.all(np.isfinite(net.w_slow))
+
+
+def test_train_cli_bad_task_is_a_clean_error(tmp_path):
+    result = CliRunner().invoke(train, ["--task", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o.npz")])
+    assert result.exit_code != 0
+    assert "no such data file" in result.output
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(train, ["--task", "spoken", "--out", str(tmp_path / "o.npz")])
+    assert "unknown task 'spoken'" in result.output
