@@ -11,20 +11,10 @@ from drivers.chip import ChipError, ChipIdentity, NotLoadedError, RunResult
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.mismatch import MismatchLevel, check_chip_seed, chip_params, resolve_cv
-from sim.chip.noise import noise_keys, noise_step
+from sim.chip.noise import check_noise, noise_keys, noise_step
 from sim.chip.spec import ISYN_MAX, SYNAPSE_SIGNS, V_RANGE, ChipSpec, load_spec
 
 FIRMWARE = "emulator-1"
-MAX_NOISE_AMPLITUDE = 2**31 - 1
-
-
-def check_noise(amplitude: int, seed: int) -> tuple[int, int]:
-    """Validate a noise amplitude (0..2**31-1) and a 64-bit noise seed."""
-    if isinstance(amplitude, bool) or not isinstance(amplitude, (int, np.integer)) or not 0 <= amplitude <= MAX_NOISE_AMPLITUDE:
-        raise ChipError(f"noise amplitude {amplitude!r} must be an integer in 0..{MAX_NOISE_AMPLITUDE}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-        raise ChipError(f"noise seed {seed!r} must be an integer in 0..2**64-1")
-    return int(amplitude), int(seed)
 
 
 class EmulatorChip:

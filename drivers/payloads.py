@@ -101,12 +101,17 @@ def encode_inputs(counts: np.ndarray) -> tuple[int, bytes]:
     return t.size, deflate(events.tobytes())
 
 
+def _inflate_events(data: bytes, count: int, dtype: np.dtype, what: str, unit: str) -> np.ndarray:
+    """The `count` records of `dtype` deflated in `data`; PayloadError unless exactly that many."""
+    raw = inflate(data, count * dtype.itemsize, what)
+    if len(raw) != count * dtype.itemsize:
+        raise PayloadError(f"{what}: {len(raw)} bytes where {count} {unit} were announced")
+    return np.frombuffer(raw, dtype)
+
+
 def decode_inputs(data: bytes, n_events: int, steps: int, inputs: int) -> np.ndarray:
     """Deflated input events -> [steps, inputs] uint8; PayloadError naming the first bad event."""
-    raw = inflate(data, n_events * INPUT_EVENT.itemsize, "input events")
-    if len(raw) != n_events * INPUT_EVENT.itemsize:
-        raise PayloadError(f"input events: {len(raw)} bytes where {n_events} events were announced")
-    events = np.frombuffer(raw, INPUT_EVENT)
+    events = _inflate_events(data, n_events, INPUT_EVENT, "input events", "events")
     bad = (events["t"] >= steps) | (events["channel"] >= inputs) | (events["count"] < 1) | (events["count"] > INPUT_COUNT_MAX)
     if bad.any():
         e = events[np.flatnonzero(bad)[0]]
@@ -127,10 +132,7 @@ def encode_spikes(spikes: np.ndarray) -> tuple[int, bytes]:
 
 
 def decode_spikes(data: bytes, n_spikes: int, steps: int, neurons: int) -> np.ndarray:
-    raw = inflate(data, n_spikes * SPIKE_EVENT.itemsize, "spike events")
-    if len(raw) != n_spikes * SPIKE_EVENT.itemsize:
-        raise PayloadError(f"spike events: {len(raw)} bytes where {n_spikes} spikes were announced")
-    events = np.frombuffer(raw, SPIKE_EVENT)
+    events = _inflate_events(data, n_spikes, SPIKE_EVENT, "spike events", "spikes")
     if events.size and (events["t"].max() >= steps or events["neuron"].max() >= neurons):
         raise PayloadError(f"spike event outside {steps} steps x {neurons} neurons")
     spikes = np.zeros((steps, neurons), bool)

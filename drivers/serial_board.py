@@ -20,7 +20,6 @@ import numpy as np
 import serial
 
 from drivers.chip import ChipError, ChipIdentity, RunResult
-from drivers.emulator import check_noise
 from drivers.link import POLL_S, Link
 from drivers.payloads import decode_spikes, decode_state, deflate, encode_image, encode_inputs
 from drivers.portlock import PortBusyError, PortLock
@@ -28,6 +27,7 @@ from drivers.session import BoardResetError, LinkTimeout, Session
 from drivers.wire import BoardInfo, LoadBegin, MsgType, RunRequest, RunSummary, Stream, StreamRef, unpack_u32
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
+from sim.chip.noise import check_noise
 from sim.chip.spec import ChipSpec, SpecError
 
 DEFAULT_TIMEOUT_S = 2.0

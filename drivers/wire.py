@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from drivers.framing import ProtocolError
 
@@ -137,19 +137,27 @@ def unpack_json(body: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+class _Fixed:
+    """A body that is its dataclass fields in order, packed by LAYOUT; WHAT names it in errors."""
+
+    LAYOUT: ClassVar[struct.Struct]
+    WHAT: ClassVar[str]
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(*astuple(self))
+
+    @classmethod
+    def unpack(cls, body: bytes) -> Self:
+        return cls(*_unpack(cls.LAYOUT, body, cls.WHAT))
+
+
 @dataclass(frozen=True)
-class LoadBegin:
+class LoadBegin(_Fixed):
     size: int       # bytes of the deflated image that follow in LOAD_DATA chunks
     checksum: int   # CRC-32 of the (inflated) image
 
     LAYOUT = struct.Struct("<II")
-
-    def pack(self) -> bytes:
-        return self.LAYOUT.pack(self.size, self.checksum)
-
-    @classmethod
-    def unpack(cls, body: bytes) -> "LoadBegin":
-        return cls(*_unpack(cls.LAYOUT, body, "LOAD_BEGIN"))
+    WHAT = "LOAD_BEGIN"
 
 
 @dataclass(frozen=True)
@@ -176,20 +184,14 @@ class RunRequest:
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class RunSummary(_Fixed):
     n_spikes: int     # spike events, deflated into the first `spikes_size` bytes of the RESULT stream
     spikes_size: int
     state_size: int   # deflated state after them (0 without record_state)
     checksum: int     # CRC-32 of the whole RESULT stream
 
     LAYOUT = struct.Struct("<IIII")
-
-    def pack(self) -> bytes:
-        return self.LAYOUT.pack(self.n_spikes, self.spikes_size, self.state_size, self.checksum)
-
-    @classmethod
-    def unpack(cls, body: bytes) -> "RunSummary":
-        return cls(*_unpack(cls.LAYOUT, body, "RUN_DONE"))
+    WHAT = "RUN_DONE"
 
 
 @dataclass(frozen=True)
@@ -213,20 +215,14 @@ class Fetch:
 
 
 @dataclass(frozen=True)
-class StreamRef:
+class StreamRef(_Fixed):
     """Size and CRC-32 of a stream to FETCH (IDENTITY body)."""
 
     size: int
     checksum: int
 
     LAYOUT = struct.Struct("<II")
-
-    def pack(self) -> bytes:
-        return self.LAYOUT.pack(self.size, self.checksum)
-
-    @classmethod
-    def unpack(cls, body: bytes) -> "StreamRef":
-        return cls(*_unpack(cls.LAYOUT, body, "stream reference"))
+    WHAT = "stream reference"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.compiler import CompiledNetwork, compile_network
+from harness.deploy import refit_readout
 from harness.results import RunDir
 from harness.run_config import TASK_SIZES, RunConfig
 from sim.atomic import write_atomic
@@ -95,9 +96,18 @@ class Deployment:
         """The network compiled with CAM weights capped at 2**(bits-1) - 1 (cached in compiled/)."""
         if bits not in self._variants:
             path = self.run.subdir("compiled") / f"{self.key}-w{bits}.npz"
-            self._variants[bits] = _compiled(path, lambda: compile_network(
-                self.network, self.spec, self.task.train.inputs, weight_bits=bits))
+            self._variants[bits] = _compiled(path, lambda: compile_for_chip(
+                self.network, self.spec, self.task, weight_bits=bits))
         return self._variants[bits]
+
+
+def compile_for_chip(net: SpikingNetwork, spec: ChipSpec, task: Task, weight_bits: int | None = None,
+                     backend: str = "auto") -> CompiledNetwork:
+    """`compile_network` followed by a re-fit of the readout on the nominal chip (as
+    `harness compile` does by default): the host's decoder matches what the chip does."""
+    compiled = compile_network(net, spec, task.train.inputs, weight_bits=weight_bits)
+    refit_readout(compiled, task, backend)
+    return compiled
 
 
 def _compiled(path: Path, make: Callable[[], CompiledNetwork]) -> CompiledNetwork:
@@ -123,7 +133,7 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
         write_atomic(net_path, lambda f: f.write(cached.read_bytes()))
         source = "cache" if reused else "trained"
     compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
-                         lambda: compile_network(net, spec, task.train.inputs))
+                         lambda: compile_for_chip(net, spec, task, backend=config.backend))
     deployment = Deployment(key, task, net, spec, compiled, run)
     return deployment, {"key": key, "network": source, "neurons": net.n_neurons,
                         "metrics": net.meta.get("metrics", {}), "mapping": compiled.report}

@@ -117,7 +117,7 @@ def run_suites(run: RunDir, config: RunConfig, progress: bool) -> tuple[int, boo
         junit = Path(tmp) / "junit.xml"
         args = ["--pyargs", *(f"harness.suites.{SUITE_MODULES[s]}" for s in config.suites),
                 f"--harness-config={run.config_path}", f"--harness-results={run.root}",
-                f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "-rfEs",
+                f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "-rfEs", "--tb=line",
                 "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         if progress:
             args += ["-s", "--harness-progress"]

@@ -6,12 +6,11 @@ package versions. Loading anything else fails with a `NetworkFileError` naming t
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from sim.atomic import json_default, save_npz
+from sim.atomic import json_default, read_npz, save_npz
 from sim.network import ARRAY_FIELDS, NetworkError, SpikingNetwork
 from sim.versions import package_versions
 
@@ -36,13 +35,7 @@ def save_network(net: SpikingNetwork, path: str | Path) -> Path:
 def load_network(path: str | Path) -> SpikingNetwork:
     """Read a network saved by `save_network`; clear errors for anything else."""
     path = Path(path)
-    if not path.is_file():
-        raise NetworkFileError(f"{path}: no such network file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise NetworkFileError(f"{path}: not a saved network (unreadable .npz: {exc})") from None
+    contents = read_npz(path, NetworkFileError, "network", "not a saved network: unreadable .npz")
     if "meta_json" not in contents:
         raise NetworkFileError(f"{path}: not a saved network (no metadata record)")
     try:

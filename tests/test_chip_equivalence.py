@@ -2,7 +2,7 @@
 
 CHIP_SPEC §6: for random configurations, chip seeds, mismatch levels, noise and inputs,
 the spike rasters and the full integer state (v, isyn, refr) at every step are identical,
-on NumPy with both propagation modes, and on CuPy where a GPU is present.
+on NumPy with every propagation mode (events, dense, and auto switching between them), and on CuPy where a GPU is present.
 """
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from hypothesis import strategies as st
 
 from drivers.emulator import EmulatorChip
 from sim.backend import cupy_available
+from sim.chip import batched
 from sim.chip.batched import BatchedChips
 from sim.chip.spec import ISYN_MAX, V_RANGE
 from tests.chip_factories import (BUILTIN, chip_seeds, configs, input_rasters, mismatch_levels, noise_amplitudes,
                                   noise_seeds, random_chip_seed, random_config, random_inputs, random_level,
                                   random_noise, small_specs)
 
-PROPAGATIONS = ("events", "dense")
+PROPAGATIONS = ("events", "dense", "auto")
 NEEDS_GPU = pytest.mark.skipif(not cupy_available(), reason="CuPy with a GPU is not available")
 # No shrinking: configurations come from a generator seed, so shrinking cannot simplify them and
 # only burns CI time; the failing example (and its reproduction blob) is printed as drawn.
@@ -120,6 +121,28 @@ def test_seeded_random_cases(spec, propagation, case):
     inputs = random_inputs(rng, int(rng.integers(20, 40)), config.spec.inputs, rate=0.1)
     seeds = [random_chip_seed(rng), random_chip_seed(rng)]
     assert_equivalent(config, seeds, random_level(rng), inputs, amplitude, noise_seed, propagation=propagation)
+
+
+def test_auto_propagation_switches_within_a_run_and_stays_exact(monkeypatch):
+    """Quiet steps go event by event, busy steps through the matrix product: both in one run."""
+    rng = np.random.default_rng(5)
+    config = random_config(rng, "dynapse1")
+    inputs = random_inputs(rng, 40, config.spec.inputs, rate=0.02)
+    inputs[20:] = random_inputs(rng, 20, config.spec.inputs, rate=0.9)  # a busy second half
+    calls = {"dense": 0, "events": 0}
+    dense_path, events_path = batched._Population._propagate_dense, batched._Population._propagate_events
+
+    def counting(name, path):
+        def wrapped(self, *args):
+            calls[name] += 1
+            return path(self, *args)
+        return wrapped
+
+    monkeypatch.setattr(batched._Population, "_propagate_dense", counting("dense", dense_path))
+    monkeypatch.setattr(batched._Population, "_propagate_events", counting("events", events_path))
+    monkeypatch.setattr(batched, "EVENT_COST", 3000)  # threshold between the two halves
+    assert_equivalent(config, [3, 4], "spec", inputs, 0, 0, propagation="auto", threads=1)
+    assert calls["dense"] > 0 and calls["events"] > 0, calls
 
 
 @pytest.mark.parametrize("propagation", PROPAGATIONS)

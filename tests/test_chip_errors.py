@@ -13,6 +13,7 @@ from sim.chip.batched import BatchedChips
 from sim.chip.config import ChipConfig, ConfigError
 from sim.chip.inputs import InputError
 from sim.chip.mismatch import MismatchError
+from sim.chip.noise import NoiseError
 from sim.chip.spec import SpecError, load_spec
 from tests.chip_factories import make_spec, spec_toml
 
@@ -258,13 +259,19 @@ def test_config_for_another_spec(config):
         EmulatorChip("dynapse1").load(tiny)
 
 
-@pytest.mark.parametrize("seed", [-1, 2**64, 2**70, 1.5, "7", True, None])
+@pytest.mark.parametrize("seed", [-1, 2**64, 2**70, 1.5, np.float64(2.0), "7", True, np.bool_(True), None])
 def test_bad_chip_seed(seed, config):
-    with pytest.raises(MismatchError, match=r"chip seed .* must be an integer in 0\.\.2\*\*64-1"):
+    match = re.escape(f"chip seed {seed!r} must be an integer in 0..2**64-1")
+    with pytest.raises(MismatchError, match=match):
         EmulatorChip("dynapse1", chip_seed=seed)
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        with pytest.raises(MismatchError, match=rf"chip seed {seed} must be"):
-            BatchedChips(config, [3, seed], backend="numpy")
+    with pytest.raises(MismatchError, match=match):
+        BatchedChips(config, [3, seed], backend="numpy")
+
+
+def test_good_chip_seeds_of_every_integer_kind(config):
+    chips = BatchedChips(config, [0, 2**64 - 1, np.uint64(2**63), np.int32(7)], backend="numpy")
+    assert chips.chip_seeds == [0, 2**64 - 1, 2**63, 7]
+    assert all(type(seed) is int for seed in chips.chip_seeds)
 
 
 @pytest.mark.parametrize("level", ["lots", "ten percent", "%", "spec!"])
@@ -275,13 +282,46 @@ def test_bad_mismatch_level_string(level, config):
         BatchedChips(config, [1], mismatch=level, backend="numpy")
 
 
+AMPLITUDE_LIMIT = r"must be an integer in 0\.\.2147483647"
+SEED_LIMIT = r"must be an integer in 0\.\.2\*\*64-1"
+
+
 @pytest.mark.parametrize("amplitude, seed, match", [
-    (-1, 0, "noise amplitude -1"), (2**31, 0, "noise amplitude"), (1.5, 0, "noise amplitude"),
-    (5, -1, "noise seed -1"), (5, 2**64, "noise seed"),
+    (-1, 0, rf"noise amplitude -1 {AMPLITUDE_LIMIT}"), (2**31, 0, rf"noise amplitude 2147483648 {AMPLITUDE_LIMIT}"),
+    (1.5, 0, rf"noise amplitude 1\.5 {AMPLITUDE_LIMIT}"), (True, 0, rf"noise amplitude True {AMPLITUDE_LIMIT}"),
+    ("5", 0, rf"noise amplitude '5' {AMPLITUDE_LIMIT}"),
+    (5, -1, rf"noise seed -1 {SEED_LIMIT}"), (5, 2**64, rf"noise seed 18446744073709551616 {SEED_LIMIT}"),
+    (5, 2.0, rf"noise seed 2\.0 {SEED_LIMIT}"), (5, None, rf"noise seed None {SEED_LIMIT}"),
 ])
-def test_bad_noise_parameters(chip, amplitude, seed, match):
-    with pytest.raises(ChipError, match=match):
+def test_bad_noise_parameters(chip, config, amplitude, seed, match):
+    """The emulator and the batched simulator refuse the same values with the same message."""
+    with pytest.raises(NoiseError, match=match):
         chip.run(np.zeros((3, 64), np.uint8), noise_amplitude=amplitude, noise_seed=seed)
+    with pytest.raises(NoiseError, match=match):
+        BatchedChips(config, [1, 2], backend="numpy").run(np.zeros((3, 64), np.uint8), noise_amplitude=amplitude,
+                                                          noise_seeds=seed)
+
+
+@pytest.mark.parametrize("seeds, match", [
+    ([1], "noise_seeds holds 1 seeds for 2 chips: give one seed, or exactly 2"),
+    (np.arange(3, dtype=np.uint64), "noise_seeds holds 3 seeds for 2 chips"),
+    ([], "noise_seeds holds 0 seeds for 2 chips"),
+    ([4, -1], rf"noise seed -1 {SEED_LIMIT}"), ([2**64, 4], rf"noise seed 18446744073709551616 {SEED_LIMIT}"),
+    ([4, 1.5], rf"noise seed 1\.5 {SEED_LIMIT}"),
+    (np.array([4.0, 5.0]), rf"noise seed np\.float64\(4\.0\) {SEED_LIMIT}"),
+])
+def test_bad_batched_noise_seeds(config, seeds, match):
+    with pytest.raises(NoiseError, match=match):
+        BatchedChips(config, [1, 2], backend="numpy").run(np.zeros((3, 64), np.uint8), noise_amplitude=5,
+                                                          noise_seeds=seeds)
+
+
+def test_noise_seeds_one_for_all_or_one_per_chip(config):
+    chips = BatchedChips(config, [1, 2], backend="numpy")
+    x = np.zeros((3, 64), np.uint8)
+    one = chips.run(x, noise_amplitude=9, noise_seeds=np.uint64(2**64 - 1), record_state=True)
+    each = chips.run(x, noise_amplitude=np.int64(9), noise_seeds=[2**64 - 1, np.uint64(2**64 - 1)], record_state=True)
+    np.testing.assert_array_equal(one.v, each.v)
 
 
 # ---- inputs ------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """`harness instruments`: read and set the lab supply and multimeter over VISA."""
 from __future__ import annotations
 
+from typing import Callable
+
 import click
 
 from drivers.instruments import (SIM, SIM_MULTIMETER, SIM_SUPPLY, InstrumentError, Multimeter, PowerSupply,
@@ -31,6 +33,20 @@ def _run(action) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _output_state(supply: PowerSupply) -> str:
+    return f"output {'on' if supply.output() else 'off'}"
+
+
+def _set_supply(ctx: click.Context, change: Callable[[PowerSupply], None],
+                show: Callable[[PowerSupply], object]) -> None:
+    """Open the supply, `change` it, and print what `show` reads back."""
+    def action() -> None:
+        with _open(ctx, PowerSupply, "supply") as supply:
+            change(supply)
+            click.echo(f"supply {supply.address}: {show(supply)}")
+    _run(action)
+
+
 @instruments.command()
 @click.pass_context
 def read(ctx: click.Context) -> None:
@@ -41,7 +57,7 @@ def read(ctx: click.Context) -> None:
             for reading in (supply.voltage(), supply.current_limit(), supply.measure_voltage(),
                             supply.measure_current()):
                 click.echo(f"  {reading}")
-            click.echo(f"  output {'on' if supply.output() else 'off'}")
+            click.echo(f"  {_output_state(supply)}")
         with _open(ctx, Multimeter, "dmm") as dmm:
             click.echo(f"multimeter {dmm.address}: {dmm.identify()}")
             for reading in (dmm.measure_voltage_dc(), dmm.measure_current_dc()):
@@ -54,11 +70,7 @@ def read(ctx: click.Context) -> None:
 @click.pass_context
 def set_voltage(ctx: click.Context, volts: float) -> None:
     """Set the supply's voltage to VOLTS."""
-    def action() -> None:
-        with _open(ctx, PowerSupply, "supply") as supply:
-            supply.set_voltage(volts)
-            click.echo(f"supply {supply.address}: {supply.voltage()}")
-    _run(action)
+    _set_supply(ctx, lambda supply: supply.set_voltage(volts), PowerSupply.voltage)
 
 
 @instruments.command("set-current-limit")
@@ -66,11 +78,7 @@ def set_voltage(ctx: click.Context, volts: float) -> None:
 @click.pass_context
 def set_current_limit(ctx: click.Context, amps: float) -> None:
     """Set the supply's current limit to AMPS."""
-    def action() -> None:
-        with _open(ctx, PowerSupply, "supply") as supply:
-            supply.set_current_limit(amps)
-            click.echo(f"supply {supply.address}: {supply.current_limit()}")
-    _run(action)
+    _set_supply(ctx, lambda supply: supply.set_current_limit(amps), PowerSupply.current_limit)
 
 
 @instruments.command()
@@ -78,8 +86,4 @@ def set_current_limit(ctx: click.Context, amps: float) -> None:
 @click.pass_context
 def output(ctx: click.Context, state: str) -> None:
     """Switch the supply's output on or off."""
-    def action() -> None:
-        with _open(ctx, PowerSupply, "supply") as supply:
-            supply.set_output(state == "on")
-            click.echo(f"supply {supply.address}: output {'on' if supply.output() else 'off'}")
-    _run(action)
+    _set_supply(ctx, lambda supply: supply.set_output(state == "on"), _output_state)

@@ -2,8 +2,9 @@
 
 Bit-identical to `drivers.emulator.EmulatorChip` (CHIP_SPEC §4–5), written for speed:
 synaptic input is propagated event-driven through a fan-out table (each active source
-adds its count to the CAM targets it feeds), since spikes are sparse; `propagation=
-"dense"` uses a float32 matrix product instead (exact: every sum stays below 2**24).
+adds its count to the CAM targets it feeds) while spikes are sparse, and by a float32
+matrix product (exact: every sum stays below 2**24) in steps with so many events that
+the product is cheaper (`propagation="auto"`, the default; "events" or "dense" force one).
 
 State is held in float64, which is exact here: every value is an integer below 2**53
 (isyn·dsyn < 2**40, |v·dmem| < 2**39), multiplying by dsyn·2**-16 only rescales by a
@@ -22,11 +23,12 @@ import numpy as np
 from sim.backend import Backend, get_backend
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
-from sim.chip.mismatch import MismatchLevel, batch_params
-from sim.chip.noise import noise_keys, noise_step
+from sim.chip.mismatch import MismatchLevel, batch_params, check_chip_seed
+from sim.chip.noise import check_noise_amplitude, check_noise_seeds, noise_keys, noise_step
 from sim.chip.spec import ISYN_MAX, V_RANGE
 
-PROPAGATIONS = ("events", "dense")
+PROPAGATIONS = ("auto", "events", "dense")
+EVENT_COST = 1000  # auto: one propagated event costs about this many dense multiply-adds (bench_chip)
 MIN_CHUNK = 8  # chips per thread below which threading does not pay
 
 
@@ -45,14 +47,14 @@ class BatchedChips:
     """Chips `chip_seeds` (repeats allowed) at mismatch `mismatch`, all loaded with `config`."""
 
     def __init__(self, config: ChipConfig, chip_seeds: Sequence[int], mismatch: MismatchLevel = "spec",
-                 backend: Backend | str = "auto", propagation: str = "events", threads: int | None = None):
+                 backend: Backend | str = "auto", propagation: str = "auto", threads: int | None = None):
         if propagation not in PROPAGATIONS:
             raise ValueError(f"propagation {propagation!r}: choose one of {', '.join(PROPAGATIONS)}")
         if len(chip_seeds) < 1:
             raise ValueError("BatchedChips needs at least one chip seed")
+        self.chip_seeds = [check_chip_seed(seed) for seed in chip_seeds]
         self.config = config.validate()
         self.spec = config.spec
-        self.chip_seeds = [int(s) for s in chip_seeds]
         self.backend = get_backend(backend)
         self.propagation = propagation
         self.threads = threads or os.cpu_count() or 1  # NumPy only; CuPy runs one stream
@@ -75,7 +77,8 @@ class BatchedChips:
 
     def run(self, inputs: Any, *, noise_amplitude: int = 0, noise_seeds: int | Sequence[int] = 0,
             record_state: bool = False, neurons: Sequence[int] | None = None) -> BatchResult:
-        """Run every chip on `inputs` ([T, M] shared, or [B, T, M] one per chip) from power-on."""
+        """Run every chip on `inputs` ([T, M] shared, or [B, T, M] one per chip) from power-on;
+        `noise_seeds` is one seed for every chip or one per chip."""
         xp, spec = self.backend.xp, self.spec
         batched = np.ndim(inputs) == 3
         x = check_inputs(inputs, spec, batched=batched)
@@ -86,9 +89,8 @@ class BatchedChips:
         selected = np.arange(n_all) if neurons is None else np.asarray(neurons, np.int64)
         if selected.ndim != 1 or (selected.size and (selected.min() < 0 or selected.max() >= n_all)):
             raise ValueError(f"neurons must be indices in 0..{n_all - 1}")
-        amplitude = int(noise_amplitude)
-        if amplitude < 0:
-            raise ValueError(f"noise amplitude {amplitude} must be >= 0")
+        amplitude = check_noise_amplitude(noise_amplitude)
+        seeds = check_noise_seeds(noise_seeds, b)
         pop = self._population(everyone=record_state)
         n = pop.index.size
         # position of each selected neuron in the population; disabled ones (absent) read as silent
@@ -96,7 +98,7 @@ class BatchedChips:
         present = (position < n) & (pop.index[np.minimum(position, n - 1)] == selected) if n else \
             np.zeros(selected.size, bool)
         selected_xp = xp.asarray(position[present])
-        keys = xp.asarray(noise_keys(self.chip_seeds, np.broadcast_to(np.asarray(noise_seeds, np.uint64), (b,))))
+        keys = xp.asarray(noise_keys(self.chip_seeds, seeds))
         chunks = _chunks(b, self.threads if xp is np else 1)
         jobs = [(pop.rows(lo, hi), x[lo:hi], keys[lo:hi, None]) for lo, hi in chunks]
         run_chunk = lambda job: _simulate(*job, amplitude, selected_xp, record_state)  # noqa: E731
@@ -211,12 +213,12 @@ class _Population:
         keep = (source >= 0) & (rank[target] >= 0)  # silent (unsimulated) sources and targets drop out
         source, target, kind = source[keep], rank[target[keep]], kind[keep]
         n_sources, n = spec.inputs + index.size, index.size
-        if propagation == "events":
+        if propagation != "dense":
             order = np.argsort(source, kind="stable")
             indptr = np.zeros(n_sources + 1, np.int64)
             np.cumsum(np.bincount(source, minlength=n_sources), out=indptr[1:])
             pop.indptr, pop.targets = xp.asarray(indptr), xp.asarray((kind * n + target)[order])
-        else:
+        if propagation != "events":
             dense = np.zeros((n_sources, 4 * n), np.float32)
             np.add.at(dense, (source, kind * n + target), 1.0)
             pop.dense = xp.asarray(dense)
@@ -227,17 +229,30 @@ class _Population:
         per_chip = ("dmem_q16", "dsyn_q16", "theta", "idc", "t_ref", "wsyn")
         return replace(self, **{name: getattr(self, name)[lo:hi] for name in per_chip})
 
+    def _propagate_dense(self, src: Any) -> Any:
+        xp = self.backend.xp
+        b, n = src.shape[0], self.index.size
+        return (src.astype(xp.float32) @ self.dense).astype(xp.float64).reshape(b, 4, n)
+
     def propagate(self, x_t: Any, s: Any) -> Any:
         """c[b, k, i]: per type, the summed counts of each neuron's CAM sources (float64)."""
         xp = self.backend.xp
         b, n = s.shape
         src = xp.concatenate([x_t, s], axis=1)
-        if self.dense is not None:
-            return (src.astype(xp.float32) @ self.dense).astype(xp.float64).reshape(b, 4, n)
+        if self.indptr is None:
+            return self._propagate_dense(src)
         chip, source = xp.nonzero(src)
         lengths = self.indptr[source + 1] - self.indptr[source]
         ends = xp.cumsum(lengths)
         total = int(ends[-1]) if chip.size else 0
+        if self.dense is not None and total * EVENT_COST > self.dense.size * b:
+            return self._propagate_dense(src)
+        return self._propagate_events(src, chip, source, lengths, ends, total)
+
+    def _propagate_events(self, src: Any, chip: Any, source: Any, lengths: Any, ends: Any, total: int) -> Any:
+        """Each active source adds its count to the CAM slots it feeds (fan-out table)."""
+        xp = self.backend.xp
+        b, n = src.shape[0], self.index.size
         if total == 0:
             return xp.zeros((b, 4, n), xp.float64)
         starts = self.indptr[source]

@@ -6,14 +6,13 @@ violation with the neuron, slot or core, the field and the limit.
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.atomic import save_npz
+from sim.atomic import read_npz, save_npz
 from sim.chip.dac import dac_value
 from sim.chip.spec import (DAC_COARSE_MAX, DAC_FINE_MAX, DMEM_RANGE, DSYN_RANGE, IDC_MAGNITUDE_MAX,
                            SPEC_VERSION, T_REF_RANGE, THETA_RANGE, WSYN_RANGE, ChipSpec, SpecError)
@@ -111,15 +110,12 @@ class ChipConfig:
     def load(cls, path: str | Path) -> "ChipConfig":
         """Read and validate a configuration file; errors name the file and the problem."""
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such configuration file")
+        contents = read_npz(path, ConfigError, "configuration", "not a readable chip configuration")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                contents = {k: data[k] for k in data.files}
             meta = json.loads(contents.pop("meta_json").tobytes().decode())
         except KeyError:
             raise ConfigError(f"{path}: not a chip configuration (no metadata record)") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # not UTF-8, not JSON
             raise ConfigError(f"{path}: not a readable chip configuration ({exc})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ConfigError(f"{path}: not a chip configuration (format {meta.get('format') if isinstance(meta, dict) else None!r})")

@@ -8,11 +8,11 @@ outputs. The mask (and so the training loss and the decision) covers the final
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from sim.atomic import read_npz
 from sim.tasks.base import Dataset, Task
 
 MIN_SAMPLES = 6
@@ -24,13 +24,7 @@ class UserDataError(ValueError):
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise UserDataError(f"{path}: no such data file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserDataError(f"{path}: not a readable .npz ({exc})") from None
+    return read_npz(path, UserDataError, "data", "not a readable .npz")
 
 
 def _validate(path: Path, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
