@@ -24,7 +24,7 @@ from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork
 from sim.tasks.base import Task
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: ADS fast_gain 0.25 and ridge readout
 Progress = Callable[[dict], None]
 
 

@@ -16,10 +16,11 @@ W_fast = −fast_gain·(DᵀD + μλ²I)/T with zero diagonal, T_j = ‖D_j‖²
 (so fast_gain = 1 is the ideal spike-coding recurrence in these units). The feedback
 k·(e D) is applied only while training; k is annealed from k_start to k_end in k_steps
 equal steps spread over the run, and η is scaled by k/k_start alongside. The network is
-evaluated without feedback by `sim.lif.simulate`, with `w_out = W_dec W_out^teacher`:
-the teacher readout is linear in x, so the spiking task output is the teacher readout
-of x̃ exactly (`meta["readout"] = "decoder@teacher"`). After each k level the network
-is scored on the validation split (accuracy, then latent nMSE) and the best W_slow kept.
+evaluated without feedback by `sim.lif.simulate`. After each k level it is scored on the
+validation split with `w_out = W_dec W_out^teacher` (the teacher readout of x̃ exactly;
+accuracy, then latent nMSE) and the best W_slow kept. The final readout (`readout`) is
+by default a ridge fit of the task targets on the filtered spikes (`sim.readout`, strength
+chosen on validation); `readout="decoder"` keeps W_dec W_out^teacher.
 
 Deviations from the paper's settings, and why (units here: ms, and r in spikes/ms):
 - η = 4 (paper: 1e-5 keyword, 1e-6 XOR): r, e and currents are in different units
@@ -29,8 +30,14 @@ Deviations from the paper's settings, and why (units here: ms, and r in spikes/m
 - XOR k: 100 → 25 in 4 levels over 3 epochs (paper: constant 75); the best level
   (usually k = 75) is kept. Keyword: 200 → 25 in 8 levels as in the paper.
 - decoder gain g = 100: x̃ must reach the teacher's O(1) latent at tens of Hz.
-- fast_gain 1.0 instead of 1.5: with T above, 1.5 over-inhibits (feedback-only
-  tracking nMSE at k = 100 on XOR: 0.09 with 1.0, 0.32 with 1.5).
+- fast_gain 0.25 instead of 1.5: with T above, 1.5 over-inhibits (feedback-only
+  tracking nMSE at k = 100 on XOR: 0.09 with 1.0, 0.32 with 1.5), and the tight
+  balance of 1.0 makes the network fragile: XOR float accuracy under 5 / 10 / 20 %
+  mismatch (6 draws, 32 test samples) was 66 / 50 / 49 % with 1.0, 88 / 84 / 66 % with
+  0.5 and 89 / 87 / 81 % with 0.25 (nominal 97, 88, 88 %, decoder readout).
+- Ridge readout instead of the teacher's readout of x̃: with fast_gain 0.25 it lifts
+  XOR test accuracy from 87 % to 100 % and mismatch 5 / 10 / 20 % to 100 / 100 / 99 %
+  (`decoder_test_accuracy` in the metrics keeps the teacher-readout figure).
 - No membrane noise while training by default (`noise_std`).
 """
 from __future__ import annotations
@@ -44,10 +51,12 @@ import numpy as np
 from sim.backend import Backend, get_backend
 from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
+from sim.readout import fit_spike_readout
 from sim.tasks.base import Dataset, Task
 from sim.teacher import TeacherParams, predict
 
 DT_MS = 1.0
+READOUTS = ("ridge", "decoder")
 
 
 @dataclass
@@ -71,8 +80,13 @@ class ADSConfig:
     mu: float = 5e-4
     nu: float = 1e-4
     lam: float = 20.0
-    fast_gain: float = 1.0
+    fast_gain: float = 0.25
     noise_std: float = 0.0
+    readout: str = "ridge"  # "ridge": fitted on the filtered spikes; "decoder": W_dec W_out^teacher
+
+    def __post_init__(self) -> None:
+        if self.readout not in READOUTS:
+            raise ValueError(f"ADS readout {self.readout!r}: choose one of {', '.join(READOUTS)}")
 
     def k_schedule(self) -> np.ndarray:
         """k for each annealing level, from k_start down to k_end in k_steps equal steps."""
@@ -241,7 +255,17 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
     latent_test, _ = predict(teacher, task.test, be)
     net = to_network(host, config, w_out)
     test_nmse, y = latent_nmse(net, host.decoder, task.test, latent_test, be)
-    metrics = {"latent_nmse_test": test_nmse, "ads_test_accuracy": float(task.accuracy(y, task.test)),
-               "ads_val_accuracy": float(best[0]), "ads_seconds": time.perf_counter() - started}
-    net.meta.update({"readout": "decoder@teacher", "ads": asdict(config)})
+    decoder_accuracy = float(task.accuracy(y, task.test))
+    metrics = {"latent_nmse_test": test_nmse, "decoder_test_accuracy": decoder_accuracy,
+               "ads_test_accuracy": decoder_accuracy, "ads_val_accuracy": float(best[0])}
+    readout = "decoder@teacher"
+    if config.readout == "ridge":
+        w_ridge, strength, val_accuracy = fit_spike_readout(net, task, be)
+        net = net.replace(w_out=w_ridge)
+        outputs = be.to_numpy(simulate(lif_params(net, be), task.test.inputs, be).outputs[0])
+        metrics.update(ads_test_accuracy=float(task.accuracy(outputs, task.test)), ads_val_accuracy=val_accuracy,
+                       readout_ridge=strength)
+        readout = "ridge on filtered spikes"
+    metrics["ads_seconds"] = time.perf_counter() - started
+    net.meta.update({"readout": readout, "ads": asdict(config)})
     return net, metrics

@@ -34,7 +34,7 @@ def test_training_loop_without_feedback_matches_lif_simulate(setup):
 
 def test_ads_learns_teacher_latent(setup):
     task, teacher = setup
-    config = ads_config("xor", n_neurons=160, epochs=3, batch_size=16)
+    config = ads_config("xor", n_neurons=160, epochs=3, batch_size=16, readout="decoder")
     net, metrics = train_ads(teacher, task, config, seed=0)
     assert np.all(np.diag(net.w_slow) == 0) and np.abs(net.w_slow).max() > 0
     assert np.allclose(net.w_out, init_ads(teacher, config, 0).decoder @ teacher.w_out)
@@ -43,3 +43,20 @@ def test_ads_learns_teacher_latent(setup):
     before, _ = latent_nmse(to_network(untrained, config, net.w_out), untrained.decoder, task.test, latent)
     assert metrics["latent_nmse_test"] < 0.8 * before
     assert net.meta["readout"] == "decoder@teacher"
+
+
+def test_ridge_readout_is_fitted_on_the_spikes_and_judged_on_the_test_split(setup):
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=160, epochs=1, batch_size=16)
+    assert config.readout == "ridge"
+    net, metrics = train_ads(teacher, task, config, seed=0)
+    assert net.meta["readout"] == "ridge on filtered spikes"
+    assert not np.allclose(net.w_out, init_ads(teacher, config, 0).decoder @ teacher.w_out)
+    assert metrics["readout_ridge"] > 0
+    outputs = simulate(lif_params(net), task.test.inputs).outputs[0]
+    assert metrics["ads_test_accuracy"] == pytest.approx(float(task.accuracy(outputs, task.test)))
+
+
+def test_unknown_readout_is_rejected():
+    with pytest.raises(ValueError, match="readout 'magic'"):
+        ads_config("xor", readout="magic")

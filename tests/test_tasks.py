@@ -79,3 +79,15 @@ def test_registry_errors(tmp_path):
         load_task("xor", duration_ms=10)
     with pytest.raises(UserDataError, match="no such data file"):
         load_task(str(tmp_path / "missing.npz"))
+
+
+@pytest.mark.parametrize("name, sizes", [("xor", {"n_train": 5, "n_val": 3, "n_test": 4, "n_steps": 500}),
+                                         ("keyword", {"n_train": 3, "n_val": 2, "n_test": 2, "duration_ms": 1200})])
+def test_task_meta_rebuilds_the_same_task(name, sizes):
+    """A saved network names its task by meta; rebuilding from it gives the same splits."""
+    task = load_task(name, 3, **sizes)
+    meta = dict(task.meta)
+    rebuilt = load_task(name, meta.pop("seed"), **meta)
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(rebuilt, split).inputs, getattr(task, split).inputs)
+        np.testing.assert_array_equal(getattr(rebuilt, split).labels, getattr(task, split).labels)

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter
 
+from sim.readout import ridge
+
 RIDGE = 1e-3  # regulariser relative to the mean feature energy
 
 
@@ -36,10 +38,7 @@ class Decoder:
         mask = np.asarray(mask, bool)
         r = self.filtered(spikes)[mask]
         y = np.asarray(targets, np.float64)[mask]
-        gram = r.T @ r
-        ridge = RIDGE * max(np.trace(gram) / max(gram.shape[0], 1), 1e-12)
-        w_out = np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), r.T @ y)
-        return Decoder(self.neurons, w_out, self.tau_out)
+        return Decoder(self.neurons, ridge(r, y, RIDGE), self.tau_out)
 
     def to_dict(self) -> dict[str, Any]:
         return {"neurons": self.neurons.tolist(), "w_out": self.w_out.tolist(), "n_out": self.w_out.shape[1],

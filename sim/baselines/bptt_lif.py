@@ -34,9 +34,10 @@ import numpy as np
 
 from sim.backend import Backend, get_backend
 from sim.baselines.common import finish, neuron_budget, positive, reservoir, window_rates
-from sim.baselines.reservoir import ridge, window_targets
+from sim.baselines.reservoir import window_targets
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
+from sim.readout import ridge
 from sim.perturb import evaluate
 from sim.tasks.base import Dataset, Task
 

@@ -21,18 +21,12 @@ import numpy as np
 from sim.backend import Backend
 from sim.baselines.common import finish, mean_output_accuracy, neuron_budget, reservoir, window_rates
 from sim.network import SpikingNetwork
+from sim.readout import ridge
 from sim.tasks.base import Task
 
 HYPER = {"gain": 3.0, "density": 0.1, "input_scale": 2.0, "bias_range": (0.5, 1.2), "tau_mem": 20.0,
          "tau_syn": 70.0}
 RIDGE = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-
-
-def ridge(features: np.ndarray, targets: np.ndarray, strength: float) -> np.ndarray:
-    """argmin_w |X w − Y|² + strength·mean(diag XᵀX)·|w|²."""
-    gram = features.T @ features
-    reg = strength * max(float(np.trace(gram)) / gram.shape[0], 1e-12)
-    return np.linalg.solve(gram + reg * np.eye(gram.shape[0]), features.T @ targets)
 
 
 def window_targets(task: Task, split: str) -> np.ndarray:

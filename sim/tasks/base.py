@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 
 
+class TaskError(ValueError):
+    """A task cannot be built or loaded: unknown name, unsupported or invalid size, bad data file."""
+
+
 @dataclass
 class Dataset:
     inputs: np.ndarray   # [S, T, n_in] float32
@@ -35,7 +39,7 @@ class Task:
     val: Dataset
     test: Dataset
     n_classes: int = 2
-    meta: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None  # the constructor's arguments: load_task(name, **meta) rebuilds it
 
     @property
     def n_in(self) -> int:

@@ -123,5 +123,5 @@ def make_keyword(seed: int = 0, n_train: int = 256, n_val: int = 64, n_test: int
     streams = np.random.SeedSequence([seed, 0x6B77]).spawn(3)
     splits = [keyword_dataset(n, np.random.default_rng(s), duration_ms, snr_db)
               for n, s in zip((n_train, n_val, n_test), streams)]
-    return Task("keyword", *splits, meta={"seed": seed, "duration_ms": duration_ms, "snr_db": snr_db,
-                                          "keyword": "-".join(KEYWORD)})
+    return Task("keyword", *splits, meta={"seed": seed, "n_train": n_train, "n_val": n_val, "n_test": n_test,
+                                          "duration_ms": duration_ms, "snr_db": snr_db})

@@ -5,16 +5,12 @@ import inspect
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.tasks.base import Task
+from sim.tasks.base import Task, TaskError
 from sim.tasks.keyword import make_keyword
 from sim.tasks.userdata import load_userdata
 from sim.tasks.xor import make_xor
 
 TASKS: dict[str, Callable[..., Task]] = {"xor": make_xor, "keyword": make_keyword}
-
-
-class TaskError(ValueError):
-    """Unknown task name or unsupported size option."""
 
 
 def load_task(name_or_path: str, seed: int = 0, **sizes: Any) -> Task:
@@ -32,4 +28,9 @@ def load_task(name_or_path: str, seed: int = 0, **sizes: Any) -> Task:
     if unknown:
         raise TaskError(f"task {name_or_path!r} does not take {', '.join(unknown)}; "
                         f"it takes {', '.join(sorted(accepted))}")
-    return make(seed=seed, **sizes)
+    try:
+        return make(seed=seed, **sizes)
+    except TaskError:
+        raise
+    except ValueError as exc:  # a constructor's own check of its sizes
+        raise TaskError(str(exc)) from None

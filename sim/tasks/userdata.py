@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from sim.atomic import read_npz
-from sim.tasks.base import Dataset, Task
+from sim.tasks.base import Dataset, Task, TaskError
 
 MIN_SAMPLES = 6
 SPLITS = (0.7, 0.15, 0.15)
 
 
-class UserDataError(ValueError):
+class UserDataError(TaskError):
     """A user data file is missing, unreadable or malformed; the message names the file and field."""
 
 

@@ -19,6 +19,9 @@ def xor_dataset(n_samples: int, rng: np.random.Generator, n_steps: int = T_MS,
                 pulse_ms: int = PULSE_MS, input_noise: float = 0.0) -> Dataset:
     """`n_samples` trials, balanced over the four sign combinations."""
     latest_end = int(round(n_steps * 2 / 3))
+    if latest_end < 3 * pulse_ms:
+        raise ValueError(f"xor task: n_steps={n_steps} is too short for two {pulse_ms} ms pulses in its first "
+                         f"2/3 (needs at least {int(np.ceil(4.5 * pulse_ms))} steps)")
     inputs = np.zeros((n_samples, n_steps, 1), np.float32)
     targets = np.zeros((n_samples, n_steps, 1), np.float32)
     mask = np.zeros((n_samples, n_steps), bool)
@@ -45,4 +48,5 @@ def make_xor(seed: int = 0, n_train: int = 256, n_val: int = 64, n_test: int = 1
     streams = np.random.SeedSequence(seed).spawn(3)
     splits = [xor_dataset(n, np.random.default_rng(s), n_steps, input_noise=input_noise)
               for n, s in zip((n_train, n_val, n_test), streams)]
-    return Task("xor", *splits, meta={"seed": seed, "n_steps": n_steps, "input_noise": input_noise})
+    return Task("xor", *splits, meta={"seed": seed, "n_train": n_train, "n_val": n_val, "n_test": n_test,
+                                      "n_steps": n_steps, "input_noise": input_noise})
