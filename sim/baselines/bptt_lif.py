@@ -32,13 +32,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from sim.adam import Adam
 from sim.backend import Backend, get_backend
 from sim.baselines.common import finish, neuron_budget, positive, reservoir, window_rates
 from sim.baselines.reservoir import window_targets
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
-from sim.readout import ridge
 from sim.perturb import evaluate
+from sim.readout import ridge
 from sim.tasks.base import Dataset, Task
 
 TRAINED = ("w_in", "w_slow", "bias", "w_out")
@@ -139,30 +140,6 @@ def loss_and_grad(net: SpikingNetwork, data: Dataset, spike: Spike = Spike(), ba
     loss, grads = loss_and_grad_arrays(params, Fixed.of(net, be, dtype), be.asarray(data.inputs, dtype),
                                        be.asarray(data.targets, dtype), be.asarray(data.mask), spike, be.xp)
     return loss, {name: be.to_numpy(g) for name, g in grads.items()}
-
-
-class Adam:
-    """Adam with a per-parameter step size and global gradient-norm clipping."""
-
-    def __init__(self, params: dict[str, Any], lr: dict[str, float], clip: float, xp: Any,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        self.lr, self.clip, self.xp, self.betas, self.eps = lr, clip, xp, betas, eps
-        self.m = {k: xp.zeros_like(p) for k, p in params.items()}
-        self.v = {k: xp.zeros_like(p) for k, p in params.items()}
-        self.steps = 0
-
-    def step(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
-        xp, (b1, b2) = self.xp, self.betas
-        norm = float(xp.sqrt(sum(xp.sum(g ** 2) for g in grads.values())))
-        scale = min(1.0, self.clip / norm) if norm > 0 else 1.0
-        self.steps += 1
-        for k, g in grads.items():
-            g = g * scale
-            self.m[k] = b1 * self.m[k] + (1 - b1) * g
-            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
-            m_hat = self.m[k] / (1 - b1 ** self.steps)
-            v_hat = self.v[k] / (1 - b2 ** self.steps)
-            params[k] -= self.lr[k] * m_hat / (xp.sqrt(v_hat) + self.eps)
 
 
 def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backend | str) -> SpikingNetwork:
