@@ -20,20 +20,14 @@ from harness.context import manifest_for, network_plan
 from harness.networks import deploy
 from harness.report import render
 from harness.results import RunDir
+from harness.outcomes import EXIT_CODES
 from harness.run_config import RunConfig
+from harness.suites.catalog import SUITES
 from sim.atomic import write_atomic
-
-SUITE_MODULES = {"mismatch_yield": "test_mismatch_yield", "quantisation": "test_quantisation",
-                 "noise": "test_noise", "neuron_failure": "test_neuron_failure",
-                 "supply_sweep": "test_supply_sweep"}
 
 
 class RunInterrupted(KeyboardInterrupt):
     """The run was interrupted; its directory resumes with the same command."""
-
-
-class SuiteError(RuntimeError):
-    """pytest could not run the suites (usage or internal error)."""
 
 
 @dataclass
@@ -41,11 +35,15 @@ class RunOutcome:
     run: RunDir
     resumed: bool
     summary: dict[str, Any]
-    pytest_exit: int
 
     @property
-    def failed(self) -> int:
-        return int(self.summary["totals"].get("fail", 0))
+    def verdict(self) -> str:
+        """PASS, FAIL or ERROR (harness.outcomes)."""
+        return self.summary["outcome"]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
 
 
 class StageBars:
@@ -90,39 +88,32 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
         echo(f"network {key}: {info['network']}, {info['neurons']} neurons, float test accuracy "
              f"{'n/a' if accuracy is None else f'{accuracy:.3f}'}; CAM fan-in median {fan_in.get('median')} "
              f"of {fan_in.get('limit')}")
-    code, interrupted = run_suites(run, config, progress)
-    if interrupted:
-        run.write_summary()
-        raise RunInterrupted(f"interrupted; rerun the same command to resume {run.root}")
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise SuiteError(f"pytest could not run the suites (exit code {int(code)}); see the output above")
+    run.outcomes_path.unlink(missing_ok=True)  # outcomes are this session's, never an earlier one's
+    interrupted = run_suites(run, config, progress)
     summary = run.write_summary()
+    if interrupted:
+        raise RunInterrupted(f"interrupted; rerun the same command to resume {run.root}")
     render(run)
-    return RunOutcome(run, resumed, summary, int(code))
+    return RunOutcome(run, resumed, summary)
 
 
-class _InterruptWatch:
-    """Tells a Ctrl-C apart from collection errors (pytest reports both as INTERRUPTED)."""
-
-    interrupted = False
-
-    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        self.interrupted = True
-
-
-def run_suites(run: RunDir, config: RunConfig, progress: bool) -> tuple[int, bool]:
-    """pytest on the configured suites with the plugin's options; JUnit XML into the run dir.
-    Returns (pytest exit code, whether it was interrupted by Ctrl-C)."""
+def run_suites(run: RunDir, config: RunConfig, progress: bool) -> bool:
+    """pytest on the configured suites with the plugin's options; JUnit XML and outcomes.json
+    into the run dir (outcomes.json also when pytest could not start). Returns whether it
+    was interrupted by Ctrl-C."""
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
-        args = ["--pyargs", *(f"harness.suites.{SUITE_MODULES[s]}" for s in config.suites),
+        args = ["--pyargs", *(SUITES[s].module for s in config.suites),
                 f"--harness-config={run.config_path}", f"--harness-results={run.root}",
-                f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "-rfEs", "--tb=line",
+                f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", "--tb=no", "-rN",
                 "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         if progress:
             args += ["-s", "--harness-progress"]
-        watch = _InterruptWatch()
-        code = pytest.main(args, plugins=[watch])
+        code = pytest.main(args)
         if junit.is_file():
             write_atomic(run.junit_path, lambda f: f.write(junit.read_bytes()))
-    return int(code), watch.interrupted
+    if not run.outcomes_path.is_file():
+        run.write_outcomes({"pytest_exit": int(code), "tests": [],
+                            "errors": [f"pytest could not run the suites (exit code {int(code)}); see the output "
+                                       "above"]})
+    return bool((run.read_json(run.outcomes_path) or {}).get("interrupted"))

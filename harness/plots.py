@@ -1,11 +1,15 @@
 """PNG plots of a run's verdicts (matplotlib, Agg backend: no display needed).
 
-- `accuracy_vs_mismatch.png`: per network, the median chip accuracy against the mismatch
-  level, with the interquartile band and the min–max range;
-- `yield.png`: one panel per suite, yield against the swept condition per network, with
-  the yield threshold;
-- `accuracy_hist.png`: per network, the per-chip accuracy histogram at each suite's first
-  asserted condition, with the accuracy spec.
+- `accuracy_vs_mismatch.png`: per network, the median chip accuracy at each mismatch
+  level, with the interquartile band and the min–max range, the accuracy spec and chance;
+- `yield.png`: one panel per suite, yield at each swept condition per network, with the
+  yield threshold;
+- `accuracy_hist.png`: small multiples, one panel per network and suite: the per-chip
+  accuracy histogram at the suite's first asserted condition, with the spec and chance.
+
+Conditions are placed at evenly spaced positions labelled with their values (sorted by
+value; "spec" sits at the mean of the spec's per-class cv and says so), so discrete
+sweeps get one tick per value and a single condition gets a readable axis.
 """
 from __future__ import annotations
 
@@ -17,24 +21,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from harness.results import RunDir  # noqa: E402
+from harness.suites.catalog import SUITES  # noqa: E402
 from sim.atomic import write_atomic  # noqa: E402
 from sim.chip.mismatch import resolve_cv  # noqa: E402
 from sim.chip.spec import load_spec  # noqa: E402
 
-SUITE_AXES = {"mismatch_yield": "mismatch level (cv)", "quantisation": "weight bits",
-              "noise": "noise amplitude / threshold", "neuron_failure": "fraction of neurons disabled",
-              "supply_sweep": "supply voltage (V)"}
-
 
 def numeric(verdict: dict[str, Any]) -> float:
-    """The condition as a number; mismatch 'spec' is placed at the mean of the spec's cv."""
+    """The condition as a number for ordering; mismatch 'spec' counts as the mean of the spec's cv."""
     value = verdict["condition_value"]
     if isinstance(value, str):
         cv = resolve_cv(value, load_spec(verdict["spec"]))
         return sum(cv.values()) / len(cv)
     return float(value)
+
+
+def tick_label(verdict: dict[str, Any]) -> str:
+    value = verdict["condition_value"]
+    if isinstance(value, str):
+        return f"{value}\n(mean cv {numeric(verdict):.2f})"
+    return f"{value:g}"
 
 
 def by_network(verdicts: list[dict[str, Any]], suite: str) -> dict[str, list[dict[str, Any]]]:
@@ -45,73 +54,100 @@ def by_network(verdicts: list[dict[str, Any]], suite: str) -> dict[str, list[dic
     return {k: sorted(vs, key=numeric) for k, vs in groups.items()}
 
 
+def _positions(groups: dict[str, list[dict[str, Any]]], ax: Any) -> dict[str, int]:
+    """Evenly spaced x positions for every condition of `groups`, with labelled ticks."""
+    everything = sorted({v["condition"]: v for vs in groups.values() for v in vs}.values(), key=numeric)
+    ax.set_xticks(range(len(everything)), [tick_label(v) for v in everything], fontsize=8)
+    ax.set_xlim(-0.5, len(everything) - 0.5)
+    return {v["condition"]: i for i, v in enumerate(everything)}
+
+
+def _limits(ax: Any, verdict: dict[str, Any], horizontal: bool = True) -> None:
+    """The accuracy spec and the chance level as labelled lines."""
+    line = ax.axhline if horizontal else ax.axvline
+    line(verdict["accuracy_spec"], color="k", linestyle="--", linewidth=1,
+         label=f"accuracy spec {verdict['accuracy_spec']:g}")
+    line(verdict["chance"], color="grey", linestyle=":", linewidth=1.2, label=f"chance {verdict['chance']:g}")
+
+
 def plot_accuracy_vs_mismatch(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
     groups = by_network(verdicts, "mismatch_yield")
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    x_of = _positions(groups, ax)
     for network, vs in groups.items():
-        x = [numeric(v) for v in vs]
+        x = [x_of[v["condition"]] for v in vs]
         acc = [v["accuracy"] for v in vs]
         line, = ax.plot(x, [a["median"] for a in acc], marker="o", label=f"{network} (median)")
         ax.fill_between(x, [a["q25"] for a in acc], [a["q75"] for a in acc], color=line.get_color(), alpha=0.3)
         ax.fill_between(x, [a["min"] for a in acc], [a["max"] for a in acc], color=line.get_color(), alpha=0.1)
-        for v, xi in zip(vs, x):
-            if isinstance(v["condition_value"], str):
-                ax.annotate(v["condition_value"], (xi, v["accuracy"]["median"]), textcoords="offset points",
-                            xytext=(4, 6), fontsize=8)
-    spec = vs[0]["accuracy_spec"]
-    ax.axhline(spec, color="k", linestyle="--", linewidth=1, label=f"accuracy spec {spec:g}")
-    ax.set(xlabel="mismatch level (cv)", ylabel="test accuracy per chip", ylim=(0, 1.02),
-           title=f"Accuracy vs mismatch ({len(vs[0]['chip_seeds'])} chips; band IQR, light min-max)")
+    first = next(iter(groups.values()))[0]
+    _limits(ax, first)
+    ax.set(xlabel=SUITES["mismatch_yield"].axis, ylabel="test accuracy per chip", ylim=(0, 1.02),
+           title=f"Accuracy vs mismatch ({len(first['chip_seeds'])} chips; band IQR, light min-max)")
     ax.legend(fontsize=8, loc="lower left")
     return _save(fig, path)
 
 
 def plot_yield(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
-    suites = [s for s in SUITE_AXES if by_network(verdicts, s)]
+    suites = [s for s in SUITES if by_network(verdicts, s)]
     if not suites:
         return None
-    fig, axes = plt.subplots(1, len(suites), figsize=(3.6 * len(suites), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(suites), figsize=(3.6 * len(suites), 3.8), squeeze=False, sharey=True)
     for ax, suite in zip(axes[0], suites):
-        for network, vs in by_network(verdicts, suite).items():
-            ax.plot([numeric(v) for v in vs], [v["yield"]["value"] for v in vs], marker="o", label=network)
-        threshold = vs[0]["yield_threshold"]
+        groups = by_network(verdicts, suite)
+        x_of = _positions(groups, ax)
+        for network, vs in groups.items():
+            ax.plot([x_of[v["condition"]] for v in vs], [v["yield"]["value"] for v in vs], marker="o", label=network)
+        threshold = next(iter(groups.values()))[0]["yield_threshold"]
         ax.axhline(threshold, color="k", linestyle="--", linewidth=1, label=f"yield threshold {threshold:g}")
-        ax.set(xlabel=SUITE_AXES[suite], title=suite, ylim=(-0.02, 1.02))
+        ax.set(xlabel=SUITES[suite].axis, title=SUITES[suite].title, ylim=(-0.02, 1.02))
     axes[0][0].set_ylabel("yield (chips meeting the accuracy spec)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
     fig.suptitle("Yield per suite")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return _save(fig, path, layout=False)
 
 
 def plot_histograms(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
-    chosen = {}
-    for v in verdicts:
-        key = (v["network"], v["suite"])
-        if v.get("asserted") and key not in chosen:
-            chosen[key] = v
+    chosen: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in sorted(verdicts, key=numeric):
+        if v.get("asserted"):
+            chosen.setdefault((v["network"], v["suite"]), v)
     if not chosen:
         return None
     networks = sorted({n for n, _ in chosen})
-    fig, axes = plt.subplots(len(networks), 1, figsize=(6.4, 2.8 * len(networks)), squeeze=False)
+    suites = [s for s in SUITES if any(s == k[1] for k in chosen)]
+    fig, axes = plt.subplots(len(networks), len(suites), figsize=(3.2 * len(suites), 2.6 * len(networks)),
+                             squeeze=False, sharex=True)
     bins = [i / 20 for i in range(21)]
-    for ax, network in zip(axes[:, 0], networks):
-        for (n, suite), v in sorted(chosen.items()):
-            if n == network:
-                ax.hist(v["accuracies"], bins=bins, alpha=0.5, label=f"{suite} {v['condition']}")
-        spec = next(v for (n, _), v in chosen.items() if n == network)["accuracy_spec"]
-        ax.axvline(spec, color="k", linestyle="--", linewidth=1, label=f"accuracy spec {spec:g}")
-        ax.set(xlabel="test accuracy", ylabel="chips", title=f"Per-chip accuracy: {network}", xlim=(0, 1))
-        ax.legend(fontsize=7, loc="upper left")
-    return _save(fig, path)
+    for row, network in enumerate(networks):
+        for col, suite in enumerate(suites):
+            ax = axes[row][col]
+            v = chosen.get((network, suite))
+            if v is None:
+                ax.set_axis_off()
+                continue
+            ax.hist(v["accuracies"], bins=bins, color="tab:blue", edgecolor="white")
+            _limits(ax, v, horizontal=False)
+            ax.set(title=f"{SUITES[suite].title} {v['condition']}", xlim=(0, 1.02))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.title.set_fontsize(9)
+            if col == 0:
+                ax.set_ylabel(f"{network}\nchips", fontsize=8)
+            if row == len(networks) - 1:
+                ax.set_xlabel("test accuracy")
+    handles, labels = next(ax for ax in axes.flat if ax.axison).get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
+    fig.suptitle("Per-chip accuracy at each suite's asserted condition")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _save(fig, path, layout=False)
 
 
-def plot_all(run: RunDir) -> list[Path]:
-    """Every plot of the run that has data; returns the written paths."""
-    verdicts = run.verdicts()
+def plot_all(run: RunDir, verdicts: list[dict[str, Any]]) -> list[Path]:
+    """Every plot of `verdicts` (the run's measured tests) that has data; returns the written paths."""
     folder = run.subdir("plots")
     made = [plot_accuracy_vs_mismatch(verdicts, folder / "accuracy_vs_mismatch.png"),
             plot_yield(verdicts, folder / "yield.png"),

@@ -3,9 +3,13 @@
 Options (all `--harness-*`; each overrides the run configuration given by `--harness-config`):
 target, spec, chips, mismatch, seed, results, instruments, config. Fixtures: `harness`
 (the session's HarnessContext), `chip` (a Chip on the target), `virtual_chips`,
-`deployed_network` (parametrised over the configured networks), `instruments`. Markers:
-`needs_board` (skipped on the in-process emulator) and `needs_instrument` (skipped
-without instruments). The suites themselves live in `harness.suites`.
+`deployed_network` (parametrised over the configured networks), `instruments`, and for
+the suites `condition` (parametrised from the suite catalog) and `verdict` (the suite's
+measurement at that condition, computed in setup, so a failing chip, target or instrument
+is an ERROR and only a missed limit is a FAIL). Markers: `needs_board` (not collected on
+the in-process emulator; `physical=True`: not collected on an emulated board either) and
+`needs_instrument` (skipped without instruments). Every test's outcome is written to the
+run directory's outcomes.json (harness.outcomes). The suites live in `harness.suites`.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any, Iterator
 import pytest
 
 _CONTEXT = pytest.StashKey["Any"]()
+_OUTCOMES = pytest.StashKey["Any"]()
 _OPTIONS = {  # option -> (run-config field, help)
     "target": ("target", "chip target of the driver path: 'emulator' or a serial URL (/dev/ttyACM0, socket://h:p)"),
     "spec": ("specs", "chip spec: a built-in name (dynapse1, dense1k) or a spec file"),
@@ -38,8 +43,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "needs_board: needs a chip board (--harness-target a serial URL)")
+    config.addinivalue_line("markers", "needs_board(physical=False): needs a chip board (--harness-target a "
+                                       "serial URL); physical=True: a real chip, not an emulated board")
     config.addinivalue_line("markers", "needs_instrument(kind): needs lab instruments (--harness-instruments)")
+    from harness.outcomes import OutcomeLog  # noqa: PLC0415
+    config.stash[_OUTCOMES] = OutcomeLog()
+    config.pluginmanager.register(config.stash[_OUTCOMES], "harness-outcomes")
     if any(config.getoption(f"harness_{name}") is not None for name in (*_OPTIONS, "config", "results")):
         context_of(config)  # bad option values are usage errors before collection
 
@@ -68,6 +77,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.stash[_CONTEXT].close()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every test's outcome into the run directory (when this session used the harness)."""
+    if _CONTEXT in session.config.stash:
+        session.config.stash[_CONTEXT].run.write_outcomes(session.config.stash[_OUTCOMES].to_dict(int(exitstatus)))
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if _CONTEXT in config.stash:
         ctx = config.stash[_CONTEXT]
@@ -80,13 +95,51 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         from harness.context import network_plan  # noqa: PLC0415
         keys = [key for key, *_ in network_plan(context_of(metafunc.config).config)]
         metafunc.parametrize("deployed_network", keys, indirect=True, ids=keys, scope="session")
+    suite = getattr(metafunc.module, "SUITE", None)
+    if suite is not None and "condition" in metafunc.fixturenames:
+        from harness.suites.engine import conditions  # noqa: PLC0415
+        sweep = conditions(context_of(metafunc.config).config.suite_params(suite), suite)
+        metafunc.parametrize("condition", sweep, ids=[c.label for c in sweep])
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag each suite test with its suite, network and condition; leave out the tests that
+    need a board the target is not (they are not part of this run, so never skipped)."""
+    kept, left_out = [], []
+    for item in items:
+        marker = item.get_closest_marker("needs_board")
+        if marker is not None and not _board_available(config, physical=marker.kwargs.get("physical", False)):
+            left_out.append(item)
+            continue
+        suite = getattr(getattr(item, "module", None), "SUITE", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if suite is not None:
+            condition = params.get("condition")
+            item.user_properties += [("suite", suite), ("network", params.get("deployed_network")),
+                                     ("condition", getattr(condition, "label", None))]
+        kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def _board_available(config: pytest.Config, physical: bool) -> bool:
+    """Whether the target is a board (and, if `physical`, a real chip rather than an emulated
+    board). A board that cannot be reached counts as present: its tests then report the error."""
+    target = config.getoption("harness_target") or context_of(config).config.target
+    if target == "emulator":
+        return False
+    if not physical:
+        return True
+    from drivers.chip import ChipError  # noqa: PLC0415
+    ctx = context_of(config)
+    try:
+        return not ctx.board(ctx.config.specs[0]).identity().chip_id.startswith("seed:")
+    except ChipError:
+        return True
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("needs_board") is not None:
-        target = item.config.getoption("harness_target") or context_of(item.config).config.target
-        if target == "emulator":
-            pytest.skip("needs a board: --harness-target is the in-process emulator (give a serial URL)")
     marker = item.get_closest_marker("needs_instrument")
     if marker is not None and context_of(item.config).config.instruments == "none":
         kind = f" ({marker.args[0]})" if marker.args else ""
@@ -135,11 +188,15 @@ def deployed_network(request: pytest.FixtureRequest, harness: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def instruments(harness: Any) -> Any:
-    """The lab supply (and multimeter); skips the test with the reason when unavailable."""
+    """The lab supply (and multimeter). Skips the test when no instruments are configured;
+    configured instruments that cannot be opened are an error, never a skip."""
     if harness.config.instruments == "none":
         pytest.skip("needs an instrument: --harness-instruments is none")
-    from drivers.instruments import InstrumentError  # noqa: PLC0415
-    try:
-        return harness.instruments()
-    except InstrumentError as exc:
-        pytest.skip(f"instruments unavailable: {exc}")
+    return harness.instruments()
+
+
+@pytest.fixture
+def verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any, setup: Any) -> dict:
+    """The suite's measurement of every virtual chip at `condition` under the module's `setup`."""
+    from harness.suites.engine import evaluate_condition  # noqa: PLC0415
+    return evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)

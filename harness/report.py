@@ -11,19 +11,18 @@ from typing import Any
 
 from harness.plots import numeric, plot_all
 from harness.results import RunDir
+from harness.suites.catalog import SUITES
 from sim.atomic import write_text
-
-SUITE_TITLES = {"mismatch_yield": "Mismatch", "quantisation": "Weight quantisation", "noise": "Temporal noise",
-                "neuron_failure": "Neuron failure", "supply_sweep": "Supply voltage"}
 
 
 def render(run: RunDir) -> Path:
     """Write plots/*.png, summary.json and report.md; returns the report's path."""
     run = RunDir(run.root.resolve())
     summary = run.write_summary()
-    plots = plot_all(run)
-    text = "\n".join([*_header(run, summary), *_networks(run), *_verdicts(summary["tests"]),
-                      *_comparison(summary["tests"]), *_plots(run, plots), *_reproduce(run)])
+    measured = [t for t in summary["tests"] if t.get("verdict")]
+    plots = plot_all(run, measured)
+    text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
+                      *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
     return write_text(run.report_path, text)
 
 
@@ -31,23 +30,48 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _points(value: float) -> str:
+    """A change of a fraction, in percentage points with its sign."""
+    return f"{100 * value:+.1f} pt"
+
+
 def _header(run: RunDir, summary: dict[str, Any]) -> list[str]:
     manifest = run.manifest()
     totals = summary["totals"]
     seeds = manifest.get("chip_seeds") or []
-    verdict = "FAIL" if totals.get("fail") else "PASS"
     packages = ", ".join(f"{k} {v}" for k, v in sorted((manifest.get("packages") or {}).items()))
+    chance = sorted({t["chance"] for t in summary["tests"] if "chance" in t})
     return [
-        f"# Robustness report: {verdict}", "",
+        f"# Robustness report: {summary['outcome']}", "",
+        "PASS: every configured test ran and met its limit. FAIL: a test missed its limit. ERROR: a test, chip, "
+        "target or instrument failed, or a configured test was skipped.", "",
         f"- run directory: `{run.root}`; started {manifest.get('created')}"
         + (f", resumed {len(manifest['resumed'])}x" if manifest.get("resumed") else ""),
         f"- {len(seeds)} virtual chips (chip seeds {seeds[0]}..{seeds[-1]})" if seeds else "- no chips",
         f"- chip spec version {manifest.get('spec_version')}: {', '.join(manifest.get('specs') or {})}; "
         f"driver path: `{manifest.get('target')}`",
-        f"- tests: {totals.get('tests', 0)} ({totals.get('pass', 0)} passed, {totals.get('fail', 0)} failed, "
-        f"{totals.get('info', 0)} characterised without a verdict)",
+        f"- tests: {totals['tests']} ({totals['pass']} passed, of which {totals['characterised']} characterised "
+        f"without a limit; {totals['fail']} failed; {totals['error']} errors; {totals['skip']} skipped)",
+        "- accuracy is measured on class-balanced test samples; chance level (a constant answer) is "
+        + (", ".join(_pct(c) for c in chance) if chance else "n/a"),
         f"- packages: {packages}", "",
     ]
+
+
+def _problems(summary: dict[str, Any]) -> list[str]:
+    """Every test that did not pass, once, with its message; and run-level errors."""
+    rows = [f"| {t['outcome'].upper()} | {t.get('suite') or '—'} | {t.get('network') or '—'} | "
+            f"{t.get('condition') or '—'} | {_cell(t.get('message', ''))} |"
+            for t in summary["tests"] if t["outcome"] != "pass"]
+    rows += [f"| ERROR | — | — | — | {_cell(e)} |" for e in summary["errors"]]
+    if not rows:
+        return []
+    return ["## Problems", "", "| outcome | suite | network | condition | message |", "|---|---|---|---|---|",
+            *rows, ""]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _networks(run: RunDir) -> list[str]:
@@ -74,22 +98,49 @@ def _networks(run: RunDir) -> list[str]:
 
 
 def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
+    if not tests:
+        return []
     lines = ["## Verdicts", "",
              "Yield = fraction of chips whose test accuracy meets the accuracy spec. Conditions without a "
-             "limit are characterised, not judged. Driver: spike bits that differ between the driver path "
-             "and the batched simulator on the cross-checked chips.", "",
-             "| suite | network | condition | yield | limit | accuracy median [IQR] | min | driver bits | outcome |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "limit are characterised, not judged. Each condition is shown beside its reference: the same "
+             "chips without the perturbation under test (the nominal chips for the mismatch sweep). "
+             "Driver: spike bits that differ between the driver path and the batched simulator on the "
+             "cross-checked chips.", "",
+             "| suite | network | condition | yield | limit | Δ yield vs reference | accuracy median [IQR] | "
+             "Δ median | min | driver bits | outcome |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
     for v in sorted(tests, key=lambda v: (v["suite"], v["network"], numeric(v))):
         low = v["yield"]["limits"]["low"]
-        acc = v["accuracy"]
-        driver = v["driver"]
+        acc, ref, driver = v["accuracy"], v["reference"], v["driver"]
         checked = f"{driver['bit_errors']} of {sum(c['bits'] for c in driver['chips'])}" if driver["chips"] \
-            else f"skipped ({driver['skipped']})"
+            else f"not checked ({driver['skipped']})"
         lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])} | "
-                     f"{'>= ' + _pct(low) if low is not None else '—'} | {_pct(acc['median'])} "
-                     f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {_pct(acc['min'])} | {checked} | "
-                     f"**{v['outcome']}** |")
+                     f"{'>= ' + _pct(low) if low is not None else '—'} | {_points(ref['delta_yield'])} "
+                     f"(ref. {ref['condition']}: {_pct(ref['yield'])}) | {_pct(acc['median'])} "
+                     f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {_points(ref['delta_median'])} | "
+                     f"{_pct(acc['min'])} | {checked} | **{v['outcome'].upper()}** |")
+        if v["outcome"] == "fail" and low is not None and ref["yield"] < low:
+            notes.append(f"- {v['suite']} {v['condition']} ({v['network']}): the reference {ref['condition']} "
+                         f"already has yield {_pct(ref['yield'])} < {_pct(low)} on the same chips, so this failure "
+                         "comes from the chip population, not from the perturbation under test.")
+    return [*lines, "", *notes, *([""] if notes else [])]
+
+
+def _populations(tests: list[dict[str, Any]]) -> list[str]:
+    """Which chips each suite ran on."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in tests:
+        seen.setdefault((v["suite"], v["network"]), v)
+    if not seen:
+        return []
+    lines = ["## Chip populations", "", "| suite | network | chips | chip seeds | mismatch | test samples per chip |",
+             "|---|---|---|---|---|---|"]
+    for (suite, network), v in sorted(seen.items()):
+        population = v["population"]
+        mismatch = "swept" if SUITES[suite].perturbs_population else population["mismatch"]
+        lines.append(f"| {suite} | {network} | {population['chips']} | {population['chip_seeds']} | {mismatch} | "
+                     f"{v['samples']} (class-balanced; chance {_pct(v['chance'])}) |")
     return [*lines, ""]
 
 
@@ -101,7 +152,7 @@ def _comparison(tests: list[dict[str, Any]]) -> list[str]:
     columns: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for v in tests:
         columns[(v["suite"], v["condition"])][v["network"]] = v
-    order = sorted(columns, key=lambda c: (list(SUITE_TITLES).index(c[0]), numeric(next(iter(columns[c].values())))))
+    order = sorted(columns, key=lambda c: (list(SUITES).index(c[0]), numeric(next(iter(columns[c].values())))))
     lines = ["## Method comparison on vc1 chips", "",
              "Median test accuracy over chips [interquartile range]; yield in parentheses.", "",
              "| condition | " + " | ".join(networks) + " |", "|---|" + "---|" * len(networks)]
@@ -111,7 +162,7 @@ def _comparison(tests: list[dict[str, Any]]) -> list[str]:
             v = columns[column].get(network)
             cells.append("—" if v is None else f"{_pct(v['accuracy']['median'])} [{_pct(v['accuracy']['q25'])}–"
                          f"{_pct(v['accuracy']['q75'])}] ({_pct(v['yield']['value'])})")
-        lines.append(f"| {SUITE_TITLES[column[0]]} {column[1]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {SUITES[column[0]].title} {column[1]} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

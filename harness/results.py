@@ -5,7 +5,9 @@
     networks/, compiled/      trained float networks and compiled chip configurations
     records/<suite>/<network>/chip-<seed>.json   one record per chip and test: per condition,
                               measurements (name, value, units, limits, outcome)
+    records/reference/<network>/chip-<seed>.json the suites' reference conditions (unperturbed chips)
     verdicts/<suite>/<network>/<condition>.json  one per test case: yield and its limit
+    outcomes.json             each configured test's outcome (pass, fail, error, skip) and message
     summary.json, junit.xml, plots/*.png, report.md
 
 Every file is written atomically (temporary file + os.replace), so an interrupted run
@@ -84,6 +86,10 @@ class RunDir:
     @property
     def summary_path(self) -> Path:
         return self.root / "summary.json"
+
+    @property
+    def outcomes_path(self) -> Path:
+        return self.root / "outcomes.json"
 
     @property
     def junit_path(self) -> Path:
@@ -183,16 +189,33 @@ class RunDir:
     def verdicts(self) -> list[dict[str, Any]]:
         return [self.read_json(p) or {} for p in sorted((self.root / "verdicts").glob("*/*/*.json"))]
 
+    def write_outcomes(self, outcomes: dict[str, Any]) -> Path:
+        return write_json(self.outcomes_path, outcomes)
+
     def write_summary(self) -> dict[str, Any]:
-        """summary.json: the manifest's essentials and every test's verdict."""
-        verdicts = self.verdicts()
-        outcomes = [v.get("outcome") for v in verdicts]
+        """summary.json: the manifest's essentials, the run's outcome, and every configured
+        test with its outcome and, where it measured, its verdict."""
+        from harness.outcomes import run_outcome  # noqa: PLC0415
+        outcomes = self.read_json(self.outcomes_path) or {"errors": ["no test outcomes recorded: the suites "
+                                                                     "did not run"]}
+        verdicts = {(v["suite"], v["network"], v["condition"]): v for v in self.verdicts()}
+        tests = []
+        for test in outcomes.get("tests", []):
+            verdict = verdicts.get((test["suite"], test["network"], test["condition"]))
+            measured = verdict if verdict is not None and test["outcome"] in ("pass", "fail") else {}
+            tests.append({**measured, **test, "verdict": measured.get("outcome")})
+        states = [t["outcome"] for t in tests]
         manifest = self.manifest()
         summary = {
+            "outcome": run_outcome(outcomes),
             "run": {key: manifest.get(key) for key in ("created", "resumed", "spec_version", "seed", "chip_seeds",
                                                        "target", "networks")},
-            "totals": {"tests": len(verdicts), **{o: outcomes.count(o) for o in ("pass", "fail", "info")}},
-            "tests": verdicts,
+            "totals": {"tests": len(tests), **{o: states.count(o) for o in ("pass", "fail", "error", "skip")},
+                       "characterised": sum(t["verdict"] == "info" for t in tests)},
+            "errors": [*outcomes.get("errors", []),
+                       *(f"collecting {e['nodeid']}: {e['message']}" for e in outcomes.get("collection_errors", []))],
+            "pytest_exit": outcomes.get("pytest_exit"),
+            "tests": tests,
         }
         write_json(self.summary_path, summary)
         return summary

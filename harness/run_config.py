@@ -12,11 +12,13 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     instruments = "sim"             # none | sim | VISA address of the supply[,multimeter]
     backend = "auto"                # auto | numpy | cupy
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
-    suites = [...]                  # which suites run (default all)
+    suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)
     n_train = 256   n_val = 64   n_test = 64   n_steps = ...   n_neurons = ...   epochs = ...
     [suite.common] / [suite.<name>] # override harness/suites/defaults.toml
+A field that is wrong is reported with the file, the field and what it may be, before
+anything runs.
 """
 from __future__ import annotations
 
@@ -31,14 +33,15 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from harness.suites.catalog import SUITES as SUITE_CATALOG, check_sweep
 from sim.backend import BACKEND_NAMES
 
 ALL_METHODS = ("ads", "bptt", "force", "reservoir")
-SUITES = ("mismatch_yield", "quantisation", "noise", "neuron_failure", "supply_sweep")
+SUITES = tuple(SUITE_CATALOG)
 SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
 DEFAULT_SIZES = {"n_train": 256, "n_val": 64, "n_test": 64}
-QUICK = {"chips": 8, "sizes": {"n_train": 64, "n_val": 32, "n_test": 16}, "samples": 8}
+QUICK = {"chips": 8, "sizes": {"n_train": 64, "n_val": 32, "n_test": 16}, "samples": 16}
 
 
 class RunConfigError(ValueError):
@@ -103,6 +106,8 @@ class RunConfig:
         for key, value in options.items():
             if value is not None:
                 data[key] = value
+        if options.get("instruments") == "none" and options.get("suites") is None:
+            data["suites"] = [s for s in data["suites"] if not SUITE_CATALOG[s].needs_instruments]
         return config_from_dict(data, origin="command line")
 
     def quick(self) -> "RunConfig":
@@ -156,6 +161,8 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
     bad = [s for s in values.get("suites", ()) if s not in SUITES]
     if bad:
         raise fail("suites", f"has unknown suite {bad[0]!r} (known: {', '.join(SUITES)})")
+    if "specs" in values:
+        _check_specs(values["specs"], fail)
     for name in ("chips", "seed"):
         if name in data:
             value = data[name]
@@ -176,7 +183,32 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         values["sizes"] = _sizes(data["sizes"], fail)
     if "suite" in data:
         values["suite_overrides"] = _suite_overrides(data["suite"], fail)
+    values["suites"] = _suites_for_instruments(values.get("suites"), values.get("instruments", "sim"), fail)
     return RunConfig(**values)
+
+
+def _check_specs(specs: tuple[str, ...], fail: Any) -> None:
+    from sim.chip.spec import SpecError, load_spec  # noqa: PLC0415 - keeps import light
+    for spec in specs:
+        try:
+            load_spec(spec)
+        except SpecError as exc:
+            raise fail("specs", f"is invalid: {exc}") from None
+
+
+def _suites_for_instruments(suites: tuple[str, ...] | None, instruments: str, fail: Any) -> tuple[str, ...]:
+    """The configured suites; by default every suite that the instruments allow. A suite that
+    needs instruments, named explicitly while instruments = "none", is a configuration error
+    (it could only be skipped, and a skipped test is never a pass)."""
+    if instruments != "none":
+        return suites or SUITES
+    if suites is None:
+        return tuple(s for s in SUITES if not SUITE_CATALOG[s].needs_instruments)
+    needing = [s for s in suites if SUITE_CATALOG[s].needs_instruments]
+    if needing:
+        raise fail("suites", f"has {needing[0]!r}, which needs instruments, but instruments = \"none\" "
+                             "(set instruments = \"sim\" or a VISA address, or leave the suite out)")
+    return suites
 
 
 def _string_list(value: Any, name: str, fail: Any) -> tuple[str, ...]:
@@ -247,7 +279,15 @@ def _suite_overrides(table: Any, fail: Any) -> dict[str, dict[str, Any]]:
                 raise fail(name, f"is not a parameter of this suite (known: {', '.join(sorted(allowed))})")
             _check_like(value, allowed[key], name, fail)
         overrides[suite] = dict(values)
-    return resolve_suites(overrides)
+    resolved = resolve_suites(overrides)
+    for suite, params in resolved.items():
+        problem = check_sweep(SUITE_CATALOG[suite], params)
+        if problem:
+            raise fail(f"suite.{suite}.{problem[0]}", problem[1])
+        for key in ("samples", "chunk", "driver_samples"):
+            if params[key] < 1:
+                raise fail(f"suite.{suite}.{key}", f"must be >= 1, got {params[key]!r}")
+    return resolved
 
 
 def _check_like(value: Any, default: Any, name: str, fail: Any) -> None:

@@ -9,6 +9,12 @@ import click
 from harness.run_config import ALL_METHODS, RunConfigError, load_config
 
 
+class RunError(click.ClickException):
+    """The run could not be made: exit 2, like a run whose tests errored."""
+
+    exit_code = 2
+
+
 def default_out(config_file: Path | None, config_toml: str) -> Path:
     """runs/<config name>-<digest of the effective configuration>: the same command resumes
     the same directory, a changed configuration gets its own."""
@@ -29,8 +35,17 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
         quick: bool, progress: bool) -> None:
     """Train (or reuse) networks, compile them for vc1 chips, run the robustness suites on
     many virtual chips and write a report. CONFIG_FILE is a TOML run configuration
-    (default: temporal XOR, network ADS, 64 virtual chips, emulator)."""
-    from harness.pipeline import SuiteError, run_pipeline  # noqa: PLC0415 - heavy imports
+    (default: temporal XOR, network ADS, 64 virtual chips, emulator).
+
+    \b
+    Exit status:
+      0  PASS   every configured test ran and met its limit
+      1  FAIL   a test ran and missed its limit (and nothing errored)
+      2  ERROR  a test, chip, target or instrument failed, a configured test was
+                skipped, or the configuration is invalid (nothing runs then)
+      130       interrupted; the same command resumes the run
+    """
+    from harness.pipeline import run_pipeline  # noqa: PLC0415 - heavy imports
     from harness.compiler import CompileError  # noqa: PLC0415
     from harness.results import ResultsError  # noqa: PLC0415
     from sim.tasks.registry import TaskError  # noqa: PLC0415
@@ -38,7 +53,7 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
         config = load_config(config_file).with_options(
             methods=methods.split(",") if methods else None, chips=chips, target=target)
     except RunConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise RunError(str(exc)) from None
     if quick:
         config = config.quick()
     out = out or default_out(config_file, config.to_toml())
@@ -47,10 +62,21 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     except KeyboardInterrupt:  # in training, compiling or the suites (pipeline.RunInterrupted)
         click.echo(f"interrupted; rerun the same command to resume {out}", err=True)
         raise SystemExit(130) from None
-    except (ResultsError, SuiteError, TaskError, CompileError) as exc:
-        raise click.ClickException(str(exc)) from None
-    totals = outcome.summary["totals"]
-    click.echo(f"{totals['tests']} tests: {totals.get('pass', 0)} passed, {totals.get('fail', 0)} failed, "
-               f"{totals.get('info', 0)} characterised; report: {outcome.run.report_path}")
-    if outcome.failed:
-        raise SystemExit(1)
+    except (ResultsError, TaskError, CompileError) as exc:
+        raise RunError(str(exc)) from None
+    for line in outcome_lines(outcome.summary):
+        click.echo(line)
+    click.echo(f"report: {outcome.run.report_path}")
+    raise SystemExit(outcome.exit_code)
+
+
+def outcome_lines(summary: dict) -> list[str]:
+    """Each test that did not pass, once, with suite and condition; then the counts and verdict."""
+    lines = [f"{t['outcome'].upper():5} {t.get('suite') or '-'} {t.get('network') or '-'} "
+             f"{t.get('condition') or '-'}: {t.get('message', '')}" for t in summary["tests"] if t["outcome"] != "pass"]
+    lines += [f"ERROR {error}" for error in summary["errors"]]
+    totals = summary["totals"]
+    lines.append(f"{totals['tests']} tests: {totals['pass']} passed ({totals['characterised']} of them characterised "
+                 f"without a limit), {totals['fail']} failed, {totals['error']} errors, {totals['skip']} skipped "
+                 f"-> {summary['outcome']}")
+    return lines

@@ -1,10 +1,13 @@
-"""The machinery every suite shares: conditions, yield, records, resume, driver cross-check.
+"""The machinery every suite shares: conditions, yield, reference, records, resume, driver check.
 
 A suite sweeps conditions (a mismatch level, a weight resolution, ...). At each one it
 evaluates every virtual chip on the batched simulator, in chunks whose chip records are
 written as soon as they are done (finished chips are reused on a rerun), computes the
-yield, cross-checks a sample of chips through the driver path bit for bit, and writes a
-verdict. `check` turns a verdict into the test's assertion.
+yield on class-balanced test samples, puts it next to the suite's reference condition
+(the same chips without the perturbation under test), cross-checks a sample of chips
+through the driver path bit for bit, and writes a verdict. The verdict is computed in the
+test's setup (the plugin's `verdict` fixture), so a chip, target or instrument that fails
+is a pytest ERROR; `check` turns the verdict into the test's assertions (a FAIL).
 """
 from __future__ import annotations
 
@@ -19,11 +22,14 @@ from tqdm import tqdm
 
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
-from harness.deploy import evaluate_batched, split_data
+from harness.deploy import evaluate_batched
 from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
+from harness.suites.catalog import SUITES
 from sim.chip.batched import BatchedChips
 from sim.chip.mismatch import MismatchLevel, resolve_cv
+
+REFERENCE = "reference"  # records of the reference conditions, shared by the suites
 
 
 @dataclass(frozen=True)
@@ -35,18 +41,12 @@ class Condition:
     asserted: bool
 
 
-def conditions(params: dict[str, Any], key: str, name: str) -> list[Condition]:
-    """The sweep `params[key]` as conditions labelled `name=value`, asserted per `assert_at`."""
+def conditions(params: dict[str, Any], suite: str) -> list[Condition]:
+    """The sweep of `suite` as conditions labelled `name=value`, asserted per `assert_at`."""
+    declared = SUITES[suite]
     asserted = {str(v) for v in params.get("assert_at", [])}
-    return [Condition(f"{name}={value}", value, str(value) in asserted) for value in params[key]]
-
-
-def parametrize(metafunc: Any, suite: str, key: str, name: str) -> None:
-    """pytest_generate_tests helper: one test case per condition of `suite`."""
-    if "condition" in metafunc.fixturenames:
-        from harness.plugin import context_of  # noqa: PLC0415 - the plugin owns the session context
-        sweep = conditions(context_of(metafunc.config).config.suite_params(suite), key, name)
-        metafunc.parametrize("condition", sweep, ids=[c.label for c in sweep])
+    return [Condition(f"{declared.condition}={value}", value, str(value) in asserted)
+            for value in params[declared.key]]
 
 
 @dataclass
@@ -66,16 +66,24 @@ def same_network(compiled: CompiledNetwork) -> Callable[[int], CompiledNetwork]:
     return lambda _seed: compiled
 
 
+def reference_setup(ctx: HarnessContext, suite: str, deployment: Deployment) -> Setup:
+    """The same chips without the suite's perturbation: the nominal chips for the mismatch
+    sweep, the run's chip population (at its mismatch) for every other suite."""
+    mismatch = 0.0 if SUITES[suite].perturbs_population else ctx.config.mismatch
+    return Setup(same_network(deployment.compiled), mismatch=mismatch)
+
+
 def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, condition: Condition,
                        setup: Setup) -> dict[str, Any]:
-    """Accuracy of every chip at `condition` (reusing recorded chips), yield, driver check, verdict."""
+    """Accuracy of every chip at `condition` (reusing recorded chips), yield, the reference
+    condition beside it, driver check, verdict."""
     params = ctx.config.suite_params(suite)
     started = time.perf_counter()
-    fingerprint = _fingerprint(deployment, condition, setup, params)
-    accuracy, computed = measure_chips(ctx, suite, deployment, condition, setup, fingerprint)
+    spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
+    fingerprint = _fingerprint(deployment, condition.label, setup, params)
+    accuracy, computed = measure_chips(ctx, suite, deployment, condition.label, condition.value, setup, params)
     seeds = ctx.config.chip_seeds
     values = np.array([accuracy[s] for s in seeds])
-    spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
     yield_ = Measurement("yield", float(np.mean(values >= spec_limit)), FRACTION,
                          low=threshold if condition.asserted else None)
     previous = ctx.run.read_json(ctx.run.verdict_path(suite, deployment.key, condition.label)) or {}
@@ -88,7 +96,9 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "condition_value": condition.value, "asserted": condition.asserted, "fingerprint": fingerprint,
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
         "spec": deployment.spec.name, "accuracy_spec": spec_limit, "yield_threshold": threshold,
-        "samples": int(params["samples"]), "yield": yield_.to_dict(), "accuracy": _spread(values),
+        "samples": int(params["samples"]), "chance": deployment.task.chance,
+        "population": _population(setup, seeds), "yield": yield_.to_dict(), "accuracy": _spread(values),
+        "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
         "reused_chips": len(seeds) - computed, "driver": driver, "outcome": outcome,
         "elapsed_s": round(time.perf_counter() - started, 3),
@@ -97,30 +107,51 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     return verdict
 
 
-def measure_chips(ctx: HarnessContext, suite: str, deployment: Deployment, condition: Condition, setup: Setup,
-                  fingerprint: str) -> tuple[dict[int, float], int]:
-    """(accuracy per chip seed, chips computed now): recorded chips are reused; the others are
-    evaluated in chunks, each chunk's records written as soon as it is done."""
+def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: np.ndarray) -> dict[str, Any]:
+    """The suite's reference condition on the same chips, and the change from it to `values`."""
+    setup = reference_setup(ctx, suite, deployment)
+    label = f"mismatch={setup.mismatch}"
     params = ctx.config.suite_params(suite)
+    spec_limit = float(params["accuracy_spec"])
+    accuracy, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params)
+    ref = np.array([accuracy[s] for s in ctx.config.chip_seeds])
+    ref_yield = float(np.mean(ref >= spec_limit))
+    return {"condition": label, "population": _population(setup, ctx.config.chip_seeds), "yield": ref_yield,
+            "median": float(np.median(ref)), "delta_yield": float(np.mean(values >= spec_limit)) - ref_yield,
+            "delta_median": float(np.median(values) - np.median(ref))}
+
+
+def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, label: str, value: Any, setup: Setup,
+                  params: dict[str, Any]) -> tuple[dict[int, float], int]:
+    """(accuracy per chip seed, chips computed now) at condition `label`, recorded under
+    records/`folder`: recorded chips are reused; the others are evaluated in chunks, each
+    chunk's records written as soon as it is done."""
+    fingerprint = _fingerprint(deployment, label, setup, params)
     accuracy: dict[int, float] = {}
     for seed in ctx.config.chip_seeds:
-        cached = ctx.run.cached(suite, deployment.key, seed, condition.label, fingerprint)
+        cached = ctx.run.cached(folder, deployment.key, seed, label, fingerprint)
         if cached is not None:
             accuracy[seed] = next(m.value for m in cached if m.name == "accuracy")
     missing = [s for s in ctx.config.chip_seeds if s not in accuracy]
     samples, chunk = int(params["samples"]), max(1, int(params["chunk"]))
-    context = {"condition": condition.value, "mismatch": str(setup.mismatch),
-               "noise_amplitude": setup.noise_amplitude, "samples": samples, **(setup.context or {})}
-    with tqdm(total=len(missing), desc=f"{suite} {deployment.key} {condition.label}", unit="chip",
+    context = {"condition": value, "mismatch": str(setup.mismatch), "noise_amplitude": setup.noise_amplitude,
+               "samples": samples, "selection": "class-balanced", **(setup.context or {})}
+    with tqdm(total=len(missing), desc=f"{folder} {deployment.key} {label}", unit="chip",
               disable=not ctx.progress or not missing, leave=False) as bar:
         for first in range(0, len(missing), chunk):
             part = missing[first:first + chunk]
-            for seed, value in zip(part, _evaluate_chips(deployment, setup, part, samples, ctx.config.backend)):
-                accuracy[seed] = float(value)
-                measurement = Measurement("accuracy", float(value), FRACTION, low=float(params["accuracy_spec"]))
-                ctx.run.record(suite, deployment.key, seed, condition.label, fingerprint, [measurement], context)
+            for seed, acc in zip(part, _evaluate_chips(deployment, setup, part, samples, ctx.config.backend)):
+                accuracy[seed] = float(acc)
+                measurement = Measurement("accuracy", float(acc), FRACTION, low=float(params["accuracy_spec"]))
+                ctx.run.record(folder, deployment.key, seed, label, fingerprint, [measurement], context)
             bar.update(len(part))
     return accuracy, len(missing)
+
+
+def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
+    """Which chips a condition ran on, for the summary."""
+    return {"mismatch": str(setup.mismatch), "chips": len(seeds), "chip_seeds": f"{seeds[0]}..{seeds[-1]}",
+            "noise_amplitude": setup.noise_amplitude, "variant": setup.tag or None}
 
 
 def _evaluate_chips(deployment: Deployment, setup: Setup, seeds: Sequence[int], samples: int,
@@ -152,7 +183,7 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
                  samples: int) -> dict[str, Any]:
     """Run a sample of chips through the driver path and count spike bits that differ from
     the batched simulator (all neurons, every step; sample s uses noise seed s)."""
-    data = split_data(deployment.task, "test", samples)
+    data = deployment.task.test.subset(slice(0, samples))  # bits are compared, so any samples do
     checked, bit_errors, skipped = [], 0, None
     for seed in seeds:
         opened = ctx.driver_chip(deployment.spec.name, seed, setup.mismatch)
@@ -188,7 +219,9 @@ def check(verdict: dict[str, Any]) -> None:
         assert y["outcome"] == "pass", (
             f"yield {y['value']:.3f} < {y['limits']['low']:.3f}: "
             f"{round(y['value'] * len(verdict['chip_seeds']))} of {len(verdict['chip_seeds'])} chips reach "
-            f"accuracy >= {verdict['accuracy_spec']:.3f} (median {verdict['accuracy']['median']:.3f})")
+            f"accuracy >= {verdict['accuracy_spec']:.3f} (median {verdict['accuracy']['median']:.3f}); "
+            f"reference {verdict['reference']['condition']} on the same chips: yield "
+            f"{verdict['reference']['yield']:.3f}")
 
 
 def _spread(values: np.ndarray) -> dict[str, float]:
@@ -197,9 +230,9 @@ def _spread(values: np.ndarray) -> dict[str, float]:
             "max": float(values.max()), "mean": float(values.mean())}
 
 
-def _fingerprint(deployment: Deployment, condition: Condition, setup: Setup, params: dict[str, Any]) -> str:
+def _fingerprint(deployment: Deployment, label: str, setup: Setup, params: dict[str, Any]) -> str:
     facts = {"network": deployment.fingerprint, "variant": compiled_fingerprint(setup.compiled_for(0))
-             if not setup.tag else setup.tag, "condition": condition.label, "mismatch": str(setup.mismatch),
-             "noise": setup.noise_amplitude, "samples": params["samples"], "spec": params["accuracy_spec"],
-             "task": [deployment.task.name, deployment.task.meta]}
+             if not setup.tag else setup.tag, "condition": label, "mismatch": str(setup.mismatch),
+             "noise": setup.noise_amplitude, "samples": params["samples"], "selection": "class-balanced",
+             "spec": params["accuracy_spec"], "task": [deployment.task.name, deployment.task.meta]}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]

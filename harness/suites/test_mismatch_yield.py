@@ -1,16 +1,18 @@
 """Yield across mismatch levels: every virtual chip at each level (common random numbers,
-so chip #k at 10 % and at 20 % differ only in scale)."""
+so chip #k at 10 % and at 20 % differ only in scale). Reference: the nominal chips."""
 from __future__ import annotations
 
-from harness.suites.engine import Setup, check, evaluate_condition, parametrize, same_network
+import pytest
+
+from harness.suites.engine import Setup, check, same_network
 
 SUITE = "mismatch_yield"
 
 
-def pytest_generate_tests(metafunc):
-    parametrize(metafunc, SUITE, "levels", "level")
+@pytest.fixture
+def setup(deployed_network, condition):
+    return Setup(same_network(deployed_network.compiled), mismatch=condition.value)
 
 
-def test_mismatch_yield(harness, deployed_network, condition):
-    setup = Setup(same_network(deployed_network.compiled), mismatch=condition.value)
-    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))
+def test_mismatch_yield(verdict):
+    check(verdict)

@@ -7,15 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from harness.compiler import CompiledNetwork
-from harness.suites.engine import Setup, check, evaluate_condition, parametrize
+from harness.suites.engine import Setup, check
 
 SUITE = "neuron_failure"
-
-
-def pytest_generate_tests(metafunc):
-    parametrize(metafunc, SUITE, "fractions", "fraction")
 
 
 def failure_patterns(compiled: CompiledNetwork, fraction: float, patterns: int, seed: int) -> list[CompiledNetwork]:
@@ -31,10 +28,14 @@ def failure_patterns(compiled: CompiledNetwork, fraction: float, patterns: int, 
     return variants
 
 
-def test_neuron_failure(harness, deployed_network, condition):
+@pytest.fixture
+def setup(harness, deployed_network, condition):
     config = harness.config
     patterns = max(1, int(config.suite_params(SUITE)["patterns"]))
     variants = failure_patterns(deployed_network.compiled, float(condition.value), patterns, config.seed)
-    setup = Setup(lambda chip_seed: variants[chip_seed % patterns], mismatch=config.mismatch,
-                  tag=f"patterns={patterns},seed={config.seed}")
-    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))
+    return Setup(lambda chip_seed: variants[chip_seed % patterns], mismatch=config.mismatch,
+                 tag=f"patterns={patterns},seed={config.seed}")
+
+
+def test_neuron_failure(verdict):
+    check(verdict)

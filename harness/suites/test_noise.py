@@ -4,15 +4,12 @@ test set runs with noise seed s on every chip."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from harness.suites.engine import Setup, check, evaluate_condition, parametrize, same_network
+from harness.suites.engine import Setup, check, same_network
 from sim.chip.config import ChipConfig
 
 SUITE = "noise"
-
-
-def pytest_generate_tests(metafunc):
-    parametrize(metafunc, SUITE, "levels", "level")
 
 
 def noise_amplitude(config: ChipConfig, level: float) -> int:
@@ -21,8 +18,12 @@ def noise_amplitude(config: ChipConfig, level: float) -> int:
     return int(round(level * float(np.mean(config.nominal()["theta"][cores]))))
 
 
-def test_noise(harness, deployed_network, condition):
+@pytest.fixture
+def setup(harness, deployed_network, condition):
     compiled = deployed_network.compiled
     amplitude = noise_amplitude(compiled.config, float(condition.value))
-    setup = Setup(same_network(compiled), mismatch=harness.config.mismatch, noise_amplitude=amplitude)
-    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))
+    return Setup(same_network(compiled), mismatch=harness.config.mismatch, noise_amplitude=amplitude)
+
+
+def test_noise(verdict):
+    check(verdict)

@@ -2,16 +2,18 @@
 2**(bits-1) - 1 connections per (source, target, synapse type), on the virtual chips."""
 from __future__ import annotations
 
-from harness.suites.engine import Setup, check, evaluate_condition, parametrize, same_network
+import pytest
+
+from harness.suites.engine import Setup, check, same_network
 
 SUITE = "quantisation"
 
 
-def pytest_generate_tests(metafunc):
-    parametrize(metafunc, SUITE, "bits", "bits")
-
-
-def test_quantisation(harness, deployed_network, condition):
+@pytest.fixture
+def setup(harness, deployed_network, condition):
     compiled = deployed_network.with_weight_bits(int(condition.value))
-    setup = Setup(same_network(compiled), mismatch=harness.config.mismatch)
-    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))
+    return Setup(same_network(compiled), mismatch=harness.config.mismatch)
+
+
+def test_quantisation(verdict):
+    check(verdict)

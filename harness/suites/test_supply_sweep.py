@@ -10,14 +10,10 @@ from dataclasses import replace
 import pytest
 
 from harness.deploy import evaluate_on_chip
-from harness.suites.engine import Setup, check, evaluate_condition, parametrize, same_network
+from harness.suites.engine import Setup, check, same_network
 from harness.supply_model import supplied_config
 
 SUITE = "supply_sweep"
-
-
-def pytest_generate_tests(metafunc):
-    parametrize(metafunc, SUITE, "voltages", "supply")
 
 
 @pytest.fixture
@@ -29,25 +25,27 @@ def supply(instruments, harness):
     instruments.supply.set_voltage(float(params["nominal_v"]))
 
 
-@pytest.mark.needs_instrument("supply")
-def test_supply_sweep(harness, deployed_network, condition, supply):
+@pytest.fixture
+def setup(harness, deployed_network, condition, supply):
     params = harness.config.suite_params(SUITE)
     supply.set_voltage(float(condition.value))
     volts = supply.voltage().value
     current = supply.measure_current().value
     compiled = deployed_network.compiled
     config = supplied_config(compiled.config, volts, float(params["nominal_v"]), float(params["alpha"]))
-    setup = Setup(same_network(replace(compiled, config=config)), mismatch=harness.config.mismatch,
-                  context={"supply_v": volts, "supply_current_a": current, "alpha": params["alpha"]})
-    check(evaluate_condition(harness, SUITE, deployed_network, condition, setup))
+    return Setup(same_network(replace(compiled, config=config)), mismatch=harness.config.mismatch,
+                 context={"supply_v": volts, "supply_current_a": current, "alpha": params["alpha"]})
 
 
-@pytest.mark.needs_board
+@pytest.mark.needs_instrument("supply")
+def test_supply_sweep(verdict):
+    check(verdict)
+
+
+@pytest.mark.needs_board(physical=True)
 @pytest.mark.needs_instrument("supply")
 def test_supply_on_board(harness, deployed_network, chip, supply):
     """On a physical board: accuracy at the lowest swept voltage meets the accuracy spec."""
-    if chip.identity().chip_id.startswith("seed:"):
-        pytest.skip("needs a physical board: the target is an emulated (virtual) board")
     params = harness.config.suite_params(SUITE)
     supply.set_voltage(float(min(params["voltages"])))
     accuracy = evaluate_on_chip(deployed_network.compiled, chip, deployed_network.task,

@@ -29,6 +29,22 @@ class Dataset:
     def subset(self, index: Any) -> "Dataset":
         return Dataset(self.inputs[index], self.targets[index], self.mask[index], self.labels[index])
 
+    def balanced(self, samples: int, n_classes: int) -> "Dataset":
+        """`samples` samples with the same number from every class (the first of each class,
+        interleaved), so a constant answer scores exactly chance. TaskError when `samples` is
+        not a multiple of `n_classes` or a class has too few samples."""
+        if samples < n_classes or samples % n_classes:
+            raise TaskError(f"{samples} samples cannot be split equally over {n_classes} classes "
+                            f"(use a multiple of {n_classes})")
+        per_class = samples // n_classes
+        members = [np.flatnonzero(self.labels == c) for c in range(n_classes)]
+        short = [(c, m.size) for c, m in enumerate(members) if m.size < per_class]
+        if short:
+            c, have = short[0]
+            raise TaskError(f"{samples} class-balanced samples need {per_class} of class {c}, but the split has "
+                            f"{have}; use fewer samples or a larger split")
+        return self.subset(np.stack([m[:per_class] for m in members], axis=1).reshape(-1))
+
 
 @dataclass
 class Task:
@@ -74,6 +90,11 @@ class Task:
         levels = [per_sample[data.labels == c].mean() if np.any(data.labels == c) else float(c)
                   for c in (0, 1)]
         return float(0.5 * (levels[0] + levels[1]))
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of a constant answer on class-balanced samples."""
+        return 1.0 / self.n_classes
 
     def accuracy(self, outputs: np.ndarray, data: Dataset) -> np.ndarray:
         """Fraction correct over samples; leading axes of `outputs` are kept."""

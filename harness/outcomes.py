@@ -1,0 +1,98 @@
+"""The outcome of every configured test of a pytest session, as the harness counts them.
+
+One entry per test case: `pass`, `fail` (an assertion: a measurement missed its limit),
+`error` (an exception in setup, call or teardown: a chip, target or instrument that failed),
+or `skip` (with its reason); plus collection errors. The counts therefore equal pytest's,
+and the run's outcome follows from them: PASS only when every configured test ran and
+passed; any error, collection error or skip — or no test at all — is ERROR; otherwise a
+failure is FAIL.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pytest
+
+PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
+EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 2}
+# where a test case sits in a run: user properties set on each collected suite item
+PLACE = ("suite", "network", "condition")
+
+
+@dataclass
+class TestOutcome:
+    nodeid: str
+    outcome: str                 # pass | fail | error | skip
+    message: str = ""
+    suite: str | None = None
+    network: str | None = None
+    condition: str | None = None
+
+
+@dataclass(eq=False)  # hashable: pytest keeps plugins in sets
+class OutcomeLog:
+    """A pytest plugin object that records each test's outcome (register it per session)."""
+
+    tests: dict[str, TestOutcome] = field(default_factory=dict)
+    collection_errors: list[dict[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append({"nodeid": report.nodeid, "message": _last_line(report.longreprtext)})
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        place = {k: v for k, v in report.user_properties if k in PLACE}
+        entry = self.tests.setdefault(report.nodeid, TestOutcome(report.nodeid, "pass", **place))
+        if report.skipped:
+            entry.outcome, entry.message = "skip", _skip_reason(report)
+        elif report.failed:
+            # an assertion in the test body is a failed measurement; anything else is an error
+            failed_assertion = report.when == "call" and _crash_type(report) == "AssertionError"
+            if entry.outcome != "error":
+                entry.outcome = "fail" if failed_assertion else "error"
+                entry.message = _crash_message(report)
+
+    @pytest.hookimpl
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = True
+
+    def to_dict(self, pytest_exit: int) -> dict[str, Any]:
+        return {"pytest_exit": pytest_exit, "interrupted": self.interrupted,
+                "collection_errors": self.collection_errors, "tests": [asdict(t) for t in self.tests.values()]}
+
+
+def run_outcome(outcomes: dict[str, Any]) -> str:
+    """PASS / FAIL / ERROR of a session from its recorded outcomes (see the module docstring)."""
+    states = [t["outcome"] for t in outcomes.get("tests", [])]
+    if not states or outcomes.get("collection_errors") or outcomes.get("errors") or \
+            any(s in ("error", "skip") for s in states):
+        return ERROR
+    return FAIL if "fail" in states else PASS
+
+
+def _crash_type(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return (crash.message.split(":", 1)[0] if crash is not None else "").rsplit(".", 1)[-1]
+
+
+def _crash_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else _last_line(report.longreprtext)
+    first = text.split("\n", 1)[0].removeprefix("AssertionError: ")
+    kind, sep, rest = first.partition(": ")
+    return f"{kind.rsplit('.', 1)[-1]}{sep}{rest}" if sep and " " not in kind else first  # no module path
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return _last_line(report.longreprtext)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""

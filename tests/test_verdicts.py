@@ -1,0 +1,150 @@
+"""Verdicts a lab can act on: PASS only when every configured test ran and met its limit.
+
+The suite engine's FAIL and ERROR branches, the run outcome and exit codes, the counts
+against pytest's, configuration errors before anything runs, and class-balanced samples."""
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.outcomes import ERROR, FAIL, PASS, run_outcome
+from harness.run_config import RunConfigError, config_from_dict, load_config
+from sim.tasks.base import Dataset, Task
+from tests.test_pipeline import harness, write_config
+
+
+def run_dir_summary(folder: Path) -> dict:
+    return json.loads((folder / "run" / "summary.json").read_text())
+
+
+def with_lines(config: Path, *lines: str) -> Path:
+    """The configuration with top-level `lines` put before its first table."""
+    text = config.read_text()
+    config.write_text("\n".join(lines) + "\n" + text)
+    return config
+
+
+# ---- the run's outcome from its tests ---------------------------------------------------
+@pytest.mark.parametrize("states, expected", [
+    (["pass", "pass"], PASS), (["pass", "fail"], FAIL), (["fail", "error"], ERROR), (["pass", "skip"], ERROR),
+    ([], ERROR)])
+def test_run_outcome_is_pass_only_when_every_test_ran_and_passed(states, expected):
+    assert run_outcome({"tests": [{"outcome": s} for s in states]}) == expected
+
+
+def test_collection_errors_and_run_errors_are_never_pass():
+    assert run_outcome({"tests": [{"outcome": "pass"}], "collection_errors": [{"nodeid": "x", "message": "m"}]}) \
+        == ERROR
+    assert run_outcome({"tests": [{"outcome": "pass"}], "errors": ["pytest could not run"]}) == ERROR
+
+
+# ---- end to end: FAIL, ERROR and their exit codes ---------------------------------------
+def test_a_missed_limit_is_fail_with_exit_1_and_each_failure_printed_once(tmp_path):
+    config = write_config(tmp_path)
+    text = config.read_text().replace("accuracy_spec = 0.0", "accuracy_spec = 1.0")
+    config.write_text(text.replace("levels = [0.0, \"spec\"]", "levels = [0.0, \"spec\"]\nassert_at = [\"spec\"]"))
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = run_dir_summary(tmp_path)
+    assert summary["outcome"] == FAIL and summary["totals"]["fail"] >= 1 and summary["totals"]["error"] == 0
+    failing = [t for t in summary["tests"] if t["outcome"] == "fail"]
+    for test in failing:
+        line = f"FAIL  {test['suite']} {test['network']} {test['condition']}: yield"
+        assert result.stdout.count(line) == 1, result.stdout
+        assert test["reference"]["condition"].startswith("mismatch=")
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert report.startswith("# Robustness report: FAIL\n")
+    # the harness's counts equal pytest's (JUnit XML)
+    suite = ET.parse(tmp_path / "run" / "junit.xml").getroot().find("testsuite")
+    totals = summary["totals"]
+    assert (totals["tests"], totals["fail"], totals["error"], totals["skip"]) == \
+        (int(suite.get("tests")), int(suite.get("failures")), int(suite.get("errors")), int(suite.get("skipped")))
+    counts = re.search(r"(\d+) tests: (\d+) passed .* (\d+) failed, (\d+) errors, (\d+) skipped -> FAIL",
+                       result.stdout)
+    assert counts and int(counts.group(1)) == totals["tests"] and int(counts.group(3)) == totals["fail"]
+
+
+def test_an_unreachable_target_is_error_with_exit_2(tmp_path):
+    config = with_lines(write_config(tmp_path), 'target = "socket://127.0.0.1:1"')
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    summary = run_dir_summary(tmp_path)
+    assert summary["outcome"] == ERROR and summary["totals"]["error"] == summary["totals"]["tests"] > 0
+    assert all("127.0.0.1:1" in t["message"] for t in summary["tests"]), summary["tests"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert report.startswith("# Robustness report: ERROR\n") and "## Problems" in report
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_configured_instruments_that_cannot_open_are_error_not_skip(tmp_path):
+    config = with_lines(write_config(tmp_path), 'instruments = "nonsense"', 'suites = ["supply_sweep"]')
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    summary = run_dir_summary(tmp_path)
+    assert summary["totals"]["error"] == summary["totals"]["tests"] > 0 and summary["totals"]["skip"] == 0
+    assert summary["tests"][0]["message"].startswith("InstrumentError: ")
+
+
+def test_a_bad_condition_is_rejected_before_anything_runs(tmp_path):
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace('levels = [0.0, "spec"]', 'levels = [0.0, "banana"]'))
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "field 'suite.mismatch_yield.levels' has 'banana'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"suite": {"quantisation": {"bits": [2.5]}}}, "field 'suite.quantisation.bits' has 2.5"),
+    ({"suite": {"noise": {"levels": [0.01], "assert_at": [0.02]}}}, "field 'suite.noise.assert_at' has 0.02"),
+    ({"suite": {"neuron_failure": {"fractions": [1.5]}}}, "must be in [0, 1]"),
+    ({"suite": {"common": {"samples": 0}}}, "field 'suite.mismatch_yield.samples' must be >= 1"),
+    ({"specs": ["loihi"]}, "field 'specs' is invalid: unknown chip spec 'loihi'"),
+    ({"instruments": "none", "suites": ["supply_sweep"]}, "needs instruments"),
+])
+def test_configuration_errors_name_the_field_and_the_limit(table, message):
+    with pytest.raises(RunConfigError, match=re.escape(message)):
+        config_from_dict(table, "run.toml")
+
+
+def test_without_instruments_the_default_suites_leave_out_the_supply_sweep():
+    assert "supply_sweep" not in config_from_dict({"instruments": "none"}).suites
+    assert "supply_sweep" not in load_config().with_options(instruments="none").suites
+    assert "supply_sweep" in load_config().suites
+
+
+# ---- class-balanced samples -------------------------------------------------------------
+def toy_task(labels: list[int]) -> Task:
+    n = len(labels)
+    targets = np.where(np.array(labels) == 1, 1.0, -1.0)[:, None, None] * np.ones((n, 4, 1), np.float32)
+    data = Dataset(np.zeros((n, 4, 1), np.float32), targets.astype(np.float32), np.ones((n, 4), bool),
+                   np.array(labels, np.int64))
+    return Task("toy", data, data, data)
+
+
+def test_balanced_samples_make_a_constant_answer_score_chance():
+    task = toy_task([0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 1])
+    data = task.test.balanced(8, task.n_classes)
+    assert np.bincount(data.labels).tolist() == [4, 4]
+    constant = np.full((len(data), 4, 1), 1.0)
+    assert task.accuracy(constant, data) == task.chance == 0.5
+    first = task.test.subset(slice(0, 8))  # the old selection: the first 8 samples, 6:2
+    assert task.accuracy(constant, first) == 0.25  # ... where the other constant answer scores 75 %
+
+
+def test_balanced_samples_refuse_what_cannot_be_balanced():
+    task = toy_task([0, 0, 0, 1, 0, 1])
+    with pytest.raises(ValueError, match="multiple of 2"):
+        task.test.balanced(5, 2)
+    with pytest.raises(ValueError, match="need 3 of class 1, but the split has 2"):
+        task.test.balanced(6, 2)
+
+
+def test_quick_runs_judge_balanced_samples_of_a_whole_quick_test_split():
+    quick = load_config().quick()
+    params = quick.suite_params("mismatch_yield")
+    assert params["samples"] == quick.sizes["n_test"] and params["samples"] % 2 == 0
+    assert load_config().suite_params("mismatch_yield")["samples"] >= 32
