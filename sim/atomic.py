@@ -1,35 +1,83 @@
 """Atomic file writes: a temporary file in the target's folder, then `os.replace`.
 
 A reader never sees a half-written file, and an interrupted write leaves no debris.
+Written files get the usual mode, 0o666 less the umask. `check_writable` tells a command,
+before it does any work, whether its output path can be written; `write_atomic` raises
+`OutputError` (one line naming the path and the reason) when it cannot.
 `read_npz` is the matching reader, whose errors name the file.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
+# What reading a corrupt, truncated or foreign `.npy` / `.npz` can raise.
+NPZ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error)
+
+
+class OutputError(OSError):
+    """An output file cannot be written; the message names the path and the reason."""
+
+
+def check_writable(path: str | Path, folder: bool = False) -> Path:
+    """Return `path` if `write_atomic` could write it (or, with `folder`, files into it), creating
+    nothing; else raise OutputError. Missing parent folders are fine: they would be created."""
+    path = Path(path)
+    if not folder and os.path.isdir(path):
+        raise OutputError(f"cannot write {path}: it is a directory")
+    target = path if folder else path.parent
+    existing = next(p for p in (target, *target.parents) if os.path.exists(p))
+    if not os.path.isdir(existing):
+        raise OutputError(f"cannot write {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: directory {existing} is not writable")
+    return path
+
 
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call `write(f)` on a temporary binary file, then move it to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Call `write(f)` on a temporary binary file, then move it to `path`; OutputError
+    (naming `path` and the reason) when that fails."""
+    path = check_writable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_and_replace(path, write)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _write_and_replace(path: Path, write: Callable[[BinaryIO], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode())  # mkstemp makes it 0o600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+@functools.cache
+def _file_mode() -> int:
+    """0o666 less the process umask, read once (from /proc where it can be read without changing it)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        umask = next(int(line.split()[1], 8) for line in status.splitlines() if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -45,7 +93,7 @@ def read_npz(path: Path, error: type[Exception], what: str, unreadable: str) -> 
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except NPZ_ERRORS as exc:
         raise error(f"{path}: {unreadable} ({exc})") from None
 
 

@@ -6,7 +6,9 @@ package versions. Loading anything else fails with a `NetworkFileError` naming t
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,8 @@ def load_network(path: str | Path) -> SpikingNetwork:
         meta = json.loads(contents.pop("meta_json").tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NetworkFileError(f"{path}: corrupted metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise NetworkFileError(f"{path}: corrupted metadata (a JSON {type(meta).__name__}, expected an object)")
     if meta.get("format") != FORMAT:
         raise NetworkFileError(f"{path}: not a saved network (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -50,7 +54,11 @@ def load_network(path: str | Path) -> SpikingNetwork:
     missing = [name for name in ARRAY_FIELDS if name not in contents]
     if missing:
         raise NetworkFileError(f"{path}: missing arrays {', '.join(missing)}")
-    scalars = {"v_reset": float(meta.pop("v_reset", 0.0)), "tau_out": float(meta.pop("tau_out", 70.0))}
+    scalars = {"v_reset": _number(path, meta.pop("v_reset", 0.0), "v_reset"),
+               "tau_out": _number(path, meta.pop("tau_out", 70.0), "tau_out")}
+    for key, kind in (("task", str), ("task_meta", dict)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise NetworkFileError(f"{path}: metadata field {key!r} must be a {kind.__name__}, got {meta[key]!r}")
     for key in ("format", "format_version"):
         meta.pop(key)
     try:
@@ -59,3 +67,8 @@ def load_network(path: str | Path) -> SpikingNetwork:
         raise NetworkFileError(f"{path}: {exc}") from None
 
 
+def _number(path: Path, value: Any, key: str) -> float:
+    """`value` of metadata field `key` as a float; NetworkFileError unless it is a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise NetworkFileError(f"{path}: metadata field {key!r} must be a finite number, got {value!r}")
+    return float(value)

@@ -1,21 +1,27 @@
-"""A programmable DC supply (SCPI): voltage, current limit, output, measured current."""
+"""A programmable DC supply (SCPI): voltage, current limit, output, measured current.
+
+Setpoints must be finite and non-negative (checked here, never sent otherwise); the
+supply itself refuses values above its own maximum, and that refusal is raised too.
+"""
 from __future__ import annotations
 
-from drivers.instruments.scpi import Reading, ScpiInstrument
+import math
+
+from drivers.instruments.scpi import InstrumentError, Reading, ScpiInstrument
 
 
 class PowerSupply(ScpiInstrument):
     kind = "supply"
 
     def set_voltage(self, volts: float) -> None:
-        self.command(f"VOLT {volts:.4f}")
+        self.command(f"VOLT {self._setpoint('voltage', volts, 'V'):.4f}")
 
     def voltage(self) -> Reading:
         """The voltage setpoint."""
         return Reading("voltage setpoint", self.query_float("VOLT?"), "V")
 
     def set_current_limit(self, amps: float) -> None:
-        self.command(f"CURR {amps:.4f}")
+        self.command(f"CURR {self._setpoint('current limit', amps, 'A'):.4f}")
 
     def current_limit(self) -> Reading:
         return Reading("current limit", self.query_float("CURR?"), "A")
@@ -31,3 +37,10 @@ class PowerSupply(ScpiInstrument):
 
     def measure_current(self) -> Reading:
         return Reading("current", self.query_float("MEAS:CURR?"), "A")
+
+    def _setpoint(self, quantity: str, value: float, unit: str) -> float:
+        """`value` if it is a finite number >= 0, else InstrumentError naming the limit."""
+        if not math.isfinite(value) or value < 0:
+            raise InstrumentError(f"{self.kind} {self.address}: {quantity} {value:g} {unit} refused: "
+                                  f"it must be a finite number >= 0 {unit} (and within the supply's range)")
+        return value

@@ -1,13 +1,13 @@
 """`harness chip`: inspect chip specs and run saved configurations on virtual chips."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import click
 import numpy as np
 
-from sim.atomic import save_npz
+from harness.commands.outputs import writable
+from sim.atomic import NPZ_ERRORS, OutputError, save_npz
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.chip.batched import BatchedChips
 from sim.chip.config import ChipConfig, ConfigError
@@ -53,7 +53,7 @@ def info(spec: str) -> None:
 @click.option("--noise-seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1))
 @click.option("--state/--no-state", default=False, help="Also record v, isyn and refr at every step.")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Output .npz: spikes [B, T, N], chip_seeds, and state arrays with --state.")
 def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int, mismatch: str,
                noise_amplitude: int, noise_seed: int, state: bool, backend: str, out: Path) -> None:
@@ -72,7 +72,10 @@ def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int
     arrays = {"spikes": result.spikes, "chip_seeds": np.array(seeds, np.uint64)}
     if state:
         arrays.update(v=result.v, isyn=result.isyn, refr=result.refr)
-    save_npz(out, arrays)
+    try:
+        save_npz(out, arrays)
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from None
     rate = result.spikes.mean() * 1000.0 / config.spec.dt_ms
     click.echo(f"{chips} chip(s) x {result.spikes.shape[1]} steps: mean rate {rate:.2f} Hz -> {out}")
 
@@ -82,11 +85,12 @@ def _read_inputs(path: Path) -> np.ndarray:
         raise InputError(f"{path}: no such input file")
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(data, np.ndarray):
+            return data
+        with data:
+            names, inputs = data.files, data["inputs"] if "inputs" in data.files else None
+    except NPZ_ERRORS as exc:
         raise InputError(f"{path}: not a readable .npy/.npz file ({exc})") from None
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        if "inputs" not in data.files:
-            raise InputError(f"{path}: no array named 'inputs' (found: {', '.join(data.files) or 'none'})")
-        return data["inputs"]
+    if inputs is None:
+        raise InputError(f"{path}: no array named 'inputs' (found: {', '.join(names) or 'none'})")
+    return inputs

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from sim.atomic import OutputError
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -17,6 +19,6 @@ def report(run_dir: Path) -> None:
         raise click.ClickException(f"{run_dir} is not a run directory (no manifest.json); make one with `harness run`")
     try:
         path = render(run)
-    except ResultsError as exc:
+    except (ResultsError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"report: {path}")

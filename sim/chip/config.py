@@ -129,6 +129,8 @@ class ChipConfig:
         missing = [name for name in ARRAY_FIELDS if name not in contents]
         if missing:
             raise ConfigError(f"{path}: missing arrays {', '.join(missing)}")
+        if not isinstance(meta.get("meta") or {}, dict):
+            raise ConfigError(f"{path}: corrupted metadata (field 'meta' must be an object, got {meta['meta']!r})")
         config = cls(spec=spec, meta=meta.get("meta") or {}, **{name: contents[name] for name in ARRAY_FIELDS})
         try:
             return config.validate()

@@ -35,6 +35,11 @@ INPUT_COUNT_MAX = 15
 DAC_FINE_MAX = 255
 DAC_COARSE_MAX = 15
 
+# Largest geometry a spec file may ask for: what the emulator and the batched simulator
+# can allocate (the emulator holds a dense [4, inputs + N, N] weight array).
+SIZE_LIMITS = {"cores": 64, "neurons_per_core": 4096, "inputs": 4096}
+MAX_NEURONS = 4096  # cores × neurons_per_core
+
 
 class SpecError(ValueError):
     """A chip spec is unknown, unreadable or invalid."""
@@ -78,7 +83,10 @@ class ChipSpec:
             raise SpecError(f"{origin}: unknown spec version {version!r} (this harness implements {SPEC_VERSION!r})")
         values: dict[str, Any] = {"name": _field(data, "name", str, origin), "spec_version": version}
         for key in ("cores", "neurons_per_core", "inputs", "fan_in"):
-            values[key] = _positive_int(data, key, origin)
+            values[key] = _positive_int(data, key, origin, SIZE_LIMITS.get(key))
+        if values["cores"] * values["neurons_per_core"] > MAX_NEURONS:
+            raise SpecError(f"{origin}: cores × neurons_per_core = {values['cores'] * values['neurons_per_core']} "
+                            f"neurons; at most {MAX_NEURONS} are supported")
         dt = data.get("dt_ms")
         if dt != 1.0:
             raise SpecError(f"{origin}: field 'dt_ms' must be 1.0 in {SPEC_VERSION}, got {dt!r}")
@@ -86,7 +94,7 @@ class ChipSpec:
         values["mismatch_cv"] = _mismatch_cv(data.get("mismatch_cv"), origin)
         spec = cls(**values)
         if spec.fan_in > spec.n_sources:
-            raise SpecError(f"{origin}: fan_in {spec.fan_in} exceeds inputs + neurons = {spec.n_sources}")
+            raise SpecError(f"{origin}: field 'fan_in' = {spec.fan_in} exceeds inputs + neurons = {spec.n_sources}")
         return spec
 
 
@@ -98,10 +106,13 @@ def _field(data: dict[str, Any], key: str, kind: type, origin: str) -> Any:
     return data[key]
 
 
-def _positive_int(data: dict[str, Any], key: str, origin: str) -> int:
+def _positive_int(data: dict[str, Any], key: str, origin: str, limit: int | None) -> int:
+    """Field `key`: an integer in 1..`limit` (no upper limit when None)."""
     value = _field(data, key, int, origin)
     if isinstance(value, bool) or value < 1:
         raise SpecError(f"{origin}: field {key!r} must be a positive integer, got {value!r}")
+    if limit is not None and value > limit:
+        raise SpecError(f"{origin}: field {key!r} = {value} is too large (at most {limit})")
     return value
 
 

@@ -1,4 +1,5 @@
-"""Look tasks up by name ("xor", "keyword") or by the path of a user's `.npz`."""
+"""Look tasks up by name ("xor", "keyword") or by the path of a user's `.npz`, or rebuild
+the task a network's metadata records."""
 from __future__ import annotations
 
 import inspect
@@ -34,3 +35,17 @@ def load_task(name_or_path: str, seed: int = 0, **sizes: Any) -> Task:
         raise
     except ValueError as exc:  # a constructor's own check of its sizes
         raise TaskError(str(exc)) from None
+
+
+def rebuild_task(name: str, task_meta: dict[str, Any]) -> Task:
+    """The task recorded in a network's metadata: `name` with the recorded seed and sizes, or
+    the user's data set at the recorded `source` path (TaskError if that file is gone)."""
+    sizes = dict(task_meta)
+    seed = int(sizes.pop("seed", 0))
+    source = sizes.pop("source", None)
+    if source is None:
+        return load_task(name, seed, **sizes)
+    if not Path(source).is_file():
+        raise TaskError(f"task {name!r} was trained on the data set {source}, which no longer exists; "
+                        "pass --task with its new path")
+    return load_task(str(source), seed, **sizes)

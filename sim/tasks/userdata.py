@@ -1,7 +1,9 @@
 """A user's own data set: an `.npz` with `inputs` [samples, T, channels] and `labels` [samples].
 
-Optional `n_classes` (scalar) fixes the number of classes; otherwise it is max(label) + 1
-(at least 2). Splits are 70/15/15 % of a permutation drawn from the seed.
+Optional `n_classes` (one integer, 2..MAX_CLASSES) fixes the number of classes;
+otherwise it is max(label) + 1 (at least 2). Inputs need at least one time step and one
+channel, and finite values of magnitude at most MAX_ABS_INPUT (scale them to about ±1).
+Splits are 70/15/15 % of a permutation drawn from the seed.
 Targets: binary → one output, +1 for class 1 and −1 for class 0; more classes → one-hot
 outputs. The mask (and so the training loss and the decision) covers the final
 `final_fraction` of each trial (1.0 = the whole trial).
@@ -16,6 +18,8 @@ from sim.atomic import read_npz
 from sim.tasks.base import Dataset, Task, TaskError
 
 MIN_SAMPLES = 6
+MAX_CLASSES = 256
+MAX_ABS_INPUT = 1e6  # larger inputs overflow training
 SPLITS = (0.7, 0.15, 0.15)
 
 
@@ -42,17 +46,36 @@ def _validate(path: Path, raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nd
         raise UserDataError(f"{path}: 'inputs' must be real numbers, got dtype {inputs.dtype}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise UserDataError(f"{path}: 'labels' must be integers, got dtype {labels.dtype}")
-    if not np.all(np.isfinite(inputs)):
-        raise UserDataError(f"{path}: 'inputs' contains NaN or infinite values")
     if inputs.shape[0] < MIN_SAMPLES:
         raise UserDataError(f"{path}: too few samples ({inputs.shape[0]}; need at least {MIN_SAMPLES})")
-    n_classes = int(raw["n_classes"]) if "n_classes" in raw else max(int(labels.max()) + 1, 2)
-    if n_classes < 2:
-        raise UserDataError(f"{path}: 'n_classes' must be at least 2, got {n_classes}")
+    if inputs.shape[1] < 1 or inputs.shape[2] < 1:
+        raise UserDataError(f"{path}: 'inputs' has shape {inputs.shape}; need at least 1 time step and 1 channel")
+    if not np.all(np.isfinite(inputs)):
+        raise UserDataError(f"{path}: 'inputs' contains NaN or infinite values")
+    peak = float(np.abs(inputs).max())
+    if peak > MAX_ABS_INPUT:
+        raise UserDataError(f"{path}: 'inputs' reach magnitude {peak:.3g}; the limit is {MAX_ABS_INPUT:g} "
+                            "(scale them to about ±1)")
+    n_classes = _n_classes(path, raw, labels)
     if labels.min() < 0 or labels.max() >= n_classes:
         raise UserDataError(f"{path}: 'labels' must lie in [0, {n_classes}), got range "
                             f"[{labels.min()}, {labels.max()}]")
     return inputs.astype(np.float32), labels.astype(np.int64), n_classes
+
+
+def _n_classes(path: Path, raw: dict[str, np.ndarray], labels: np.ndarray) -> int:
+    """`n_classes` (one integer in 2..MAX_CLASSES) if given, else max(label) + 1 (at least 2)."""
+    if "n_classes" not in raw:
+        if labels.max() >= MAX_CLASSES:
+            raise UserDataError(f"{path}: 'labels' go up to {labels.max()}; at most {MAX_CLASSES} classes are supported")
+        return max(int(labels.max()) + 1, 2)
+    value = raw["n_classes"]
+    if value.size != 1 or not np.issubdtype(value.dtype, np.integer):
+        raise UserDataError(f"{path}: 'n_classes' must be one integer, got {value.dtype} of shape {value.shape}")
+    n_classes = int(value.reshape(-1)[0])
+    if not 2 <= n_classes <= MAX_CLASSES:
+        raise UserDataError(f"{path}: 'n_classes' must be in 2..{MAX_CLASSES}, got {n_classes}")
+    return n_classes
 
 
 def _dataset(inputs: np.ndarray, labels: np.ndarray, n_classes: int, final_fraction: float) -> Dataset:
@@ -79,4 +102,4 @@ def load_userdata(path: str | Path, seed: int = 0, final_fraction: float = 0.25)
     parts = (order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:])
     splits = [_dataset(inputs[idx], labels[idx], n_classes, final_fraction) for idx in parts]
     return Task(path.stem, *splits, n_classes=n_classes,
-                meta={"source": str(path), "seed": seed, "final_fraction": final_fraction})
+                meta={"source": str(path.resolve()), "seed": seed, "final_fraction": final_fraction})
