@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "report": "harness.commands.report:report",
     "compile": "harness.commands.compile:compile_cmd",
     "deploy": "harness.commands.deploy:deploy",
+    "calibrate": "harness.commands.calibrate:calibrate",
     "train": "harness.commands.train:train",
     "robustness": "harness.commands.robustness:robustness",
     "emulate": "harness.commands.emulate:emulate",

@@ -7,19 +7,22 @@ in chunks of at most `MAX_BATCH` trials. Sample s uses noise seed s on every chi
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
 from drivers.chip import Chip
+from harness.calibration import calibration_data, fit_readouts, noise_seeds
 from harness.compiler import CompiledNetwork, CompileError
+from harness.compiler.decoding import Decoder
 from sim.backend import get_backend
 from sim.chip.batched import BatchedChips
 from sim.chip.mismatch import MismatchLevel
 from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
 from sim.tasks.base import Dataset, Task
-from sim.tasks.registry import TaskError, load_task
+from sim.tasks.registry import TaskError, load_task, rebuild_task
 
 MAX_BATCH = 256
 TASK_ERRORS = (TaskError,)
@@ -31,9 +34,7 @@ def task_for(meta: dict, name: str | None = None) -> Task:
     name = name or trained_on
     if name is None:
         raise TaskError("the network's metadata names no task; pass --task")
-    task_meta = dict(meta.get("task_meta") or {}) if name == trained_on else {}
-    seed = int(task_meta.pop("seed", 0))
-    return load_task(name, seed, **task_meta)
+    return rebuild_task(name, meta.get("task_meta") or {}) if name == trained_on else load_task(name)
 
 
 def check_task(compiled: CompiledNetwork | SpikingNetwork, task: Task) -> None:
@@ -50,10 +51,11 @@ def check_task(compiled: CompiledNetwork | SpikingNetwork, task: Task) -> None:
 
 
 def split_data(task: Task, split: str, samples: int | None) -> Dataset:
+    """`samples` class-balanced samples of a split (None: the whole split)."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split {split!r}: choose train, val or test")
     data = getattr(task, split)
-    return data if samples is None else data.subset(slice(0, samples))
+    return data if samples is None else data.balanced(samples, task.n_classes)
 
 
 def evaluate_float(net: SpikingNetwork, task: Task, split: str = "test", samples: int | None = None,
@@ -69,63 +71,105 @@ def evaluate_float(net: SpikingNetwork, task: Task, split: str = "test", samples
 def evaluate_batched(compiled: CompiledNetwork, task: Task, split: str = "test",
                      chip_seeds: Sequence[int] = (0,), mismatch: MismatchLevel = "spec", backend: str = "auto",
                      noise_amplitude: int = 0, samples: int | None = None) -> np.ndarray:
-    """Accuracy on each chip of `chip_seeds` [chips] (BatchedChips, chips × samples in one batch).
+    """Accuracy on each chip of `chip_seeds` [chips] with the compiled (uncalibrated) readout."""
+    return evaluate_deployments(compiled, task, split=split, chip_seeds=chip_seeds, mismatch=mismatch,
+                                backend=backend, noise_amplitude=noise_amplitude, samples=samples)[0]
 
-    Chips are taken in groups whose outputs on the whole split fit in memory, so every chip
-    is judged by `Task.accuracy` on the full split, as on a single chip."""
+
+def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = "test",
+                         chip_seeds: Sequence[int] = (0,), mismatch: MismatchLevel = "spec", backend: str = "auto",
+                         noise_amplitude: int = 0, samples: int | None = None, trials: Sequence[int] = (0,),
+                         calibration_split: str = "train") -> dict[int, np.ndarray]:
+    """Accuracy on each chip of `chip_seeds` [chips] per calibration budget in `trials`: 0 is
+    the compiled readout, K > 0 the readout fitted on that chip's first K class-balanced
+    calibration trials (harness.calibration). Chips run in groups whose trials (calibration
+    and test, chips × samples) fit one batch of `BatchedChips`; every chip is judged by
+    `Task.accuracy` on the whole selection, as on a single chip."""
     check_task(compiled, task)
     data = split_data(task, split, samples)
-    encoded = compiled.encoder.encode(data.inputs)
-    seeds, n_samples = [int(s) for s in chip_seeds], len(data)
-    per_group = max(1, MAX_BATCH // n_samples)
-    accuracy = []
+    most = max(trials)
+    calibration = calibration_data(task, most, calibration_split) if most else None
+    seeds = [int(s) for s in chip_seeds]
+    per_group = max(1, MAX_BATCH // (len(data) + most))
+    accuracy: dict[int, list[np.ndarray]] = {k: [] for k in trials}
     for first in range(0, len(seeds), per_group):
         group = seeds[first:first + per_group]
-        chip_of, sample_of = np.repeat(group, n_samples), np.tile(np.arange(n_samples), len(group))
-        outputs = np.concatenate([
-            compiled.decoder.decode(BatchedChips(compiled.config, chip_of[lo:lo + MAX_BATCH].tolist(), mismatch,
-                                                 backend).run(
-                encoded[sample_of[lo:lo + MAX_BATCH]], noise_amplitude=noise_amplitude,
-                noise_seeds=sample_of[lo:lo + MAX_BATCH].astype(np.uint64), neurons=compiled.decoder.neurons).spikes)
-            for lo in range(0, chip_of.size, MAX_BATCH)])
-        accuracy.append(task.accuracy(outputs.reshape(len(group), n_samples, *outputs.shape[1:]), data))
-    return np.concatenate(accuracy)
+        readouts = {0: [compiled.decoder] * len(group)}
+        if calibration is not None:
+            cal_spikes = population_spikes(compiled, calibration, group, noise_seeds(most), mismatch, backend,
+                                           noise_amplitude)
+            for k in trials:
+                if k:
+                    readouts[k], _ = fit_readouts(compiled.decoder, cal_spikes[:, :k],
+                                                  calibration.subset(slice(0, k)), task.n_classes)
+        spikes = population_spikes(compiled, data, group, np.arange(len(data), dtype=np.uint64), mismatch, backend,
+                                   noise_amplitude)
+        for k in trials:
+            outputs = np.stack([decoder.decode(chip) for decoder, chip in zip(readouts[k], spikes)])
+            accuracy[k].append(task.accuracy(outputs, data))
+    return {k: np.concatenate(v) for k, v in accuracy.items()}
+
+
+def population_spikes(compiled: CompiledNetwork, data: Dataset, chip_seeds: Sequence[int], noise_seeds: np.ndarray,
+                      mismatch: MismatchLevel, backend: str, noise_amplitude: int = 0) -> np.ndarray:
+    """Output-neuron spikes [chips, samples, T, K] of every chip on every sample of `data`
+    (sample s with noise seed noise_seeds[s]), in batches of at most MAX_BATCH trials."""
+    encoded = compiled.encoder.encode(data.inputs)
+    n = len(data)
+    chip_of, sample_of = np.repeat(np.asarray(chip_seeds, np.uint64), n), np.tile(np.arange(n), len(chip_seeds))
+    parts = [BatchedChips(compiled.config, chip_of[lo:lo + MAX_BATCH].tolist(), mismatch, backend).run(
+        encoded[sample_of[lo:lo + MAX_BATCH]], noise_amplitude=noise_amplitude,
+        noise_seeds=np.asarray(noise_seeds, np.uint64)[sample_of[lo:lo + MAX_BATCH]],
+        neurons=compiled.decoder.neurons).spikes for lo in range(0, chip_of.size, MAX_BATCH)]
+    spikes = np.concatenate(parts)
+    return spikes.reshape(len(chip_seeds), n, *spikes.shape[1:])
+
+
+def calibrate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, trials: int, split: str = "train",
+                      noise_amplitude: int = 0) -> tuple[Decoder, float]:
+    """(the chip's fitted readout, chosen ridge strength) from `trials` class-balanced
+    calibration trials run through one chip target (loads the configuration)."""
+    check_task(compiled, task)
+    data = calibration_data(task, trials, split)
+    encoded = compiled.encoder.encode(data.inputs)
+    chip.load(compiled.config)
+    spikes = np.stack([chip.run(encoded[i], noise_amplitude=noise_amplitude, noise_seed=int(seed)).spikes
+                       for i, seed in enumerate(noise_seeds(trials))])
+    decoders, strengths = fit_readouts(compiled.decoder, spikes[None][..., compiled.decoder.neurons], data,
+                                       task.n_classes)
+    return decoders[0], float(strengths[0])
 
 
 def evaluate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, split: str = "test",
-                     samples: int | None = None, noise_amplitude: int = 0) -> float:
-    """Accuracy on one chip target through the `Chip` protocol (loads the configuration)."""
+                     samples: int | None = None, noise_amplitude: int = 0, decoder: Decoder | None = None) -> float:
+    """Accuracy on one chip target through the `Chip` protocol (loads the configuration),
+    read out with `decoder` (a calibration's) or the compiled readout."""
     check_task(compiled, task)
+    decoder = decoder or compiled.decoder
     data = split_data(task, split, samples)
     encoded = compiled.encoder.encode(data.inputs)
     chip.load(compiled.config)
     spikes = np.stack([chip.run(encoded[s], noise_amplitude=noise_amplitude, noise_seed=s).spikes
                        for s in range(len(data))])
-    return float(task.accuracy(compiled.decoder.decode(spikes[:, :, compiled.decoder.neurons]), data))
+    return float(task.accuracy(decoder.decode(spikes[:, :, decoder.neurons]), data))
 
 
-def chip_spikes(compiled: CompiledNetwork, data: Dataset, chip_seed: int = 0, mismatch: MismatchLevel = 0,
-                backend: str = "auto") -> np.ndarray:
-    """Output-neuron spikes [S, T, K] of one chip on every sample of `data`."""
-    encoded = compiled.encoder.encode(data.inputs)
-    parts = [BatchedChips(compiled.config, [chip_seed] * len(encoded[lo:lo + MAX_BATCH]), mismatch, backend).run(
-        encoded[lo:lo + MAX_BATCH], neurons=compiled.decoder.neurons).spikes for lo in range(0, len(data), MAX_BATCH)]
-    return np.concatenate(parts)
-
-
-def refit_readout(compiled: CompiledNetwork, task: Task, backend: str = "auto") -> None:
-    """Replace the decoder's w_out by a ridge fit on the nominal chip's spikes on the training split
-    (host-side only: the chip configuration is unchanged)."""
+def refit_readout(compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:
+    """The compiled network with its readout re-fitted by ridge on the nominal chip's spikes on
+    the training split (host-side only: the chip configuration is unchanged)."""
     train = task.train
-    compiled.decoder = compiled.decoder.refit(chip_spikes(compiled, train, backend=backend), train.targets, train.mask)
-    compiled.report["readout_refit"] = {"split": "train", "samples": len(train), "chip": "nominal"}
+    spikes = population_spikes(compiled, train, [0], np.arange(len(train), dtype=np.uint64), 0, backend)[0]
+    return replace(compiled, decoder=compiled.decoder.refit(spikes, train.targets, train.mask),
+                   report={**compiled.report, "readout_refit": {"split": "train", "samples": len(train),
+                                                                "chip": "nominal"}})
 
 
 def measure(net: SpikingNetwork, compiled: CompiledNetwork, task: Task, *, chips: int = 8,
             mismatch: MismatchLevel = "spec", samples: int | None = None, backend: str = "auto",
-            refit: bool = False) -> dict:
-    """Test accuracy of the float network, the nominal chip and `chips` virtual chips (seeds
-    0..chips-1) at `mismatch`; with `refit`, first re-fit the readout on the nominal chip."""
+            refit: bool = False) -> tuple[CompiledNetwork, dict]:
+    """(the compiled network, its accuracy record): test accuracy of the float network, the
+    nominal chip and `chips` virtual chips (seeds 0..chips-1) at `mismatch`; with `refit`,
+    the readout is first re-fitted on the nominal chip (the returned network has it)."""
     def nominal() -> float:
         return float(evaluate_batched(compiled, task, mismatch=0, backend=backend, samples=samples)[0])
 
@@ -133,7 +177,7 @@ def measure(net: SpikingNetwork, compiled: CompiledNetwork, task: Task, *, chips
               "float": evaluate_float(net, task, samples=samples, backend=backend), "nominal_before_refit": None}
     if refit:
         record["nominal_before_refit"] = nominal()
-        refit_readout(compiled, task, backend)
+        compiled = refit_readout(compiled, task, backend)
     record["nominal"] = nominal()
     if chips:
         per_chip = evaluate_batched(compiled, task, chip_seeds=range(chips), mismatch=mismatch, backend=backend,
@@ -141,5 +185,5 @@ def measure(net: SpikingNetwork, compiled: CompiledNetwork, task: Task, *, chips
         record["chips"] = {"mismatch": str(mismatch), "seeds": list(range(chips)), "per_chip": per_chip.tolist(),
                            "median": float(np.median(per_chip)), "min": float(per_chip.min()),
                            "max": float(per_chip.max())}
-    return record
+    return compiled, record
 

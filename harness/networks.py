@@ -105,9 +105,7 @@ def compile_for_chip(net: SpikingNetwork, spec: ChipSpec, task: Task, weight_bit
                      backend: str = "auto") -> CompiledNetwork:
     """`compile_network` followed by a re-fit of the readout on the nominal chip (as
     `harness compile` does by default): the host's decoder matches what the chip does."""
-    compiled = compile_network(net, spec, task.train.inputs, weight_bits=weight_bits)
-    refit_readout(compiled, task, backend)
-    return compiled
+    return refit_readout(compile_network(net, spec, task.train.inputs, weight_bits=weight_bits), task, backend)
 
 
 def _compiled(path: Path, make: Callable[[], CompiledNetwork]) -> CompiledNetwork:

@@ -5,7 +5,9 @@
 - `yield.png`: one panel per suite, yield at each swept condition per network, with the
   yield threshold;
 - `accuracy_hist.png`: small multiples, one panel per network and suite: the per-chip
-  accuracy histogram at the suite's first asserted condition, with the spec and chance.
+  accuracy histogram at the suite's first asserted condition, with the spec and chance;
+- `calibration_budget.png`: yield (and median accuracy) of the run's chip population
+  against the number of calibration trials per chip, with the yield threshold.
 
 Conditions are placed at evenly spaced positions labelled with their values (sorted by
 value; "spec" sits at the mean of the spec's per-class cv and says so), so discrete
@@ -146,12 +148,40 @@ def plot_histograms(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
     return _save(fig, path, layout=False)
 
 
+def plot_budget(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
+    curves = {v["network"]: v for v in verdicts if v["reference"].get("budget_curve")}
+    if not curves:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.8))
+    for network, v in sorted(curves.items()):
+        curve = sorted((int(k), c) for k, c in v["reference"]["budget_curve"].items())
+        x = list(range(len(curve)))
+        left.plot(x, [c["yield"] for _, c in curve], marker="o", label=network)
+        right.plot(x, [c["accuracy"]["median"] for _, c in curve], marker="o", label=network)
+        right.fill_between(x, [c["accuracy"]["q25"] for _, c in curve], [c["accuracy"]["q75"] for _, c in curve],
+                           alpha=0.2)
+        for ax in (left, right):
+            ax.set_xticks(x, [str(k) for k, _ in curve])
+    first = next(iter(curves.values()))
+    left.axhline(first["yield_threshold"], color="k", linestyle="--", linewidth=1,
+                 label=f"yield threshold {first['yield_threshold']:g}")
+    _limits(right, first)
+    left.set(xlabel="calibration trials per chip (0 = uncalibrated)", ylabel="yield", ylim=(-0.02, 1.02),
+             title=f"Yield vs calibration budget ({first['reference']['condition']})")
+    right.set(xlabel="calibration trials per chip (0 = uncalibrated)", ylabel="median test accuracy (band IQR)",
+              ylim=(0, 1.02), title="Accuracy vs calibration budget")
+    left.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
 def plot_all(run: RunDir, verdicts: list[dict[str, Any]]) -> list[Path]:
     """Every plot of `verdicts` (the run's measured tests) that has data; returns the written paths."""
     folder = run.subdir("plots")
     made = [plot_accuracy_vs_mismatch(verdicts, folder / "accuracy_vs_mismatch.png"),
             plot_yield(verdicts, folder / "yield.png"),
-            plot_histograms(verdicts, folder / "accuracy_hist.png")]
+            plot_histograms(verdicts, folder / "accuracy_hist.png"),
+            plot_budget(verdicts, folder / "calibration_budget.png")]
     return [p for p in made if p is not None]
 
 

@@ -100,14 +100,17 @@ def _networks(run: RunDir) -> list[str]:
 def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
     if not tests:
         return []
+    judged = sorted({_judged(v) for v in tests})
     lines = ["## Verdicts", "",
-             "Yield = fraction of chips whose test accuracy meets the accuracy spec. Conditions without a "
-             "limit are characterised, not judged. Each condition is shown beside its reference: the same "
-             "chips without the perturbation under test (the nominal chips for the mismatch sweep). "
-             "Driver: spike bits that differ between the driver path and the batched simulator on the "
-             "cross-checked chips.", "",
+             f"The yield verdict judges the {' / '.join(judged)} deployment. Yield = fraction of chips whose test "
+             "accuracy meets the accuracy spec. Conditions without a limit are characterised, not judged. Both "
+             "deployments are shown: uncalibrated (the compiled readout, fitted on the nominal chip) and calibrated "
+             "(each chip's readout refitted on a few class-balanced training trials run through that chip, "
+             "disjoint from the test samples). Each condition is shown beside its reference: the same chips "
+             "without the perturbation under test (the nominal chips for the mismatch sweep). Driver: spike bits "
+             "that differ between the driver path and the batched simulator on the cross-checked chips.", "",
              "| suite | network | condition | yield | limit | Δ yield vs reference | accuracy median [IQR] | "
-             "Δ median | min | driver bits | outcome |",
+             "uncalibrated: yield, median | calibrated: yield, median | driver bits | outcome |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for v in sorted(tests, key=lambda v: (v["suite"], v["network"], numeric(v))):
@@ -115,16 +118,43 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
         acc, ref, driver = v["accuracy"], v["reference"], v["driver"]
         checked = f"{driver['bit_errors']} of {sum(c['bits'] for c in driver['chips'])}" if driver["chips"] \
             else f"not checked ({driver['skipped']})"
+        both = [f"{_pct(d['yield'])}, {_pct(d['accuracy']['median'])}" for d in
+                (v["deployments"]["uncalibrated"], v["deployments"]["calibrated"])]
         lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])} | "
                      f"{'>= ' + _pct(low) if low is not None else '—'} | {_points(ref['delta_yield'])} "
                      f"(ref. {ref['condition']}: {_pct(ref['yield'])}) | {_pct(acc['median'])} "
-                     f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {_points(ref['delta_median'])} | "
-                     f"{_pct(acc['min'])} | {checked} | **{v['outcome'].upper()}** |")
+                     f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {both[0]} | {both[1]} | {checked} | "
+                     f"**{v['outcome'].upper()}** |")
         if v["outcome"] == "fail" and low is not None and ref["yield"] < low:
             notes.append(f"- {v['suite']} {v['condition']} ({v['network']}): the reference {ref['condition']} "
                          f"already has yield {_pct(ref['yield'])} < {_pct(low)} on the same chips, so this failure "
                          "comes from the chip population, not from the perturbation under test.")
-    return [*lines, "", *notes, *([""] if notes else [])]
+    return [*lines, "", *notes, *([""] if notes else []), *_budget(tests)]
+
+
+def _judged(verdict: dict[str, Any]) -> str:
+    judged = verdict["judged"]
+    if judged["deployment"] != "calibrated":
+        return "uncalibrated"
+    return f"calibrated ({judged['calibration_trials']} {judged['calibration_split']} trials per chip)"
+
+
+def _budget(tests: list[dict[str, Any]]) -> list[str]:
+    """Yield and median accuracy against the calibration budget on the run's chip population."""
+    curves = {v["network"]: v["reference"] for v in tests if v["reference"].get("budget_curve")}
+    if not curves:
+        return []
+    budgets = sorted({int(k) for ref in curves.values() for k in ref["budget_curve"]})
+    lines = ["### Calibration budget", "",
+             "Yield and median accuracy on the run's chip population against the number of class-balanced "
+             "calibration trials per chip (0 = uncalibrated).", "",
+             "| network | population | " + " | ".join(f"{k} trials" for k in budgets) + " |",
+             "|---|---|" + "---|" * len(budgets)]
+    for network, ref in sorted(curves.items()):
+        cells = [f"{_pct(c['yield'])} ({_pct(c['accuracy']['median'])})" if c else "—"
+                 for c in (ref["budget_curve"].get(str(k)) for k in budgets)]
+        lines.append(f"| {network} | {ref['condition']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _populations(tests: list[dict[str, Any]]) -> list[str]:

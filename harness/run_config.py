@@ -41,6 +41,7 @@ SUITES = tuple(SUITE_CATALOG)
 SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
 DEFAULT_SIZES = {"n_train": 256, "n_val": 64, "n_test": 64}
+CHOICES = {"judge": ("calibrated", "uncalibrated"), "calibration_split": ("train", "val")}
 QUICK = {"chips": 8, "sizes": {"n_train": 64, "n_val": 32, "n_test": 16}, "samples": 16}
 
 
@@ -284,9 +285,15 @@ def _suite_overrides(table: Any, fail: Any) -> dict[str, dict[str, Any]]:
         problem = check_sweep(SUITE_CATALOG[suite], params)
         if problem:
             raise fail(f"suite.{suite}.{problem[0]}", problem[1])
-        for key in ("samples", "chunk", "driver_samples"):
+        for key in ("samples", "chunk", "driver_samples", "calibration_trials"):
             if params[key] < 1:
                 raise fail(f"suite.{suite}.{key}", f"must be >= 1, got {params[key]!r}")
+        for key, choices in CHOICES.items():
+            if params[key] not in choices:
+                raise fail(f"suite.{suite}.{key}", f"must be one of {', '.join(choices)}, got {params[key]!r}")
+        if not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= 1024 for k in params["budget_curve"]):
+            raise fail(f"suite.{suite}.budget_curve", f"must list trial counts in [0, 1024], got "
+                                                      f"{params['budget_curve']!r}")
     return resolved
 
 

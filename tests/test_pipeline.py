@@ -35,6 +35,8 @@ n_steps = 500
 samples = 2
 chunk = {chunk}
 accuracy_spec = 0.0
+calibration_trials = 4
+budget_curve = [0, 2, 4]
 [suite.mismatch_yield]
 levels = [0.0, "spec"]
 [suite.quantisation]
@@ -113,7 +115,7 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
     measurement = record["conditions"]["level=0.002"]["measurements"][0]
     assert set(measurement) == {"name", "value", "units", "limits", "outcome"}
     assert {p.name for p in (run / "plots").glob("*.png")} == {"accuracy_vs_mismatch.png", "yield.png",
-                                                               "accuracy_hist.png"}
+                                                               "accuracy_hist.png", "calibration_budget.png"}
     report = (run / "report.md").read_text()
     assert report.startswith("# Robustness report: PASS\n") and "![yield](plots/yield.png)" in report
     (run / "report.md").unlink()

@@ -57,15 +57,31 @@ def test_interrupted_writes_leave_no_debris_and_corrupt_files_are_named(tmp_path
         run.cached("s", "n", 2, "c", "f")
 
 
-def test_summary_counts_verdict_outcomes(tmp_path):
+def test_summary_joins_test_outcomes_and_verdicts(tmp_path):
     run = RunDir(tmp_path)
     run.start("x = 1\n", {"seed": 3, "chip_seeds": [3, 4]})
-    for condition, outcome in (("level=0.1", "pass"), ("level=0.3", "info"), ("level=spec", "fail")):
-        run.write_verdict("mismatch_yield", "xor-ads-dynapse1", condition, {"outcome": outcome})
+    tests = []
+    for condition, verdict, outcome in (("level=0.1", "pass", "pass"), ("level=0.3", "info", "pass"),
+                                        ("level=spec", "fail", "fail"), ("level=0.2", "pass", "error")):
+        run.write_verdict("mismatch_yield", "xor-ads-dynapse1", condition, {"outcome": verdict})
+        tests.append({"nodeid": condition, "outcome": outcome, "message": "", "suite": "mismatch_yield",
+                      "network": "xor-ads-dynapse1", "condition": condition})
+    tests.append({"nodeid": "skipped", "outcome": "skip", "message": "no board", "suite": "supply_sweep",
+                  "network": "xor-ads-dynapse1", "condition": None})
+    run.write_outcomes({"pytest_exit": 1, "tests": tests, "collection_errors": []})
     summary = run.write_summary()
-    assert summary["totals"] == {"tests": 3, "pass": 1, "fail": 1, "info": 1}
+    assert summary["totals"] == {"tests": 5, "pass": 2, "fail": 1, "error": 1, "skip": 1, "characterised": 1}
+    assert summary["outcome"] == "ERROR"
+    assert [t.get("verdict") for t in summary["tests"]] == ["pass", "info", "fail", None, None]  # no stale verdict
     assert summary["run"]["chip_seeds"] == [3, 4]
     assert json.loads(run.summary_path.read_text()) == summary
+
+
+def test_a_run_without_recorded_outcomes_is_an_error(tmp_path):
+    run = RunDir(tmp_path)
+    run.start("x = 1\n", {"seed": 0, "chip_seeds": [0]})
+    summary = run.write_summary()
+    assert summary["outcome"] == "ERROR" and summary["totals"]["tests"] == 0 and summary["errors"]
 
 
 def test_run_config_round_trips_and_names_bad_fields(tmp_path):
@@ -74,7 +90,7 @@ def test_run_config_round_trips_and_names_bad_fields(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(config.to_toml())
     assert load_config(path) == config
-    path.write_text("chips = 4\n[suite.noise]\nlevels = [0.1]\n[suite.common]\nsamples = 3\n")
+    path.write_text("chips = 4\n[suite.noise]\nlevels = [0.1]\nassert_at = [0.1]\n[suite.common]\nsamples = 3\n")
     loaded = load_config(path)
     assert loaded.suite_params("noise")["levels"] == [0.1] and loaded.suite_params("noise")["samples"] == 3
     assert loaded.suite_params("quantisation")["samples"] == 3

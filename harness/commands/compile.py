@@ -1,13 +1,15 @@
 """`harness compile`: map a trained network onto a vc1 chip spec and report the mapping."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from harness.commands.outputs import writable
 from harness.compiler import CompileError, compile_network, format_report
 from harness.deploy import TASK_ERRORS, check_task, measure, task_for
-from sim.atomic import write_json
+from sim.atomic import OutputError, write_json
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.chip.mismatch import MismatchError, resolve_cv
 from sim.chip.spec import SpecError
@@ -17,9 +19,9 @@ from sim.netfile import NetworkFileError, load_network
 @click.command("compile")
 @click.argument("net_file", metavar="NET", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--spec", default="dynapse1", show_default=True, help="Chip spec: dynapse1, dense1k or a TOML/JSON file.")
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Compiled configuration (.npz; also a plain chip configuration).")
-@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Also write the mapping report as JSON.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Re-fit the readout by ridge regression on the nominal chip's spikes on training data.")
@@ -39,12 +41,14 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
         check_task(net, task)
         compiled = compile_network(net, spec, task.train.inputs, weight_bits)
         resolve_cv(mismatch, compiled.config.spec)
-        compiled.report["accuracy"] = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
-                                              backend=backend, refit=refit)
-    except (NetworkFileError, CompileError, SpecError, MismatchError, BackendError, *TASK_ERRORS) as exc:
+        compiled, accuracy = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
+                                     backend=backend, refit=refit)
+        compiled = replace(compiled, report={**compiled.report, "accuracy": accuracy})
+        compiled.save(out)
+        if report_file is not None:
+            write_json(report_file, compiled.report)
+    except (NetworkFileError, CompileError, SpecError, MismatchError, BackendError, OutputError,
+            *TASK_ERRORS) as exc:
         raise click.ClickException(str(exc)) from None
-    compiled.save(out)
-    if report_file is not None:
-        write_json(report_file, compiled.report)
     click.echo(format_report(compiled.report))
     click.echo(f"compiled configuration -> {out}")

@@ -1,8 +1,10 @@
-"""Host-side readout: filter the output neurons' spikes with τ_out and apply w_out.
+"""Host-side readout: filter the output neurons' spikes with τ_out and apply w_out (+ bias).
 
-Exactly the float model's readout (`sim.network`): r ← r·e^(−dt/τ_out) + s/τ_out, y = r·w_out.
-`refit` replaces w_out by a ridge regression of the task targets on the filtered spikes
-the nominal chip produced on training data (so it can absorb what compilation changed).
+Exactly the float model's readout (`sim.network`): r ← r·e^(−dt/τ_out) + s/τ_out,
+y = r·w_out + bias (bias 0 unless a calibration fitted one). `refit` replaces w_out by a
+ridge regression of the task targets on the filtered spikes the nominal chip produced on
+training data (so it can absorb what compilation changed); `harness.calibration` fits
+w_out and bias per chip.
 """
 from __future__ import annotations
 
@@ -17,11 +19,12 @@ from sim.readout import ridge
 RIDGE = 1e-3  # regulariser relative to the mean feature energy
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decoder:
     neurons: np.ndarray  # [K] chip neuron ids read out
     w_out: np.ndarray    # [K, n_out]
     tau_out: float
+    bias: np.ndarray | None = None  # [n_out] intercept (None: 0)
 
     def filtered(self, spikes: np.ndarray) -> np.ndarray:
         """Readout traces r [..., T, K] from spikes [..., T, K]."""
@@ -29,8 +32,10 @@ class Decoder:
         return lfilter([1.0 / self.tau_out], [1.0, -k], np.asarray(spikes, np.float64), axis=-2)
 
     def decode(self, spikes: np.ndarray) -> np.ndarray:
-        """Outputs y [..., T, n_out] from the output neurons' spikes [..., T, K]."""
-        return self.filtered(spikes) @ self.w_out
+        """Outputs y [..., T, n_out] from the output neurons' spikes [..., T, K]. The filter is
+        linear, so the spikes are projected first and only n_out traces are filtered."""
+        projected = np.asarray(spikes, np.float64) @ self.w_out
+        return self.filtered(projected) + (0.0 if self.bias is None else self.bias)
 
     def refit(self, spikes: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> "Decoder":
         """A decoder whose w_out is the ridge fit of `targets` [S, T, n_out] on `spikes` [S, T, K]
@@ -40,11 +45,17 @@ class Decoder:
         y = np.asarray(targets, np.float64)[mask]
         return Decoder(self.neurons, ridge(r, y, RIDGE), self.tau_out)
 
+    def with_readout(self, w_out: np.ndarray, bias: np.ndarray) -> "Decoder":
+        """The same neurons and filter with another readout."""
+        return Decoder(self.neurons, np.asarray(w_out, np.float64), self.tau_out, np.asarray(bias, np.float64))
+
     def to_dict(self) -> dict[str, Any]:
-        return {"neurons": self.neurons.tolist(), "w_out": self.w_out.tolist(), "n_out": self.w_out.shape[1],
+        data = {"neurons": self.neurons.tolist(), "w_out": self.w_out.tolist(), "n_out": self.w_out.shape[1],
                 "tau_out": self.tau_out}
+        return data if self.bias is None else {**data, "bias": self.bias.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Decoder":
         w_out = np.asarray(data["w_out"], np.float64).reshape(len(data["neurons"]), int(data["n_out"]))
-        return cls(np.asarray(data["neurons"], np.int64), w_out, float(data["tau_out"]))
+        bias = None if data.get("bias") is None else np.asarray(data["bias"], np.float64).reshape(w_out.shape[1])
+        return cls(np.asarray(data["neurons"], np.int64), w_out, float(data["tau_out"]), bias)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
-from harness.deploy import evaluate_batched
+from harness.deploy import evaluate_deployments
 from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
 from harness.suites.catalog import SUITES
@@ -73,17 +73,33 @@ def reference_setup(ctx: HarnessContext, suite: str, deployment: Deployment) -> 
     return Setup(same_network(deployment.compiled), mismatch=mismatch)
 
 
+def deployments(params: dict[str, Any]) -> tuple[int, str]:
+    """(calibration trials per chip, name of the judged measurement) from a suite's parameters."""
+    trials = int(params["calibration_trials"])
+    return trials, accuracy_name(trials if params["judge"] == "calibrated" else 0)
+
+
+def accuracy_name(trials: int) -> str:
+    """The measurement of a chip's accuracy read out with a readout calibrated on `trials` trials."""
+    return "accuracy_uncalibrated" if trials == 0 else f"accuracy_calibrated_{trials}"
+
+
 def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, condition: Condition,
                        setup: Setup) -> dict[str, Any]:
-    """Accuracy of every chip at `condition` (reusing recorded chips), yield, the reference
-    condition beside it, driver check, verdict."""
+    """Accuracy of every chip at `condition` (reusing recorded chips), uncalibrated and
+    calibrated; the judged deployment's yield; the reference condition beside it; driver
+    check; verdict."""
     params = ctx.config.suite_params(suite)
     started = time.perf_counter()
     spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
-    fingerprint = _fingerprint(deployment, condition.label, setup, params)
-    accuracy, computed = measure_chips(ctx, suite, deployment, condition.label, condition.value, setup, params)
+    trials, judged = deployments(params)
+    budgets = (0, trials)
+    fingerprint = _fingerprint(deployment, setup, params, budgets)
+    measured, computed = measure_chips(ctx, suite, deployment, condition.label, condition.value, setup, params,
+                                       budgets)
     seeds = ctx.config.chip_seeds
-    values = np.array([accuracy[s] for s in seeds])
+    by_name = {name: np.array([measured[s][name] for s in seeds]) for name in measured[seeds[0]]}
+    values = by_name[judged]
     yield_ = Measurement("yield", float(np.mean(values >= spec_limit)), FRACTION,
                          low=threshold if condition.asserted else None)
     previous = ctx.run.read_json(ctx.run.verdict_path(suite, deployment.key, condition.label)) or {}
@@ -97,6 +113,10 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
         "spec": deployment.spec.name, "accuracy_spec": spec_limit, "yield_threshold": threshold,
         "samples": int(params["samples"]), "chance": deployment.task.chance,
+        "judged": {"deployment": params["judge"], "calibration_trials": trials if params["judge"] == "calibrated"
+                   else 0, "calibration_split": params["calibration_split"]},
+        "deployments": {name: _deployment(by_name[accuracy_name(k)], spec_limit)
+                        for name, k in (("uncalibrated", 0), ("calibrated", trials))},
         "population": _population(setup, seeds), "yield": yield_.to_dict(), "accuracy": _spread(values),
         "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
@@ -108,44 +128,63 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
 
 
 def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: np.ndarray) -> dict[str, Any]:
-    """The suite's reference condition on the same chips, and the change from it to `values`."""
+    """The suite's reference condition on the same chips (the judged deployment, and for the
+    run's chip population every calibration budget of `budget_curve`), and the change from it
+    to `values`."""
     setup = reference_setup(ctx, suite, deployment)
     label = f"mismatch={setup.mismatch}"
     params = ctx.config.suite_params(suite)
     spec_limit = float(params["accuracy_spec"])
-    accuracy, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params)
-    ref = np.array([accuracy[s] for s in ctx.config.chip_seeds])
+    trials, judged = deployments(params)
+    curve = [] if SUITES[suite].perturbs_population else [int(k) for k in params["budget_curve"]]
+    budgets = tuple(sorted({0, trials, *curve}))
+    measured, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params, budgets)
+    seeds = ctx.config.chip_seeds
+    ref = np.array([measured[s][judged] for s in seeds])
     ref_yield = float(np.mean(ref >= spec_limit))
-    return {"condition": label, "population": _population(setup, ctx.config.chip_seeds), "yield": ref_yield,
+    return {"condition": label, "population": _population(setup, seeds), "yield": ref_yield,
             "median": float(np.median(ref)), "delta_yield": float(np.mean(values >= spec_limit)) - ref_yield,
-            "delta_median": float(np.median(values) - np.median(ref))}
+            "delta_median": float(np.median(values) - np.median(ref)),
+            "budget_curve": {str(k): _deployment(np.array([measured[s][accuracy_name(k)] for s in seeds]), spec_limit)
+                             for k in curve}}
+
+
+def _deployment(values: np.ndarray, spec_limit: float) -> dict[str, Any]:
+    return {"yield": float(np.mean(values >= spec_limit)), "accuracy": _spread(values)}
 
 
 def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, label: str, value: Any, setup: Setup,
-                  params: dict[str, Any]) -> tuple[dict[int, float], int]:
-    """(accuracy per chip seed, chips computed now) at condition `label`, recorded under
-    records/`folder`: recorded chips are reused; the others are evaluated in chunks, each
-    chunk's records written as soon as it is done."""
-    fingerprint = _fingerprint(deployment, label, setup, params)
-    accuracy: dict[int, float] = {}
+                  params: dict[str, Any], budgets: tuple[int, ...]) -> tuple[dict[int, dict[str, float]], int]:
+    """({chip seed: {measurement name: accuracy}}, chips computed now) at condition `label`
+    for each calibration budget, recorded under records/`folder`: recorded chips are reused;
+    the others are evaluated in chunks, each chunk's records written as soon as it is done."""
+    fingerprint = _fingerprint(deployment, setup, params, budgets)
+    measured: dict[int, dict[str, float]] = {}
     for seed in ctx.config.chip_seeds:
         cached = ctx.run.cached(folder, deployment.key, seed, label, fingerprint)
         if cached is not None:
-            accuracy[seed] = next(m.value for m in cached if m.name == "accuracy")
-    missing = [s for s in ctx.config.chip_seeds if s not in accuracy]
+            measured[seed] = {m.name: m.value for m in cached}
+    missing = [s for s in ctx.config.chip_seeds if s not in measured]
     samples, chunk = int(params["samples"]), max(1, int(params["chunk"]))
+    limit = float(params["accuracy_spec"])
+    _, judged = deployments(params)
     context = {"condition": value, "mismatch": str(setup.mismatch), "noise_amplitude": setup.noise_amplitude,
-               "samples": samples, "selection": "class-balanced", **(setup.context or {})}
+               "samples": samples, "selection": "class-balanced", "calibration_split": params["calibration_split"],
+               **(setup.context or {})}
     with tqdm(total=len(missing), desc=f"{folder} {deployment.key} {label}", unit="chip",
               disable=not ctx.progress or not missing, leave=False) as bar:
         for first in range(0, len(missing), chunk):
             part = missing[first:first + chunk]
-            for seed, acc in zip(part, _evaluate_chips(deployment, setup, part, samples, ctx.config.backend)):
-                accuracy[seed] = float(acc)
-                measurement = Measurement("accuracy", float(acc), FRACTION, low=float(params["accuracy_spec"]))
-                ctx.run.record(folder, deployment.key, seed, label, fingerprint, [measurement], context)
+            results = _evaluate_chips(deployment, setup, part, samples, ctx.config.backend, budgets,
+                                      params["calibration_split"])
+            for i, seed in enumerate(part):
+                measured[seed] = {accuracy_name(k): float(results[k][i]) for k in budgets}
+                records = [Measurement("accuracy", measured[seed][judged], FRACTION, low=limit),
+                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items())]
+                measured[seed]["accuracy"] = measured[seed][judged]
+                ctx.run.record(folder, deployment.key, seed, label, fingerprint, records, context)
             bar.update(len(part))
-    return accuracy, len(missing)
+    return measured, len(missing)
 
 
 def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
@@ -154,24 +193,27 @@ def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
             "noise_amplitude": setup.noise_amplitude, "variant": setup.tag or None}
 
 
-def _evaluate_chips(deployment: Deployment, setup: Setup, seeds: Sequence[int], samples: int,
-                    backend: str) -> np.ndarray:
-    """Accuracies of `seeds`, one evaluate_batched call per group of chips sharing a network.
-    Nominal chips without noise are bit-identical (CHIP_SPEC §3), so one stands for all."""
+def _evaluate_chips(deployment: Deployment, setup: Setup, seeds: Sequence[int], samples: int, backend: str,
+                    budgets: tuple[int, ...], split: str) -> dict[int, np.ndarray]:
+    """Accuracies of `seeds` per calibration budget, one evaluate_deployments call per group of
+    chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
+    so one stands for all."""
+    def evaluate(compiled: CompiledNetwork, members: Sequence[int]) -> dict[int, np.ndarray]:
+        return evaluate_deployments(compiled, deployment.task, chip_seeds=members, mismatch=setup.mismatch,
+                                    backend=backend, noise_amplitude=setup.noise_amplitude, samples=samples,
+                                    trials=budgets, calibration_split=split)
+
     if _identical_chips(deployment, setup):
-        value = evaluate_batched(setup.compiled_for(seeds[0]), deployment.task, chip_seeds=seeds[:1],
-                                 mismatch=setup.mismatch, backend=backend, samples=samples)[0]
-        return np.full(len(seeds), value)
+        return {k: np.full(len(seeds), v[0]) for k, v in evaluate(setup.compiled_for(seeds[0]), seeds[:1]).items()}
     groups: dict[int, tuple[CompiledNetwork, list[int]]] = {}
     for seed in seeds:
         compiled = setup.compiled_for(seed)
         groups.setdefault(id(compiled), (compiled, []))[1].append(seed)
-    result: dict[int, float] = {}
+    result: dict[int, dict[int, float]] = {k: {} for k in budgets}
     for compiled, members in groups.values():
-        values = evaluate_batched(compiled, deployment.task, chip_seeds=members, mismatch=setup.mismatch,
-                                  backend=backend, noise_amplitude=setup.noise_amplitude, samples=samples)
-        result.update(zip(members, values))
-    return np.array([result[s] for s in seeds])
+        for k, values in evaluate(compiled, members).items():
+            result[k].update(zip(members, values))
+    return {k: np.array([result[k][s] for s in seeds]) for k in budgets}
 
 
 def _identical_chips(deployment: Deployment, setup: Setup) -> bool:
@@ -230,9 +272,11 @@ def _spread(values: np.ndarray) -> dict[str, float]:
             "max": float(values.max()), "mean": float(values.mean())}
 
 
-def _fingerprint(deployment: Deployment, label: str, setup: Setup, params: dict[str, Any]) -> str:
+def _fingerprint(deployment: Deployment, setup: Setup, params: dict[str, Any], budgets: tuple[int, ...]) -> str:
+    """What a chip's measurements depend on: equal setups give equal fingerprints in any suite."""
     facts = {"network": deployment.fingerprint, "variant": compiled_fingerprint(setup.compiled_for(0))
-             if not setup.tag else setup.tag, "condition": label, "mismatch": str(setup.mismatch),
-             "noise": setup.noise_amplitude, "samples": params["samples"], "selection": "class-balanced",
-             "spec": params["accuracy_spec"], "task": [deployment.task.name, deployment.task.meta]}
+             if not setup.tag else setup.tag, "mismatch": str(setup.mismatch), "noise": setup.noise_amplitude,
+             "samples": params["samples"], "selection": "class-balanced", "spec": params["accuracy_spec"],
+             "judge": params["judge"], "budgets": list(budgets), "calibration_split": params["calibration_split"],
+             "task": [deployment.task.name, deployment.task.meta]}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -22,28 +22,40 @@ class Dataset:
     targets: np.ndarray  # [S, T, n_out] float32
     mask: np.ndarray     # [S, T] bool: steps where the output is trained and judged
     labels: np.ndarray   # [S] int64 class labels
+    strata: np.ndarray | None = None  # [S] sub-class ids (XOR: the sign combination); None: the labels
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
 
     def subset(self, index: Any) -> "Dataset":
-        return Dataset(self.inputs[index], self.targets[index], self.mask[index], self.labels[index])
+        return Dataset(self.inputs[index], self.targets[index], self.mask[index], self.labels[index],
+                       None if self.strata is None else self.strata[index])
 
     def balanced(self, samples: int, n_classes: int) -> "Dataset":
-        """`samples` samples with the same number from every class (the first of each class,
-        interleaved), so a constant answer scores exactly chance. TaskError when `samples` is
-        not a multiple of `n_classes` or a class has too few samples."""
+        """`samples` samples with the same number from every class, so a constant answer scores
+        exactly chance; within a class its strata take turns (XOR: every sign combination).
+        Classes alternate, so any prefix of a multiple of `n_classes` is balanced too.
+        TaskError when `samples` is not a multiple of `n_classes` or a class has too few."""
         if samples < n_classes or samples % n_classes:
             raise TaskError(f"{samples} samples cannot be split equally over {n_classes} classes "
                             f"(use a multiple of {n_classes})")
         per_class = samples // n_classes
-        members = [np.flatnonzero(self.labels == c) for c in range(n_classes)]
-        short = [(c, m.size) for c, m in enumerate(members) if m.size < per_class]
+        sequences = [self._round_robin(np.flatnonzero(self.labels == c)) for c in range(n_classes)]
+        short = [(c, len(seq)) for c, seq in enumerate(sequences) if len(seq) < per_class]
         if short:
             c, have = short[0]
             raise TaskError(f"{samples} class-balanced samples need {per_class} of class {c}, but the split has "
                             f"{have}; use fewer samples or a larger split")
-        return self.subset(np.stack([m[:per_class] for m in members], axis=1).reshape(-1))
+        return self.subset(np.stack([seq[:per_class] for seq in sequences], axis=1).reshape(-1))
+
+    def _round_robin(self, members: np.ndarray) -> np.ndarray:
+        """`members` reordered so that their strata take turns (first of each stratum, then second...)."""
+        if self.strata is None:
+            return members
+        groups = [members[self.strata[members] == s] for s in np.unique(self.strata[members])]
+        rank = np.concatenate([np.arange(g.size) for g in groups])
+        turn = np.concatenate(groups)
+        return turn[np.argsort(rank, kind="stable")]
 
 
 @dataclass

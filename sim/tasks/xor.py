@@ -39,7 +39,8 @@ def xor_dataset(n_samples: int, rng: np.random.Generator, n_steps: int = T_MS,
         mask[i, lo:hi] = True
     if input_noise > 0:
         inputs += rng.normal(0.0, input_noise, inputs.shape).astype(np.float32)
-    return Dataset(inputs, targets, mask, labels)
+    strata = (combos[:, 0] > 0) * 2 + (combos[:, 1] > 0)  # the sign combination, 0..3
+    return Dataset(inputs, targets, mask, labels, strata.astype(np.int64))
 
 
 def make_xor(seed: int = 0, n_train: int = 256, n_val: int = 64, n_test: int = 128,

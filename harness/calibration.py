@@ -1,0 +1,144 @@
+"""Per-chip calibration: fit a chip's readout on a few class-balanced trials, as a lab would.
+
+A chip runs K calibration trials drawn class-balanced from the task's training (or
+validation) split — never the test split — and its readout (w_out and an intercept) is
+refitted by ridge regression on that chip's filtered output spikes over the task's
+decision steps. The ridge strength is chosen by cross-validation over the calibration
+trials (folds of one trial per class; held-out squared error, ties to the stronger ridge);
+with a single fold the middle strength is used. Calibration trials run with noise seeds
+disjoint from the test samples' (sample s uses noise seed s).
+
+A `Calibration` is stored as JSON keyed by the chip's identity and the compiled network's
+fingerprint, so it is only ever applied to the chip and network it was made for.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.compiler.decoding import Decoder
+from sim.atomic import write_json
+from sim.tasks.base import Dataset, Task
+
+SPLITS = ("train", "val")
+STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # relative to the mean feature energy (sim.readout)
+NOISE_SEED_BASE = 2**32  # calibration trial i runs with noise seed NOISE_SEED_BASE + i
+FORMAT = "snn-hil-calibration"
+
+
+class CalibrationError(ValueError):
+    """A calibration cannot be made or does not fit the chip or network it is applied to."""
+
+
+def calibration_data(task: Task, trials: int, split: str = "train") -> Dataset:
+    """`trials` class-balanced trials of `split` (train or val; never test)."""
+    if split not in SPLITS:
+        raise CalibrationError(f"calibration split {split!r}: choose {' or '.join(SPLITS)} (never the test split)")
+    return getattr(task, split).balanced(trials, task.n_classes)
+
+
+def noise_seeds(trials: int) -> np.ndarray:
+    return NOISE_SEED_BASE + np.arange(trials, dtype=np.uint64)
+
+
+def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
+                 n_classes: int) -> tuple[list[Decoder], np.ndarray]:
+    """Per chip, the decoder refitted on that chip's calibration spikes [chips, K, T, neurons]
+    of `data` (K trials, class-balanced); returns (decoders, chosen strength per chip)."""
+    folds = _folds(data.labels, n_classes)
+    decoders, strengths = [], []
+    for chip_spikes in spikes:
+        gram, cross, energy = _trial_moments(decoder.filtered(chip_spikes), data)
+        strength = _cross_validated_strength(gram, cross, energy, folds)
+        w = _solve(gram.sum(0), cross.sum(0), strength)
+        decoders.append(decoder.with_readout(w[:-1], w[-1]))
+        strengths.append(strength)
+    return decoders, np.array(strengths)
+
+
+def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial, over its decision steps, the moments of the features with an intercept
+    column, x = [r, 1]: (Σ xxᵀ [K, n+1, n+1], Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
+    mask = np.asarray(data.mask, np.float64)[..., None]                       # [K, T, 1]
+    x = np.concatenate([features, np.ones(features.shape[:-1] + (1,))], axis=-1) * mask
+    y = np.asarray(data.targets, np.float64) * mask
+    xt = x.transpose(0, 2, 1)
+    return xt @ x, xt @ y, np.einsum("kto,kto->k", y, y)
+
+
+def _solve(gram: np.ndarray, cross: np.ndarray, strength: float) -> np.ndarray:
+    """Ridge on [r, 1] with the intercept unpenalised; the penalty is `strength` × the mean
+    diagonal of the features' Gram matrix, as sim.readout.solve_ridge does."""
+    n = gram.shape[0] - 1
+    penalty = strength * max(float(np.trace(gram[:n, :n])) / max(n, 1), 1e-12)
+    reg = np.diag(np.r_[np.full(n, penalty), 0.0])
+    return np.linalg.solve(gram + reg, cross)
+
+
+def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
+    """Trial indices of each fold: the i-th trial of every class."""
+    members = [np.flatnonzero(labels == c) for c in range(n_classes)]
+    per_class = min(m.size for m in members)
+    return [np.array([m[i] for m in members]) for i in range(per_class)]
+
+
+def _cross_validated_strength(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray,
+                              folds: list[np.ndarray]) -> float:
+    """The strength with the least held-out squared error summed over folds (ties: stronger)."""
+    if len(folds) < 2:
+        return STRENGTHS[len(STRENGTHS) // 2]
+    total_gram, total_cross = gram.sum(0), cross.sum(0)
+    errors = np.zeros(len(STRENGTHS))
+    for fold in folds:
+        held_gram, held_cross = gram[fold].sum(0), cross[fold].sum(0)
+        for i, strength in enumerate(STRENGTHS):
+            w = _solve(total_gram - held_gram, total_cross - held_cross, strength)
+            errors[i] += float(np.sum(w * (held_gram @ w)) - 2 * np.sum(w * held_cross) + energy[fold].sum())
+    best = min(range(len(STRENGTHS)), key=lambda i: (round(errors[i] / max(abs(errors).max(), 1e-12), 9),
+                                                       -STRENGTHS[i]))
+    return STRENGTHS[best]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A chip's fitted readout and what it was made for."""
+
+    chip: dict[str, Any]      # the chip's identity (spec version and name, chip id, firmware, mismatch)
+    network: str              # fingerprint of the compiled network (harness.networks.compiled_fingerprint)
+    trials: int
+    split: str
+    strength: float
+    decoder: Decoder
+
+    def save(self, path: str | Path) -> Path:
+        return write_json(path, {"format": FORMAT, "chip": self.chip, "network": self.network, "trials": self.trials,
+                                 "split": self.split, "strength": self.strength, "decoder": self.decoder.to_dict()})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Calibration":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise CalibrationError(f"{path}: not a calibration file (make one with `harness calibrate`)")
+            return cls(dict(data["chip"]), str(data["network"]), int(data["trials"]), str(data["split"]),
+                       float(data["strength"]), Decoder.from_dict(data["decoder"]))
+        except FileNotFoundError:
+            raise CalibrationError(f"{path}: no such calibration file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, CalibrationError):
+                raise
+            raise CalibrationError(f"{path}: unreadable calibration file ({exc!r})") from None
+
+    def check(self, chip_id: str, network: str) -> None:
+        """CalibrationError unless this calibration was made for chip `chip_id` and `network`."""
+        if self.chip.get("chip_id") != chip_id:
+            raise CalibrationError(f"this calibration was made for chip {self.chip.get('chip_id')}, not {chip_id}; "
+                                   "calibrate this chip with `harness calibrate`")
+        if self.network != network:
+            raise CalibrationError(f"this calibration was made for compiled network {self.network}, not {network}; "
+                                   "recalibrate after compiling")
