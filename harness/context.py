@@ -50,6 +50,7 @@ class HarnessContext:
     _deployments: dict[str, Deployment] = field(default_factory=dict)
     _board: Any = None
     _instruments: Instruments | None = None
+    _client: Any = None
 
     @classmethod
     def open(cls, config: RunConfig, results: str | Path, progress: bool = False) -> "HarnessContext":
@@ -90,7 +91,7 @@ class HarnessContext:
         """The board at the (serial) target, opened once per session: its port is exclusive."""
         from drivers.targets import open_chip  # noqa: PLC0415
         if self._board is None:
-            self._board = open_chip(self.config.target, spec=spec)
+            self._board = open_chip(self.config.target, spec=spec, link_timeout=self.config.link_timeout or None)
         return self._board
 
     # ---- instruments -------------------------------------------------------------------
@@ -107,7 +108,19 @@ class HarnessContext:
             self._instruments = Instruments(supply, multimeter)
         return self._instruments
 
+    # ---- cluster -----------------------------------------------------------------------
+    def client(self) -> Any:
+        """The Dask client of `config.cluster`, opened on first use; None when running in process."""
+        if self._client is None and self.config.cluster:
+            from harness.cluster import open_client  # noqa: PLC0415 - the cluster extra loads on demand
+            self._client = open_client(self.config.cluster)
+        return self._client
+
     def close(self) -> None:
+        if self._client is not None:
+            from harness.cluster import close_client  # noqa: PLC0415
+            close_client(self._client)
+            self._client = None
         if self._board is not None:
             self._board.close()
             self._board = None

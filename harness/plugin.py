@@ -23,6 +23,7 @@ _CONTEXT = pytest.StashKey["Any"]()
 _OUTCOMES = pytest.StashKey["Any"]()
 _OPTIONS = {  # option -> (run-config field, help)
     "target": ("target", "chip target of the driver path: 'emulator' or a serial URL (/dev/ttyACM0, socket://h:p)"),
+    "link-timeout": ("link_timeout", "seconds a board may stay silent (default: from the measured line)"),
     "spec": ("specs", "chip spec: a built-in name (dynapse1, dense1k) or a spec file"),
     "chips": ("chips", "number of virtual chips"),
     "mismatch": ("mismatch", "mismatch of the virtual chips: 'spec', 0, or a cv like 0.1"),
@@ -34,12 +35,17 @@ _OPTIONS = {  # option -> (run-config field, help)
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "hardware-in-the-loop harness")
     for name, (_, help_text) in _OPTIONS.items():
-        group.addoption(f"--harness-{name}", default=None, type=int if name in ("chips", "seed") else str,
-                        help=help_text)
+        group.addoption(f"--harness-{name}", default=None, help=help_text,
+                        type=int if name in ("chips", "seed") else float if name == "link-timeout" else str)
     group.addoption("--harness-config", default=None, help="run configuration TOML (see `harness run --help`)")
     group.addoption("--harness-results", default=None,
                     help="run directory for records and verdicts (default: a temporary directory)")
     group.addoption("--harness-progress", action="store_true", help="progress bars (use with -s)")
+
+
+def _dest(name: str) -> str:
+    """The attribute pytest stores option --harness-NAME under."""
+    return f"harness_{name.replace('-', '_')}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.outcomes import OutcomeLog  # noqa: PLC0415
     config.stash[_OUTCOMES] = OutcomeLog()
     config.pluginmanager.register(config.stash[_OUTCOMES], "harness-outcomes")
-    if any(config.getoption(f"harness_{name}") is not None for name in (*_OPTIONS, "config", "results")):
+    if any(config.getoption(_dest(name)) is not None for name in (*_OPTIONS, "config", "results")):
         context_of(config)  # bad option values are usage errors before collection
 
 
@@ -59,7 +65,7 @@ def context_of(config: pytest.Config) -> Any:
         from harness.context import HarnessContext  # noqa: PLC0415 - keep plugin import cheap
         from harness.results import ResultsError  # noqa: PLC0415
         from harness.run_config import RunConfigError, load_config  # noqa: PLC0415
-        overrides = {field: config.getoption(f"harness_{name}") for name, (field, _) in _OPTIONS.items()}
+        overrides = {field: config.getoption(_dest(name)) for name, (field, _) in _OPTIONS.items()}
         if overrides["specs"] is not None:
             overrides["specs"] = [overrides["specs"]]
         results = config.getoption("harness_results") or tempfile.mkdtemp(prefix="harness-results-")

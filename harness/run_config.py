@@ -9,8 +9,10 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     chips = 64                      # virtual chips: chip seeds seed .. seed + chips - 1
     seed = 0                        # training seed, task-split seed and first chip seed
     target = "emulator"             # driver path: "emulator" or a serial URL
+    link_timeout = 0.0              # seconds a board may stay silent (0: from the measured line)
     instruments = "sim"             # none | sim | VISA address of the supply[,multimeter]
     backend = "auto"                # auto | numpy | cupy
+    cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
@@ -33,6 +35,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from harness.cluster import check_cluster
 from harness.suites.catalog import SUITES as SUITE_CATALOG, check_sweep
 from sim.backend import BACKEND_NAMES
 
@@ -63,8 +66,10 @@ class RunConfig:
     chips: int = 64
     seed: int = 0
     target: str = "emulator"
+    link_timeout: float = 0.0
     instruments: str = "sim"
     backend: str = "auto"
+    cluster: str = ""
     mismatch: str | float = "spec"
     suites: tuple[str, ...] = SUITES
     cache: str = ""
@@ -171,11 +176,23 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise fail(name, f"must be an integer >= {low}, got {value!r}")
             values[name] = value
+    if "link_timeout" in data:
+        value = data["link_timeout"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+            raise fail("link_timeout", f"must be seconds in [0, 3600] (0: from the measured line), got {value!r}")
+        values["link_timeout"] = float(value)
     for name in ("target", "instruments", "backend", "cache"):
         if name in data:
             if not isinstance(data[name], str) or (name != "cache" and not data[name]):
                 raise fail(name, f"must be a non-empty string, got {data[name]!r}")
             values[name] = data[name]
+    if "cluster" in data:
+        if not isinstance(data["cluster"], str):
+            raise fail("cluster", f"must be a string, got {data['cluster']!r}")
+        try:
+            values["cluster"] = check_cluster(data["cluster"])
+        except ValueError as exc:
+            raise fail("cluster", f"is invalid: {exc}") from None
     if values.get("backend", "auto") not in BACKEND_NAMES:
         raise fail("backend", f"must be one of {', '.join(BACKEND_NAMES)}, got {values['backend']!r}")
     if "mismatch" in data:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from harness.run_config import ALL_METHODS, RunConfigError, load_config
+from sim.atomic import OutputError, check_writable
 
 
 class RunError(click.ClickException):
@@ -27,12 +28,16 @@ def default_out(config_file: Path | None, config_toml: str) -> Path:
 @click.option("--methods", help=f"Training methods: 'all' or a comma-separated list of {', '.join(ALL_METHODS)}.")
 @click.option("--chips", type=click.IntRange(1), help="Number of virtual chips.")
 @click.option("--target", help="Driver path for the bit-exact cross-check: 'emulator' or a serial URL.")
+@click.option("--link-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a board may stay silent (default: from the measured line, at least 2 s).")
+@click.option("--cluster", help="Run chunks of chips on Dask: 'local', 'local:N' workers, or a scheduler "
+              "address tcp://host:port (docs/cluster.md).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (default: runs/<config name>-<digest>); the same command resumes it.")
-@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 8 test samples per chip.")
+@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 16 class-balanced test samples per chip.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
-def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None, out: Path | None,
-        quick: bool, progress: bool) -> None:
+def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None,
+        link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool, progress: bool) -> None:
     """Train (or reuse) networks, compile them for vc1 chips, run the robustness suites on
     many virtual chips and write a report. CONFIG_FILE is a TOML run configuration
     (default: temporal XOR, network ADS, 64 virtual chips, emulator).
@@ -51,12 +56,17 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     from sim.tasks.registry import TaskError  # noqa: PLC0415
     try:
         config = load_config(config_file).with_options(
-            methods=methods.split(",") if methods else None, chips=chips, target=target)
+            methods=methods.split(",") if methods else None, chips=chips, target=target, link_timeout=link_timeout,
+            cluster=cluster)
     except RunConfigError as exc:
         raise RunError(str(exc)) from None
     if quick:
         config = config.quick()
     out = out or default_out(config_file, config.to_toml())
+    try:
+        check_writable(out, folder=True)
+    except OutputError as exc:
+        raise RunError(str(exc)) from None
     try:
         outcome = run_pipeline(config, out, progress=progress, echo=click.echo)
     except KeyboardInterrupt:  # in training, compiling or the suites (pipeline.RunInterrupted)

@@ -15,11 +15,12 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from harness.cluster import task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
 from harness.deploy import evaluate_deployments
@@ -171,12 +172,11 @@ def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, labe
     context = {"condition": value, "mismatch": str(setup.mismatch), "noise_amplitude": setup.noise_amplitude,
                "samples": samples, "selection": "class-balanced", "calibration_split": params["calibration_split"],
                **(setup.context or {})}
+    chunks = [missing[first:first + chunk] for first in range(0, len(missing), chunk)]
+    args = (deployment, setup, samples, ctx.config.backend, budgets, params["calibration_split"])
     with tqdm(total=len(missing), desc=f"{folder} {deployment.key} {label}", unit="chip",
               disable=not ctx.progress or not missing, leave=False) as bar:
-        for first in range(0, len(missing), chunk):
-            part = missing[first:first + chunk]
-            results = _evaluate_chips(deployment, setup, part, samples, ctx.config.backend, budgets,
-                                      params["calibration_split"])
+        for part, results in _chunk_results(ctx, chunks, args):
             for i, seed in enumerate(part):
                 measured[seed] = {accuracy_name(k): float(results[k][i]) for k in budgets}
                 records = [Measurement("accuracy", measured[seed][judged], FRACTION, low=limit),
@@ -193,7 +193,25 @@ def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
             "noise_amplitude": setup.noise_amplitude, "variant": setup.tag or None}
 
 
-def _evaluate_chips(deployment: Deployment, setup: Setup, seeds: Sequence[int], samples: int, backend: str,
+def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
+                   args: tuple[Any, ...]) -> Iterator[tuple[list[int], dict[int, np.ndarray]]]:
+    """(chunk, its accuracies per budget) for every chunk of chips, in process in order, or as
+    Dask tasks in the order they finish (harness.cluster)."""
+    client = ctx.client()
+    if client is None or not chunks:
+        for part in chunks:
+            yield part, _evaluate_chips(part, *args)
+        return
+    from distributed import as_completed  # noqa: PLC0415 - the cluster extra
+    shared = client.scatter(list(args), broadcast=True)
+    futures = client.map(_evaluate_chips, chunks, *([a] * len(chunks) for a in shared),
+                         **task_options(ctx.config.backend))
+    part_of = {future.key: part for future, part in zip(futures, chunks)}
+    for future in as_completed(futures):
+        yield part_of[future.key], future.result()
+
+
+def _evaluate_chips(seeds: Sequence[int], deployment: Deployment, setup: Setup, samples: int, backend: str,
                     budgets: tuple[int, ...], split: str) -> dict[int, np.ndarray]:
     """Accuracies of `seeds` per calibration budget, one evaluate_deployments call per group of
     chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
