@@ -1,67 +1,133 @@
-"""Neuron-steps per second of the batched vc1 simulator vs. the one-chip emulator.
+"""Neuron-steps per second of the vc1 kernels, each against baselines measured in the same run.
 
-The baseline is `drivers.emulator.EmulatorChip` (a straightforward per-step NumPy
-implementation, one chip at a time), measured in the same run on a few chips; its rate
-per chip does not depend on B. Workload: dynapse1 fully populated with a random CAM,
-Poisson inputs at 20 Hz, ~5–20 Hz network activity.
+Rows per batch size B: the pure-NumPy step loop ("vector"), the fused Numba kernel
+("numba", the default CPU path), the fused CuPy kernel ("cupy", with a GPU; "cupy-events"
+and "cupy-dense" force one propagation path, to tune GPU_EVENT_COST) and, with
+`--rockpool-python`, Rockpool's JAX simulators (run by that interpreter: see
+bench/bench_rockpool.py). Ratios are against the one-chip emulator and against the
+first kernel listed, both measured in this run. Workload: bench/chip_workload.py
+(dynapse1, N = 1024, fan_in 64, full CAM, Poisson inputs at 20 Hz, ~8 Hz activity).
 
-    python bench/bench_chip.py [--steps 200] [--batches 1,64,1024] [--backend numpy|cupy]
+    python bench/bench_chip.py [--steps 200] [--batches 1,64,1024] [--kernels vector,numba]
+                               [--noise 0] [--threads N] [--rockpool-python /tmp/rockvenv/bin/python]
+                               [--compile-cost]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 from chip_workload import poisson_inputs, random_config  # noqa: E402
 
 from drivers.emulator import EmulatorChip  # noqa: E402
-from sim.backend import get_backend  # noqa: E402
 from sim.chip.batched import BatchedChips  # noqa: E402
 
+KERNELS = {"vector": ("numpy", "vector", "auto"), "numba": ("numpy", "fused", "auto"),
+           "cupy": ("cupy", "fused", "auto"), "cupy-events": ("cupy", "fused", "events"),
+           "cupy-dense": ("cupy", "fused", "dense")}  # name: (backend, kernel, propagation)
+LABELS = {"vector": "NumPy vector", "numba": "fused Numba", "cupy": "fused CuPy",
+          "cupy-events": "CuPy events only", "cupy-dense": "CuPy dense only"}
+FIRST_CALL = """
+import sys, time
+start = time.perf_counter()
+sys.path.insert(0, {bench!r})
+from chip_workload import poisson_inputs, random_config
+from sim.chip.batched import BatchedChips
+chips = BatchedChips(random_config(), [0, 1], backend="numpy")
+x = poisson_inputs(50, 64)
+ready = time.perf_counter()
+chips.run(x)
+first = time.perf_counter()
+chips.run(x)
+print(ready - start, first - ready, time.perf_counter() - first)
+"""
 
-def time_batched(config, n_chips: int, inputs: np.ndarray, backend: str, propagation: str) -> tuple[float, float]:
-    """(neuron-steps per second, mean rate in Hz)."""
-    chips = BatchedChips(config, list(range(n_chips)), backend=backend, propagation=propagation)
-    chips.run(inputs[:5])  # warm-up (kernel compilation on CuPy)
+
+def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int,
+                threads: int | None) -> tuple[float, float]:
+    """(neuron-steps per second, mean rate in Hz) of one kernel on `n_chips` chips."""
+    backend, name, propagation = KERNELS[kernel]
+    chips = BatchedChips(config, list(range(n_chips)), backend=backend, kernel=name, propagation=propagation,
+                         threads=threads)
+    chips.run(inputs[:5], noise_amplitude=noise)  # warm-up: compiles kernels, uploads tables
     start = time.perf_counter()
-    result = chips.run(inputs, neurons=np.arange(0, config.spec.n_neurons, 8))
-    chips.backend.synchronize()
-    elapsed = time.perf_counter() - start
+    result = chips.run(inputs, noise_amplitude=noise, neurons=np.arange(0, config.spec.n_neurons, 8))
+    elapsed = time.perf_counter() - start  # (results come back to the host: the GPU has finished)
     return n_chips * config.spec.n_neurons * inputs.shape[0] / elapsed, float(result.spikes.mean() * 1000)
 
 
-def time_emulator(config, inputs: np.ndarray, n_chips: int = 2) -> float:
+def time_emulator(config, inputs: np.ndarray, noise: int, n_chips: int = 2) -> float:
     start = time.perf_counter()
     for seed in range(n_chips):
         chip = EmulatorChip(config.spec, seed)
         chip.load(config)
-        chip.run(inputs)
+        chip.run(inputs, noise_amplitude=noise)
     return n_chips * config.spec.n_neurons * inputs.shape[0] / (time.perf_counter() - start)
+
+
+def time_rockpool(python: str, n_chips: int, steps: int) -> list[dict]:
+    """Rockpool's rows from bench_rockpool.py run by another interpreter."""
+    out = subprocess.run([python, str(BENCH / "bench_rockpool.py"), "--batch", str(n_chips), "--steps", str(steps),
+                          "--json"], check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def compile_cost() -> None:
+    """First call of the fused Numba kernel in fresh processes: empty cache, then cache on disk."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("empty cache (compiles)", "cache on disk"):
+            out = subprocess.run([sys.executable, "-c", FIRST_CALL.format(bench=str(BENCH))], env=env, check=True,
+                                 capture_output=True, text=True, cwd=BENCH.parent).stdout
+            ready, first, second = map(float, out.split())
+            print(f"first call, fresh process, {label:24}: {first:6.2f} s  (second call {second:.3f} s, "
+                  f"import and set-up {ready:.2f} s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batches", default="1,64,1024", help="comma-separated chip counts")
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "auto"])
-    parser.add_argument("--propagation", default="events,dense")
+    parser.add_argument("--kernels", default="vector,numba", help=f"comma-separated, from {', '.join(KERNELS)}")
+    parser.add_argument("--noise", type=int, default=0, help="noise amplitude A")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
+    parser.add_argument("--rockpool-python", help="interpreter with rockpool and jax (see bench_rockpool.py)")
+    parser.add_argument("--compile-cost", action="store_true", help="also time the Numba kernel's first call")
     args = parser.parse_args()
-    backend = get_backend(args.backend).name
+    kernels = args.kernels.split(",")
     config = random_config()
     inputs = poisson_inputs(args.steps, config.spec.inputs)
-    baseline = time_emulator(config, inputs)
-    print(f"backend={backend}  spec=dynapse1 (N=1024, fan_in=64, full CAM)  steps={args.steps}")
-    print(f"baseline: emulator, one chip at a time: {baseline:.3e} neuron-steps/s\n")
-    print(f"{'B':>6} {'propagation':>12} {'neuron-steps/s':>15} {'rate Hz':>8} {'x baseline':>11}")
+    emulator = time_emulator(config, inputs, args.noise)
+    print(f"dynapse1 (N={config.spec.n_neurons}, fan_in={config.spec.fan_in}, full CAM), Poisson inputs 20 Hz, "
+          f"steps={args.steps}, noise A={args.noise}, {os.cpu_count()} CPUs")
+    print(f"emulator, one chip at a time: {emulator:.3e} neuron-steps/s\n")
+    print(f"{'B':>6}  {'kernel':<18} {'neuron-steps/s':>15} {'rate Hz':>8} {'x emulator':>11} "
+          f"{'x ' + LABELS[kernels[0]]:>15}")
     for n_chips in (int(b) for b in args.batches.split(",")):
-        for propagation in args.propagation.split(","):
-            rate, hz = time_batched(config, n_chips, inputs, backend, propagation)
-            print(f"{n_chips:>6} {propagation:>12} {rate:>15.3e} {hz:>8.1f} {rate / baseline:>11.1f}")
+        rows = [(LABELS[k], *time_kernel(config, n_chips, inputs, k, args.noise, args.threads)) for k in kernels]
+        if args.rockpool_python:
+            rows += [(f"Rockpool {r['model']}", r["neuron_steps_per_s"], r["rate_hz"])
+                     for r in time_rockpool(args.rockpool_python, n_chips, args.steps)]
+        for label, rate, hz in rows:
+            print(f"{n_chips:>6}  {label:<18} {rate:>15.3e} {hz:>8.1f} {rate / emulator:>11.1f} "
+                  f"{rate / rows[0][1]:>15.2f}")
+        if args.rockpool_python and "numba" in kernels:
+            numba_rate = rows[kernels.index("numba")][1]
+            best = max(rows[len(kernels):], key=lambda row: row[1])
+            print(f"{'':>6}  fused Numba / best Rockpool ({best[0]}): {numba_rate / best[1]:.1f}x")
+    if args.compile_cost:
+        print()
+        compile_cost()
 
 
 if __name__ == "__main__":

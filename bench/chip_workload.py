@@ -1,4 +1,4 @@
-"""A fully populated dynapse1 workload with 5–20 Hz activity, shared by the chip benchmarks."""
+"""A fully populated dynapse1 workload with ~8 Hz activity, shared by the chip benchmarks."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +16,7 @@ def random_config(spec_name: str = "dynapse1", seed: int = 0) -> ChipConfig:
     config.cam_type[:] = rng.choice(4, config.cam_type.shape, p=[0.5, 0.3, 0.1, 0.1])
     config.dmem[:] = [164, 4]      # tau_mem ~ 25 ms
     config.theta[:] = [128, 10]    # 131072
-    config.idc[:] = [240, 4, 0]    # 3840 per step: rests at ~73 % of threshold
+    config.idc[:] = [255, 4, 0]    # 4080 per step: rests at ~78 % of threshold, fires at ~8 Hz
     config.dsyn[:] = [[164, 6], [102, 4], [164, 6], [102, 4]]   # fast ~6 ms, slow ~40 ms
     config.wsyn[:] = [[30, 5], [15, 5], [150, 5], [75, 5]]
     config.t_ref[:] = 3

@@ -24,6 +24,12 @@ from sim.chip.spec import MISMATCH_CLASSES, SPEC_VERSION, ChipSpec, load_spec
 BUILTIN = ("dynapse1", "dense1k")
 U64 = 2**64 - 1
 
+# Every way BatchedChips can run: (backend, kernel, propagation). The fused CPU kernel walks
+# the fan-out table whatever `propagation` says, so it is listed once.
+CPU_PATHS = (("numpy", "fused", "auto"), ("numpy", "vector", "events"), ("numpy", "vector", "dense"),
+             ("numpy", "vector", "auto"))
+GPU_PATHS = (("cupy", "fused", "events"), ("cupy", "fused", "dense"), ("cupy", "fused", "auto"))
+
 # Inclusive value ranges of each DAC-coded bias (CHIP_SPEC §2).
 VALUE_RANGES = {
     "dmem": (1, 65535),

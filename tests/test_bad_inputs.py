@@ -150,9 +150,9 @@ def test_compile_rebuilds_the_user_task_from_the_network(tmp_path):
 @pytest.mark.parametrize("change, message", [
     ("cores = 1000000000", "field 'cores' = 1000000000 is too large (at most 64)"),
     ("cores = 1e9", "field 'cores' must be int, got 1000000000.0"),
-    ("neurons_per_core = 100000", "field 'neurons_per_core' = 100000 is too large (at most 4096)"),
+    ("neurons_per_core = 100000", "field 'neurons_per_core' = 100000 is too large (at most 16384)"),
     ("inputs = 5000", "field 'inputs' = 5000 is too large (at most 4096)"),
-    ("cores = 64", "cores × neurons_per_core = 16384 neurons; at most 4096 are supported"),
+    ("neurons_per_core = 16384", "cores × neurons_per_core = 65536 neurons; at most 16384 are supported"),
     ("fan_in = 2000", "field 'fan_in' = 2000 exceeds inputs + neurons = 1088"),
 ])
 def test_absurd_spec_sizes_are_refused(tmp_path, change, message):

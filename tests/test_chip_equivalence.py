@@ -2,7 +2,9 @@
 
 CHIP_SPEC §6: for random configurations, chip seeds, mismatch levels, noise and inputs,
 the spike rasters and the full integer state (v, isyn, refr) at every step are identical,
-on NumPy with every propagation mode (events, dense, and auto switching between them), and on CuPy where a GPU is present.
+on every kernel path of this machine (`CPU_PATHS`: the fused Numba kernel and the vectorised
+NumPy baseline with every propagation mode, auto switching between them) and, where a GPU
+is present, on the CuPy kernel (`GPU_PATHS`).
 """
 from __future__ import annotations
 
@@ -13,15 +15,15 @@ from hypothesis import strategies as st
 
 from drivers.emulator import EmulatorChip
 from sim.backend import cupy_available
-from sim.chip import batched
+from sim.chip import kernel_numpy
 from sim.chip.batched import BatchedChips
 from sim.chip.spec import ISYN_MAX, V_RANGE
-from tests.chip_factories import (BUILTIN, chip_seeds, configs, input_rasters, mismatch_levels, noise_amplitudes,
-                                  noise_seeds, random_chip_seed, random_config, random_inputs, random_level,
-                                  random_noise, small_specs)
+from tests.chip_factories import (BUILTIN, CPU_PATHS, GPU_PATHS, chip_seeds, configs, input_rasters,
+                                  mismatch_levels, noise_amplitudes, noise_seeds, random_chip_seed, random_config,
+                                  random_inputs, random_level, random_noise, small_specs)
 
-PROPAGATIONS = ("events", "dense", "auto")
-NEEDS_GPU = pytest.mark.skipif(not cupy_available(), reason="CuPy with a GPU is not available")
+NEEDS_GPU = pytest.mark.skipif(not cupy_available(), reason="no GPU/CuPy")
+FUSED = CPU_PATHS[0]
 # No shrinking: configurations come from a generator seed, so shrinking cannot simplify them and
 # only burns CI time; the failing example (and its reproduction blob) is printed as drawn.
 PROPERTY = settings(max_examples=8, deadline=None, print_blob=True,
@@ -35,13 +37,19 @@ def emulator(config, chip_seed, level):
     return chip
 
 
-def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *, backend="numpy",
-                      propagation="events", neurons=None, threads=None):
-    """Run BatchedChips once (state recorded, and again unrecorded with `neurons`) and every
-    chip on its own EmulatorChip; every bit must match. Returns the batched result."""
+def batched_chips(config, seeds, level, path, threads=None):
+    backend, kernel, propagation = path
+    return BatchedChips(config, seeds, mismatch=level, backend=backend, propagation=propagation, threads=threads,
+                        kernel=kernel)
+
+
+def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *, path=FUSED, neurons=None,
+                      threads=None):
+    """Run BatchedChips on kernel `path` once (state recorded, and again unrecorded with
+    `neurons`) and every chip on its own EmulatorChip; every bit must match. Returns the
+    batched result."""
     b = len(seeds)
-    chips = BatchedChips(config, seeds, mismatch=level, backend=backend, propagation=propagation,
-                         threads=threads)
+    chips = batched_chips(config, seeds, level, path, threads)
     batched = chips.run(inputs, noise_amplitude=amplitudes, noise_seeds=noise_seeds_, record_state=True)
     n = config.spec.n_neurons
     steps = inputs.shape[-2]
@@ -55,7 +63,7 @@ def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *,
         if seed not in loaded:
             loaded[seed] = emulator(config, seed, level)
         ref = loaded[seed].run(x, noise_amplitude=amplitudes, noise_seed=int(per_chip_noise[i]), record_state=True)
-        where = f"chip {i} (seed {seed}, level {level!r}, {backend}/{propagation})"
+        where = f"chip {i} (seed {seed}, level {level!r}, {'/'.join(path)})"
         np.testing.assert_array_equal(ref.spikes, batched.spikes[i], err_msg=f"spikes differ on {where}")
         np.testing.assert_array_equal(ref.v, batched.v[i], err_msg=f"v differs on {where}")
         np.testing.assert_array_equal(ref.isyn, batched.isyn[i], err_msg=f"isyn differs on {where}")
@@ -66,7 +74,7 @@ def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *,
     fast = chips.run(inputs, noise_amplitude=amplitudes, noise_seeds=noise_seeds_, neurons=neurons)
     np.testing.assert_array_equal(fast.neurons, neurons)
     np.testing.assert_array_equal(fast.spikes, batched.spikes[:, :, neurons],
-                                  err_msg=f"unrecorded run with neurons= differs ({backend}/{propagation})")
+                                  err_msg=f"unrecorded run with neurons= differs ({'/'.join(path)})")
     # the spec's invariants hold in the recorded state
     assert batched.isyn.min() >= 0 and batched.isyn.max() <= ISYN_MAX
     assert batched.v.min() >= V_RANGE[0] and batched.v.max() <= V_RANGE[1]
@@ -78,22 +86,19 @@ def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *,
 # ---- property tests --------------------------------------------------------------------------
 @PROPERTY
 @given(config=configs(), chip_seed=chip_seeds, level=mismatch_levels, amplitude=noise_amplitudes,
-       noise_seed=noise_seeds, steps=st.integers(20, 40), propagation=st.sampled_from(PROPAGATIONS),
-       data=st.data())
-def test_builtin_specs_emulator_equals_batched(config, chip_seed, level, amplitude, noise_seed, steps,
-                                               propagation, data):
+       noise_seed=noise_seeds, steps=st.integers(20, 40), path=st.sampled_from(CPU_PATHS), data=st.data())
+def test_builtin_specs_emulator_equals_batched(config, chip_seed, level, amplitude, noise_seed, steps, path, data):
     inputs = data.draw(input_rasters(config.spec, steps))
-    assert_equivalent(config, [chip_seed], level, inputs, amplitude, noise_seed, propagation=propagation)
+    assert_equivalent(config, [chip_seed], level, inputs, amplitude, noise_seed, path=path)
 
 
 @settings(PROPERTY, max_examples=40)
 @given(config=configs(small_specs), seeds=st.lists(chip_seeds, min_size=1, max_size=3),
        level=mismatch_levels, amplitude=noise_amplitudes, noise_seed=noise_seeds, steps=st.integers(20, 80),
-       propagation=st.sampled_from(PROPAGATIONS), data=st.data())
-def test_small_specs_emulator_equals_batched(config, seeds, level, amplitude, noise_seed, steps, propagation,
-                                             data):
+       path=st.sampled_from(CPU_PATHS), data=st.data())
+def test_small_specs_emulator_equals_batched(config, seeds, level, amplitude, noise_seed, steps, path, data):
     inputs = data.draw(input_rasters(config.spec, steps))
-    assert_equivalent(config, seeds, level, inputs, amplitude, noise_seed, propagation=propagation)
+    assert_equivalent(config, seeds, level, inputs, amplitude, noise_seed, path=path)
 
 
 @settings(PROPERTY, max_examples=4)
@@ -107,20 +112,20 @@ def test_batches_of_chips_with_repeats_per_chip_inputs_and_noise(config, seed_po
     inputs = data.draw(input_rasters(config.spec, 20, batch=len(seeds)))
     neurons = data.draw(st.lists(st.integers(0, config.spec.n_neurons - 1), min_size=1, max_size=40))
     assert_equivalent(config, seeds, level, inputs, amplitude, noise,
-                      propagation=data.draw(st.sampled_from(PROPAGATIONS)), neurons=np.array(neurons))
+                      path=data.draw(st.sampled_from(CPU_PATHS)), neurons=np.array(neurons))
 
 
 # ---- seeded cases ------------------------------------------------------------------------------
-@pytest.mark.parametrize("propagation", PROPAGATIONS)
+@pytest.mark.parametrize("path", CPU_PATHS)
 @pytest.mark.parametrize("spec", BUILTIN)
 @pytest.mark.parametrize("case", range(2))
-def test_seeded_random_cases(spec, propagation, case):
-    rng = np.random.default_rng([case, len(spec), len(propagation)])
+def test_seeded_random_cases(spec, path, case):
+    rng = np.random.default_rng([case, len(spec), CPU_PATHS.index(path)])
     config = random_config(rng, spec)
     amplitude, noise_seed = random_noise(rng)
     inputs = random_inputs(rng, int(rng.integers(20, 40)), config.spec.inputs, rate=0.1)
     seeds = [random_chip_seed(rng), random_chip_seed(rng)]
-    assert_equivalent(config, seeds, random_level(rng), inputs, amplitude, noise_seed, propagation=propagation)
+    assert_equivalent(config, seeds, random_level(rng), inputs, amplitude, noise_seed, path=path)
 
 
 def test_auto_propagation_switches_within_a_run_and_stays_exact(monkeypatch):
@@ -130,7 +135,7 @@ def test_auto_propagation_switches_within_a_run_and_stays_exact(monkeypatch):
     inputs = random_inputs(rng, 40, config.spec.inputs, rate=0.02)
     inputs[20:] = random_inputs(rng, 20, config.spec.inputs, rate=0.9)  # a busy second half
     calls = {"dense": 0, "events": 0}
-    dense_path, events_path = batched._Population._propagate_dense, batched._Population._propagate_events
+    dense_path, events_path = kernel_numpy.VectorKernel._propagate_dense, kernel_numpy.VectorKernel._propagate_events
 
     def counting(name, path):
         def wrapped(self, *args):
@@ -138,16 +143,16 @@ def test_auto_propagation_switches_within_a_run_and_stays_exact(monkeypatch):
             return path(self, *args)
         return wrapped
 
-    monkeypatch.setattr(batched._Population, "_propagate_dense", counting("dense", dense_path))
-    monkeypatch.setattr(batched._Population, "_propagate_events", counting("events", events_path))
-    monkeypatch.setattr(batched, "EVENT_COST", 3000)  # threshold between the two halves
-    assert_equivalent(config, [3, 4], "spec", inputs, 0, 0, propagation="auto", threads=1)
+    monkeypatch.setattr(kernel_numpy.VectorKernel, "_propagate_dense", counting("dense", dense_path))
+    monkeypatch.setattr(kernel_numpy.VectorKernel, "_propagate_events", counting("events", events_path))
+    monkeypatch.setattr(kernel_numpy, "EVENT_COST", 3000)  # threshold between the two halves
+    assert_equivalent(config, [3, 4], "spec", inputs, 0, 0, path=("numpy", "vector", "auto"), threads=1)
     assert calls["dense"] > 0 and calls["events"] > 0, calls
 
 
-@pytest.mark.parametrize("propagation", PROPAGATIONS)
+@pytest.mark.parametrize("path", CPU_PATHS)
 @pytest.mark.parametrize("spec", BUILTIN)
-def test_extreme_configs_hit_saturation_and_clipping_identically(spec, propagation):
+def test_extreme_configs_hit_saturation_and_clipping_identically(spec, path):
     """Every core in the 'extreme' regime, dense inputs, big noise: the runs must actually
     reach isyn = 2**24-1 and v = -2**23, and still agree bit for bit."""
     rng = np.random.default_rng(11)
@@ -158,25 +163,25 @@ def test_extreme_configs_hit_saturation_and_clipping_identically(spec, propagati
     config.theta[1] = [255, 15]               # core 1: highest threshold, strong inhibition
     config.wsyn[1] = [[0, 0], [0, 0], [255, 7], [255, 7]]
     inputs = random_inputs(rng, 30, config.spec.inputs, rate=0.5)
-    result = assert_equivalent(config, [7, 2**64 - 1], 0.25, inputs, 5000, 2**63 + 5, propagation=propagation)
+    result = assert_equivalent(config, [7, 2**64 - 1], 0.25, inputs, 5000, 2**63 + 5, path=path)
     assert (result.isyn == ISYN_MAX).any(), "isyn saturation not exercised"
     assert (result.v == V_RANGE[0]).any(), "negative v clipping not exercised"
     assert result.spikes.any() and (result.refr > 0).any()
 
 
-@pytest.mark.parametrize("propagation", PROPAGATIONS)
-def test_seventeen_chips_on_threads_equal_the_emulator(propagation):
-    """B = 17 > 2 × MIN_CHUNK: the NumPy path splits the chips across threads."""
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_seventeen_chips_on_threads_equal_the_emulator(path):
+    """B = 17 > 2 × MIN_CHUNK: the vector path splits the chips across threads, the fused one
+    hands them to Numba's threads."""
     rng = np.random.default_rng(3)
     config = random_config(rng, "dynapse1", fill=0.3, p_input=0.5, p_disabled=0.1, regimes=("active",))
     seeds = [random_chip_seed(rng) for _ in range(5)]
     chip_seeds_ = [seeds[i % 5] for i in range(17)]
-    inputs = random_inputs(rng, 25 if propagation == "events" else 10, 64, rate=0.05, batch=17)
+    inputs = random_inputs(rng, 10 if path[2] == "dense" else 25, 64, rate=0.05, batch=17)
     noise = [int(s) for s in rng.integers(0, 2**63, 17)]
-    one = BatchedChips(config, chip_seeds_, mismatch="spec", backend="numpy", propagation=propagation,
-                       threads=1).run(inputs, noise_amplitude=200, noise_seeds=noise, record_state=True)
-    many = assert_equivalent(config, chip_seeds_, "spec", inputs, 200, noise, propagation=propagation,
-                             threads=3)
+    one = batched_chips(config, chip_seeds_, "spec", path, threads=1).run(
+        inputs, noise_amplitude=200, noise_seeds=noise, record_state=True)
+    many = assert_equivalent(config, chip_seeds_, "spec", inputs, 200, noise, path=path, threads=3)
     for name in ("spikes", "v", "isyn", "refr"):
         np.testing.assert_array_equal(getattr(one, name), getattr(many, name))
     assert many.spikes.any()
@@ -211,10 +216,10 @@ def test_emulator_runs_start_from_power_on():
 
 # ---- CuPy -----------------------------------------------------------------------------------------
 @NEEDS_GPU
-@pytest.mark.parametrize("propagation", PROPAGATIONS)
+@pytest.mark.parametrize("path", GPU_PATHS)
 @pytest.mark.parametrize("spec", BUILTIN)
 @pytest.mark.parametrize("case", range(3))
-def test_cupy_seeded_cases_equal_the_emulator(spec, propagation, case):
+def test_cupy_seeded_cases_equal_the_emulator(spec, path, case):
     rng = np.random.default_rng([case, 77, len(spec)])
     config = random_config(rng, spec, regimes=("active", "extreme", "any") if case else ("extreme",))
     amplitude, noise_seed = random_noise(rng)
@@ -222,31 +227,48 @@ def test_cupy_seeded_cases_equal_the_emulator(spec, propagation, case):
     seeds.append(seeds[0])  # a repeated seed
     inputs = random_inputs(rng, 30, config.spec.inputs, rate=0.2, batch=len(seeds) if case == 2 else None)
     noise = [(noise_seed + i) % 2**64 for i in range(len(seeds))] if case == 1 else noise_seed
-    assert_equivalent(config, seeds, random_level(rng) if case else "spec", inputs, amplitude,
-                      noise,
-                      backend="cupy", propagation=propagation)
+    assert_equivalent(config, seeds, random_level(rng) if case else "spec", inputs, amplitude, noise, path=path)
 
 
 @NEEDS_GPU
 @settings(PROPERTY, max_examples=10)
 @given(config=configs(), seeds=st.lists(chip_seeds, min_size=1, max_size=3), level=mismatch_levels,
-       amplitude=noise_amplitudes, noise_seed=noise_seeds, propagation=st.sampled_from(PROPAGATIONS),
-       data=st.data())
-def test_cupy_property_emulator_equals_batched(config, seeds, level, amplitude, noise_seed, propagation, data):
+       amplitude=noise_amplitudes, noise_seed=noise_seeds, path=st.sampled_from(GPU_PATHS), data=st.data())
+def test_cupy_property_emulator_equals_batched(config, seeds, level, amplitude, noise_seed, path, data):
     inputs = data.draw(input_rasters(config.spec, 30))
-    assert_equivalent(config, seeds, level, inputs, amplitude, noise_seed, backend="cupy",
-                      propagation=propagation)
+    assert_equivalent(config, seeds, level, inputs, amplitude, noise_seed, path=path)
 
 
 @NEEDS_GPU
-def test_cupy_equals_numpy_on_a_larger_batch():
+def test_cupy_alternating_propagation_within_a_run_stays_exact(monkeypatch):
+    """Atomics and the matrix product take turns step by step: each must leave c and src
+    as the other expects."""
+    from sim.chip import kernel_cupy  # noqa: PLC0415
+
+    choices = []
+
+    def alternate(*_):
+        choices.append(len(choices) % 3 == 0)
+        return choices[-1]
+
+    monkeypatch.setattr(kernel_cupy, "prefer_dense", alternate)
+    rng = np.random.default_rng(8)
+    config = random_config(rng, "dynapse1", fill=0.3, regimes=("active",))
+    inputs = random_inputs(rng, 30, 64, rate=0.2)
+    assert_equivalent(config, [1, 2, 3], "spec", inputs, 300, 9, path=("cupy", "fused", "auto"))
+    assert any(choices) and not all(choices)
+
+
+@NEEDS_GPU
+def test_cupy_equals_the_fused_cpu_kernel_on_a_larger_batch():
     rng = np.random.default_rng(21)
     config = random_config(rng, "dynapse1", fill=0.3, regimes=("active", "extreme"))
     seeds = [random_chip_seed(rng) for _ in range(12)]
     inputs = random_inputs(rng, 50, 64, rate=0.1, batch=12)
-    for propagation in PROPAGATIONS:
-        runs = [BatchedChips(config, seeds, mismatch="spec", backend=backend, propagation=propagation)
-                .run(inputs, noise_amplitude=700, noise_seeds=list(range(12)), record_state=True)
-                for backend in ("numpy", "cupy")]
+    run = lambda path: batched_chips(config, seeds, "spec", path).run(  # noqa: E731
+        inputs, noise_amplitude=700, noise_seeds=list(range(12)), record_state=True)
+    cpu = run(FUSED)
+    for path in GPU_PATHS:
+        gpu = run(path)
         for name in ("spikes", "v", "isyn", "refr"):
-            np.testing.assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+            np.testing.assert_array_equal(getattr(cpu, name), getattr(gpu, name), err_msg=f"{path}: {name}")

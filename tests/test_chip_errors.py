@@ -157,7 +157,7 @@ def test_spec_file_missing_a_field(tmp_path, field):
     (lambda d: d.update(dt_ms=0.5), r"field 'dt_ms' must be 1\.0"),
     (lambda d: d.update(cores=0), r"field 'cores' must be a positive integer"),
     (lambda d: d.update(inputs="64"), r"field 'inputs' must be int"),
-    (lambda d: d.update(fan_in=100), r"fan_in 100 exceeds inputs \+ neurons = 6"),
+    (lambda d: d.update(fan_in=100), r"field 'fan_in' = 100 exceeds inputs \+ neurons = 6"),
     (lambda d: d.pop("spec_version"), "unknown spec version None"),
 ])
 def test_spec_field_errors_name_the_file_and_field(tmp_path, edit, match):

@@ -1,4 +1,4 @@
-"""VISA instruments against pyvisa-sim and fixtures/instruments.yaml."""
+"""VISA instruments against pyvisa-sim and drivers/instruments/instruments.yaml."""
 import time
 
 import pytest

@@ -23,35 +23,7 @@ from sim.netfile import save_network
 from tests.networks import random_network
 
 HARNESS = [sys.executable, "-c", "from harness.cli import main; main()"]
-CONFIG = """
-chips = {chips}
-cache = "{cache}"
-[sizes]
-n_train = 16
-n_val = 8
-n_test = 4
-n_steps = 500
-[suite.common]
-samples = 2
-chunk = {chunk}
-accuracy_spec = 0.0
-calibration_trials = 4
-budget_curve = [0, 2, 4]
-[suite.mismatch_yield]
-levels = [0.0, "spec"]
-[suite.quantisation]
-bits = [4]
-[suite.noise]
-levels = [0.002]
-assert_at = [0.002]
-[suite.neuron_failure]
-fractions = [0.4]
-patterns = 2
-assert_at = [0.4]
-[suite.supply_sweep]
-voltages = [1.71]
-assert_at = [1.71]
-"""
+CONFIG = (Path(__file__).parent.parent / "fixtures" / "tiny_run.toml.in").read_text()
 
 
 def write_config(folder: Path, chips: int = 4, chunk: int = 2) -> Path:

@@ -8,14 +8,14 @@ import pyvisa
 from drivers.instruments.scpi import InstrumentError
 
 SIM = "sim"
-SIM_SUPPLY = "ASRL1::INSTR"       # addresses in fixtures/instruments.yaml
+SIM_SUPPLY = "ASRL1::INSTR"       # addresses in drivers/instruments/instruments.yaml
 SIM_MULTIMETER = "ASRL2::INSTR"
 SIM_SILENT = "ASRL9::INSTR"
 
 
 def sim_backend() -> str:
-    """pyvisa-sim backend string for fixtures/instruments.yaml (works from an installed package too)."""
-    return f"{resources.files('fixtures').joinpath('instruments.yaml')}@sim"
+    """pyvisa-sim backend string for the simulated lab (package data: drivers/instruments/instruments.yaml)."""
+    return f"{resources.files('drivers.instruments').joinpath('instruments.yaml')}@sim"
 
 
 def resource_manager(backend: str = "") -> pyvisa.ResourceManager:

@@ -11,7 +11,7 @@ from drivers.instruments import (SIM, SIM_MULTIMETER, SIM_SUPPLY, InstrumentErro
 
 @click.group()
 @click.option("--instruments", "backend", default=SIM, show_default=True,
-              help="VISA backend: 'sim' (fixtures/instruments.yaml), '@py', '@ivi', or FILE.yaml@sim.")
+              help="VISA backend: 'sim' (drivers/instruments/instruments.yaml), '@py', '@ivi', or FILE.yaml@sim.")
 @click.option("--supply", default=SIM_SUPPLY, show_default=True, help="VISA address of the supply.")
 @click.option("--dmm", default=SIM_MULTIMETER, show_default=True, help="VISA address of the multimeter.")
 @click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.01), help="Seconds per answer.")

@@ -35,10 +35,11 @@ INPUT_COUNT_MAX = 15
 DAC_FINE_MAX = 255
 DAC_COARSE_MAX = 15
 
-# Largest geometry a spec file may ask for: what the emulator and the batched simulator
-# can allocate (the emulator holds a dense [4, inputs + N, N] weight array).
-SIZE_LIMITS = {"cores": 64, "neurons_per_core": 4096, "inputs": 4096}
-MAX_NEURONS = 4096  # cores × neurons_per_core
+# Largest geometry a spec file may ask for, checked before anything is allocated. The
+# batched simulator's memory grows with N × fan_in; the emulator's dense [4, inputs + N, N]
+# weight array makes it practical only up to a few thousand neurons.
+SIZE_LIMITS = {"cores": 64, "neurons_per_core": 16384, "inputs": 4096}
+MAX_NEURONS = 16384  # cores × neurons_per_core
 
 
 class SpecError(ValueError):

@@ -1,0 +1,167 @@
+"""The fused CPU kernel: every chip's whole run in one Numba pass, chips in parallel.
+
+Per chip (a `prange` over chips; each chip's state stays in cache for its whole run) and
+step: the active sources (input counts and last step's spikes) add their counts through
+the fan-out table; then the neurons are updated (CHIP_SPEC §4–5, int64 arithmetic on
+int32 state) in three loops that LLVM vectorises: counter noise, synaptic decay and
+integration, then leak, clip, refractory hold and fire. (One loop doing all of it does
+not vectorise and is about four times slower.) Propagation is always by events: the
+fan-out table holds exactly the nonzero entries of the dense matrix, so walking it is
+never more work than a dense product, even when every source is active.
+
+Compiled on first use and cached on disk (`cache=True`, in `__pycache__` or
+`NUMBA_CACHE_DIR`); `bench/bench_chip.py --compile-cost` measures both first calls.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from sim.chip.noise import GOLDEN, MIX1, MIX2, STEP_STRIDE
+from sim.chip.population import Population
+from sim.chip.spec import ISYN_MAX, V_RANGE
+
+_GOLDEN, _MIX1, _MIX2, _STRIDE = (np.uint64(value) for value in (GOLDEN, MIX1, MIX2, STEP_STRIDE))
+_V_MIN, _V_MAX = V_RANGE
+
+
+@njit(cache=True, inline="always")
+def _splitmix64(z: np.uint64) -> np.uint64:
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def _propagate(c, x_t, fired, n_fired, m, indptr, targets):
+    """c[type · n + i] += count of every active source, through its fan-out."""
+    for j in range(m):
+        count = np.int32(x_t[j])
+        if count:
+            for e in range(indptr[j], indptr[j + 1]):
+                c[targets[e]] += count
+    for q in range(n_fired):
+        source = m + fired[q]
+        for e in range(indptr[source], indptr[source + 1]):
+            c[targets[e]] += 1
+
+
+@njit(cache=True)
+def _add_noise(total, counter, neuron_ids, amplitude):
+    """total[i] += noise(t, n_i) (CHIP_SPEC §5), with counter = key + t · 2**20.
+
+    The remainder of the 31-bit draw is taken through a float reciprocal, so that the loop
+    vectorises: the quotient is then exact to within one, which the two corrections fix."""
+    modulus = 2 * amplitude + 1
+    inverse = 1.0 / modulus
+    for i in range(total.size):
+        draw = np.int64(_splitmix64(counter + neuron_ids[i]) >> np.uint64(33))
+        remainder = draw - np.int64(draw * inverse) * modulus
+        remainder = remainder + modulus if remainder < 0 else remainder
+        remainder = remainder - modulus if remainder >= modulus else remainder
+        total[i] += remainder - amplitude
+
+
+@njit(cache=True)
+def _integrate_synapses(isyn, c, dsyn, wsyn, total):
+    """isyn[k] decays and takes c[k] · wsyn[k] (saturating); total += the signed sum; c is zeroed."""
+    for i in range(total.size):
+        signed = np.int64(0)
+        for k in range(4):
+            s = np.int64(isyn[k, i])
+            s = min(s - ((s * dsyn[k, i]) >> 16) + np.int64(c[k, i]) * wsyn[k, i], ISYN_MAX)
+            isyn[k, i] = s
+            c[k, i] = 0
+            signed += s if k < 2 else -s
+        total[i] += signed
+
+
+@njit(cache=True)
+def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled):
+    """Leak, integrate `total`, clip, hold refractory or disabled neurons, fire."""
+    for i in range(v.size):
+        u = np.int64(v[i])
+        u = min(max(u - ((u * dmem[i]) >> 16) + total[i], _V_MIN), _V_MAX)
+        r = np.int64(refr[i])
+        held = r > 0 or not enabled[i]
+        u = 0 if held else u
+        r = max(r - 1, 0) if held else r
+        spike = u >= theta[i]
+        fired_now[i] = spike
+        v[i] = 0 if spike else u
+        refr[i] = t_ref[i] if spike else r
+
+
+@njit(cache=True)
+def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, key, amplitude,
+              selected, spikes, v_out, isyn_out, refr_out, record):
+    """One chip's run from power-on: x [T, M] counts; per-chip parameters [(4,) n]."""
+    steps, m = x.shape
+    n = dmem.size
+    v = np.zeros(n, np.int32)
+    isyn = np.zeros((4, n), np.int32)
+    refr = np.zeros(n, np.int32)
+    c = np.zeros(4 * n, np.int32)
+    total = np.zeros(n, np.int64)
+    fired_now = np.zeros(n, np.bool_)
+    fired = np.zeros(n, np.int64)  # ids of the neurons that fired in the last step
+    n_fired = 0
+    for t in range(steps):
+        _propagate(c, x[t], fired, n_fired, m, indptr, targets)
+        total[:] = idc
+        if amplitude:
+            _add_noise(total, key + np.uint64(t) * _STRIDE, neuron_ids, amplitude)
+        _integrate_synapses(isyn, c.reshape(4, n), dsyn, wsyn, total)
+        _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled)
+        n_fired = 0
+        for i in range(n):
+            if fired_now[i]:
+                fired[n_fired] = i
+                n_fired += 1
+        for q in range(selected.size):
+            spikes[t, q] = fired_now[selected[q]]
+        if record:
+            v_out[t] = v
+            isyn_out[t] = isyn
+            refr_out[t] = refr
+
+
+@njit(parallel=True, cache=True)
+def _run_chips(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, keys, amplitude,
+               selected, spikes, v_out, isyn_out, refr_out, record):
+    """Every chip in parallel; x is [B, T, M], or [1, T, M] shared by all chips."""
+    for b in prange(keys.size):
+        row = np.int64(b) if x.shape[0] > 1 else 0  # (prange indices are unsigned)
+        _run_chip(x[row], indptr, targets, dmem[b], dsyn[b], wsyn[b], theta[b], idc[b],
+                  t_ref[b], enabled, neuron_ids, keys[b], amplitude, selected, spikes[b],
+                  v_out[b] if record else v_out[0], isyn_out[b] if record else isyn_out[0],
+                  refr_out[b] if record else refr_out[0], record)
+
+
+class NumbaKernel:
+    """Runs a population's chips with the fused kernel on `threads` threads (None: all)."""
+
+    def __init__(self, pop: Population, threads: int | None = None):
+        self.pop = pop
+        self.threads = min(threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
+
+    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray,
+            record_state: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """(spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None)."""
+        pop = self.pop
+        b, steps, n = keys.size, x.shape[1], pop.index.size
+        spikes = np.zeros((b, steps, selected.size), np.bool_)
+        shape = (b, steps) if record_state else (1, 0)
+        states = (np.zeros((*shape, n), np.int64), np.zeros((*shape, 4, n), np.int64),
+                  np.zeros((*shape, n), np.int64))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(self.threads, b))  # an idle thread still joins (slow on busy cores)
+        try:
+            _run_chips(np.ascontiguousarray(x), pop.indptr, pop.targets, pop.dmem, pop.dsyn, pop.wsyn, pop.theta,
+                       pop.idc, pop.t_ref, pop.enabled, pop.index.astype(np.uint64), keys.astype(np.uint64),
+                       np.int64(amplitude), selected.astype(np.int64), spikes, *states, record_state)
+        finally:
+            numba.set_num_threads(previous)
+        return spikes, states if record_state else None
