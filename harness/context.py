@@ -75,17 +75,20 @@ class HarnessContext:
     def on_emulator(self) -> bool:
         return self.config.target == EMULATOR
 
-    def driver_chip(self, spec: str, chip_seed: int, mismatch: MismatchLevel) -> tuple[Any, int] | None:
-        """(chip, its seed) on the target for chip `chip_seed` at `mismatch`; None when the
-        target cannot realise it (a board is one fixed chip: its own seed and mismatch)."""
-        from drivers.targets import open_chip  # noqa: PLC0415 - drivers load on demand
+    def driver_population(self, spec: str, chip_seed: int,
+                          mismatch: MismatchLevel) -> tuple[Any, int, str] | None:
+        """(population on the target, the chip seed it realises, that chip's id) for chip
+        `chip_seed` at `mismatch`; None when the target cannot realise it (a board is one fixed
+        chip: its own seed and mismatch)."""
+        from drivers.population import ChipByChip  # noqa: PLC0415 - drivers load on demand
         if self.on_emulator:
-            return open_chip(EMULATOR, spec=spec, chip_seed=chip_seed, mismatch=mismatch), chip_seed
+            return ChipByChip.for_emulator(spec, mismatch), chip_seed, f"seed:{chip_seed}"
         board = self.board(spec)
         identity = board.identity()
         if not identity.chip_id.startswith("seed:") or not _same_level(identity.mismatch, mismatch, spec):
             return None
-        return board, int(identity.chip_id.split(":", 1)[1])
+        seed = int(identity.chip_id.split(":", 1)[1])
+        return ChipByChip.for_board(board, seed), seed, identity.chip_id
 
     def board(self, spec: str) -> Any:
         """The board at the (serial) target, opened once per session: its port is exclusive."""

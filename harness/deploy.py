@@ -2,8 +2,9 @@
 
 Both paths encode inputs with the compiled encoder, read the decoder's output neurons and
 decode with `Decoder.decode` + `Task.accuracy` over the whole split, so the same spikes give
-the same accuracy. Virtual chips × samples are flattened into the batch of `BatchedChips`
-in chunks of at most `MAX_BATCH` trials. Sample s uses noise seed s on every chip.
+the same accuracy. Virtual chips × samples are flattened into one run of a chip population
+(`drivers.population`: the batched simulator, at most `MAX_BATCH` trials at a time). Sample
+s uses noise seed s on every chip.
 """
 from __future__ import annotations
 
@@ -13,18 +14,17 @@ from typing import Sequence
 import numpy as np
 
 from drivers.chip import Chip
+from drivers.population import MAX_BATCH, ChipPopulation, SimulatedPopulation
 from harness.calibration import calibration_data, fit_readouts, noise_seeds
 from harness.compiler import CompiledNetwork, CompileError
 from harness.compiler.decoding import Decoder
 from sim.backend import get_backend
-from sim.chip.batched import BatchedChips
 from sim.chip.mismatch import MismatchLevel
 from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
 from sim.tasks.base import Dataset, Task
 from sim.tasks.registry import TaskError, load_task, rebuild_task
 
-MAX_BATCH = 256
 TASK_ERRORS = (TaskError,)
 
 
@@ -83,10 +83,11 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
     """Accuracy on each chip of `chip_seeds` [chips] per calibration budget in `trials`: 0 is
     the compiled readout, K > 0 the readout fitted on that chip's first K class-balanced
     calibration trials (harness.calibration). Chips run in groups whose trials (calibration
-    and test, chips × samples) fit one batch of `BatchedChips`; every chip is judged by
+    and test, chips × samples) fit one batch of the simulator; every chip is judged by
     `Task.accuracy` on the whole selection, as on a single chip."""
     check_task(compiled, task)
     data = split_data(task, split, samples)
+    population = SimulatedPopulation(mismatch, backend)
     most = max(trials)
     calibration = calibration_data(task, most, calibration_split) if most else None
     seeds = [int(s) for s in chip_seeds]
@@ -96,13 +97,13 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
         group = seeds[first:first + per_group]
         readouts = {0: [compiled.decoder] * len(group)}
         if calibration is not None:
-            cal_spikes = population_spikes(compiled, calibration, group, noise_seeds(most), mismatch, backend,
+            cal_spikes = population_spikes(compiled, calibration, group, noise_seeds(most), population,
                                            noise_amplitude)
             for k in trials:
                 if k:
                     readouts[k], _ = fit_readouts(compiled.decoder, cal_spikes[:, :k],
                                                   calibration.subset(slice(0, k)), task.n_classes)
-        spikes = population_spikes(compiled, data, group, np.arange(len(data), dtype=np.uint64), mismatch, backend,
+        spikes = population_spikes(compiled, data, group, np.arange(len(data), dtype=np.uint64), population,
                                    noise_amplitude)
         for k in trials:
             outputs = np.stack([decoder.decode(chip) for decoder, chip in zip(readouts[k], spikes)])
@@ -111,17 +112,14 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
 
 
 def population_spikes(compiled: CompiledNetwork, data: Dataset, chip_seeds: Sequence[int], noise_seeds: np.ndarray,
-                      mismatch: MismatchLevel, backend: str, noise_amplitude: int = 0) -> np.ndarray:
-    """Output-neuron spikes [chips, samples, T, K] of every chip on every sample of `data`
-    (sample s with noise seed noise_seeds[s]), in batches of at most MAX_BATCH trials."""
+                      population: ChipPopulation, noise_amplitude: int = 0) -> np.ndarray:
+    """Output-neuron spikes [chips, samples, T, K] of every chip of `population` on every
+    sample of `data` (sample s with noise seed noise_seeds[s]), chips × samples in one run."""
     encoded = compiled.encoder.encode(data.inputs)
     n = len(data)
     chip_of, sample_of = np.repeat(np.asarray(chip_seeds, np.uint64), n), np.tile(np.arange(n), len(chip_seeds))
-    parts = [BatchedChips(compiled.config, chip_of[lo:lo + MAX_BATCH].tolist(), mismatch, backend).run(
-        encoded[sample_of[lo:lo + MAX_BATCH]], noise_amplitude=noise_amplitude,
-        noise_seeds=np.asarray(noise_seeds, np.uint64)[sample_of[lo:lo + MAX_BATCH]],
-        neurons=compiled.decoder.neurons).spikes for lo in range(0, chip_of.size, MAX_BATCH)]
-    spikes = np.concatenate(parts)
+    spikes = population.run(compiled.config, encoded[sample_of], chip_of, np.asarray(noise_seeds, np.uint64)[sample_of],
+                            noise_amplitude=noise_amplitude, neurons=compiled.decoder.neurons).spikes
     return spikes.reshape(len(chip_seeds), n, *spikes.shape[1:])
 
 
@@ -158,7 +156,8 @@ def refit_readout(compiled: CompiledNetwork, task: Task, backend: str = "auto") 
     """The compiled network with its readout re-fitted by ridge on the nominal chip's spikes on
     the training split (host-side only: the chip configuration is unchanged)."""
     train = task.train
-    spikes = population_spikes(compiled, train, [0], np.arange(len(train), dtype=np.uint64), 0, backend)[0]
+    spikes = population_spikes(compiled, train, [0], np.arange(len(train), dtype=np.uint64),
+                               SimulatedPopulation(0, backend))[0]
     return replace(compiled, decoder=compiled.decoder.refit(spikes, train.targets, train.mask),
                    report={**compiled.report, "readout_refit": {"split": "train", "samples": len(train),
                                                                 "chip": "nominal"}})

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from drivers.emulator import EmulatorChip
+from drivers.population import SimulatedPopulation
 from drivers.targets import open_chip
 from harness.calibration import (NOISE_SEED_BASE, Calibration, CalibrationError, calibration_data,
                                  fit_readouts)
@@ -80,7 +81,8 @@ def test_batched_and_single_chip_calibration_agree_bit_for_bit(task, compiled):
     chip = EmulatorChip("dynapse1", 7, "spec")
     decoder, strength = calibrate_on_chip(compiled, chip, task, 4)
     data = calibration_data(task, 4, "train")
-    spikes = population_spikes(compiled, data, [7], NOISE_SEED_BASE + np.arange(4, dtype=np.uint64), "spec", "numpy")
+    spikes = population_spikes(compiled, data, [7], NOISE_SEED_BASE + np.arange(4, dtype=np.uint64),
+                               SimulatedPopulation("spec", "numpy"))
     (batched,), strengths = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
     assert strengths[0] == strength
     assert batched.w_out.tobytes() == decoder.w_out.tobytes() and batched.bias.tobytes() == decoder.bias.tobytes()

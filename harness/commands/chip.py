@@ -6,10 +6,10 @@ from pathlib import Path
 import click
 import numpy as np
 
+from drivers.population import SimulatedPopulation
 from harness.commands.outputs import writable
 from sim.atomic import NPZ_ERRORS, OutputError, save_npz
 from sim.backend import BACKEND_NAMES, BackendError
-from sim.chip.batched import BatchedChips
 from sim.chip.config import ChipConfig, ConfigError
 from sim.chip.inputs import InputError
 from sim.chip.mismatch import MismatchError, resolve_cv
@@ -62,13 +62,11 @@ def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int
     try:
         config = ChipConfig.load(config_file)
         resolve_cv(mismatch, config.spec)
-        inputs = _read_inputs(inputs_file)
-        result = BatchedChips(config, seeds, mismatch, backend).run(
-            inputs, noise_amplitude=noise_amplitude, noise_seeds=noise_seed, record_state=state)
+        inputs = _per_chip(_read_inputs(inputs_file), chips, inputs_file)
+        result = SimulatedPopulation(mismatch, backend).run(config, inputs, seeds, [noise_seed] * chips,
+                                                            noise_amplitude=noise_amplitude, record_state=state)
     except (ConfigError, MismatchError, InputError, BackendError) as exc:
         raise click.ClickException(str(exc)) from None
-    except ValueError as exc:  # batch size mismatch between inputs and chips
-        raise click.ClickException(f"{inputs_file}: {exc}") from None
     arrays = {"spikes": result.spikes, "chip_seeds": np.array(seeds, np.uint64)}
     if state:
         arrays.update(v=result.v, isyn=result.isyn, refr=result.refr)
@@ -78,6 +76,15 @@ def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int
         raise click.ClickException(str(exc)) from None
     rate = result.spikes.mean() * 1000.0 / config.spec.dt_ms
     click.echo(f"{chips} chip(s) x {result.spikes.shape[1]} steps: mean rate {rate:.2f} Hz -> {out}")
+
+
+def _per_chip(inputs: np.ndarray, chips: int, path: Path) -> np.ndarray:
+    """Inputs [chips, T, M]: a shared raster [T, M] repeated, or one per chip as given."""
+    if np.ndim(inputs) == 2:
+        return np.broadcast_to(inputs, (chips, *np.shape(inputs)))
+    if np.ndim(inputs) == 3 and len(inputs) != chips:
+        raise InputError(f"{path}: inputs hold {len(inputs)} rasters for {chips} chips")
+    return inputs
 
 
 def _read_inputs(path: Path) -> np.ndarray:

@@ -6,7 +6,7 @@ the file also loads anywhere a plain configuration does (`harness chip run`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,9 @@ class CompiledNetwork:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically as one configuration file."""
-        self.config.meta = {"compiled": {"format": FORMAT, "format_version": FORMAT_VERSION,
-                                         "encoder": self.encoder.to_dict(), "decoder": self.decoder.to_dict(),
-                                         "network": self.meta, "report": self.report}}
-        return self.config.save(path)
+        record = {"compiled": {"format": FORMAT, "format_version": FORMAT_VERSION, "encoder": self.encoder.to_dict(),
+                               "decoder": self.decoder.to_dict(), "network": self.meta, "report": self.report}}
+        return replace(self.config, meta=record).save(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "CompiledNetwork":

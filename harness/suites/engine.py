@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from drivers.population import SimulatedPopulation
 from harness.cluster import task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
@@ -27,7 +28,6 @@ from harness.deploy import evaluate_deployments
 from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
 from harness.suites.catalog import SUITES
-from sim.chip.batched import BatchedChips
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 
 REFERENCE = "reference"  # records of the reference conditions, shared by the suites
@@ -241,30 +241,28 @@ def _identical_chips(deployment: Deployment, setup: Setup) -> bool:
 
 def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seeds: Sequence[int],
                  samples: int) -> dict[str, Any]:
-    """Run a sample of chips through the driver path and count spike bits that differ from
-    the batched simulator (all neurons, every step; sample s uses noise seed s)."""
+    """Run a sample of chips on the driver path's population and on the simulated one, and
+    count the spike bits that differ (all neurons, every step; sample s uses noise seed s)."""
     data = deployment.task.test.subset(slice(0, samples))  # bits are compared, so any samples do
+    simulated = SimulatedPopulation(setup.mismatch, ctx.config.backend)
+    noise = np.arange(len(data), dtype=np.uint64)
     checked, bit_errors, skipped = [], 0, None
     for seed in seeds:
-        opened = ctx.driver_chip(deployment.spec.name, seed, setup.mismatch)
+        opened = ctx.driver_population(deployment.spec.name, seed, setup.mismatch)
         if opened is None:
             skipped = (f"target {ctx.config.target} is one fixed chip that does not realise mismatch "
                        f"{setup.mismatch}")
             break
-        chip, chip_seed = opened
+        driver, chip_seed, chip_id = opened
         compiled = setup.compiled_for(chip_seed)
         encoded = compiled.encoder.encode(data.inputs)
-        chip.load(compiled.config)
-        driver = np.stack([chip.run(encoded[s], noise_amplitude=setup.noise_amplitude, noise_seed=s).spikes
-                           for s in range(len(data))])
-        batched = BatchedChips(compiled.config, [chip_seed] * len(data), setup.mismatch, ctx.config.backend).run(
-            encoded, noise_amplitude=setup.noise_amplitude, noise_seeds=np.arange(len(data), dtype=np.uint64)).spikes
-        errors = int(np.count_nonzero(driver != batched))
+        runs = [population.run(compiled.config, encoded, [chip_seed] * len(data), noise,
+                               noise_amplitude=setup.noise_amplitude).spikes for population in (driver, simulated)]
+        driver.close()
+        errors = int(np.count_nonzero(runs[0] != runs[1]))
         bit_errors += errors
-        checked.append({"chip_seed": chip_seed, "chip_id": chip.identity().chip_id, "samples": len(data),
-                        "bits": int(batched.size), "bit_errors": errors})
-        if ctx.on_emulator:
-            chip.close()
+        checked.append({"chip_seed": chip_seed, "chip_id": chip_id, "samples": len(data),
+                        "bits": int(runs[1].size), "bit_errors": errors})
     return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "skipped": skipped}
 
 

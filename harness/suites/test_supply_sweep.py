@@ -11,7 +11,7 @@ import pytest
 
 from harness.deploy import evaluate_on_chip
 from harness.suites.engine import Setup, check, same_network
-from harness.supply_model import supplied_config
+from sim.chip.supply import supplied_config
 
 SUITE = "supply_sweep"
 

@@ -5,6 +5,7 @@ fixed by spec version vc1 (CHIP_SPEC.md §2) and are the same for every vc1 spec
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -132,14 +133,20 @@ def _mismatch_cv(table: Any, origin: str) -> dict[str, float]:
     return cv
 
 
+@functools.lru_cache(maxsize=None)
+def _builtin_spec(name: str) -> ChipSpec:
+    """A shipped spec, read once per process."""
+    source = resources.files("sim.chip").joinpath("specs", f"{name}.toml").read_text()
+    return ChipSpec.from_dict(tomllib.loads(source), origin=f"built-in spec {name}")
+
+
 def load_spec(name_or_path: str | Path | ChipSpec) -> ChipSpec:
     """A shipped spec by name, or a user's `.toml` / `.json` spec file."""
     if isinstance(name_or_path, ChipSpec):
         return name_or_path
     text_name = str(name_or_path)
     if text_name in BUILTIN_SPECS:
-        source = resources.files("sim.chip").joinpath("specs", f"{text_name}.toml").read_text()
-        return ChipSpec.from_dict(tomllib.loads(source), origin=f"built-in spec {text_name}")
+        return _builtin_spec(text_name)
     path = Path(text_name)
     if not path.is_file():
         raise SpecError(f"unknown chip spec {text_name!r}: not a built-in spec ({', '.join(BUILTIN_SPECS)}) "
