@@ -1,9 +1,10 @@
 """PNG plots of a run's verdicts (matplotlib, Agg backend: no display needed).
 
-- `accuracy_vs_mismatch.png`: per network, the median chip accuracy at each mismatch
-  level, with the interquartile band and the min–max range, the accuracy spec and chance;
-- `yield.png`: one panel per suite, yield at each swept condition per network, with the
-  yield threshold;
+- `accuracy_vs_mismatch.png`: per network and deployment (calibrated solid, uncalibrated
+  dashed), the median chip accuracy at each mismatch level with the interquartile band,
+  the accuracy spec and chance;
+- `yield.png`: one panel per suite, yield at each swept condition per network and
+  deployment, with the yield threshold;
 - `accuracy_hist.png`: small multiples, one panel per network and suite: the per-chip
   accuracy histogram at the suite's first asserted condition, with the spec and chance;
 - `calibration_budget.png`: yield (and median accuracy) of the run's chip population
@@ -72,6 +73,9 @@ def _limits(ax: Any, verdict: dict[str, Any], horizontal: bool = True) -> None:
     line(verdict["chance"], color="grey", linestyle=":", linewidth=1.2, label=f"chance {verdict['chance']:g}")
 
 
+DEPLOYMENT_STYLE = {"calibrated": "-", "uncalibrated": "--"}
+
+
 def plot_accuracy_vs_mismatch(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
     groups = by_network(verdicts, "mismatch_yield")
     if not groups:
@@ -80,14 +84,18 @@ def plot_accuracy_vs_mismatch(verdicts: list[dict[str, Any]], path: Path) -> Pat
     x_of = _positions(groups, ax)
     for network, vs in groups.items():
         x = [x_of[v["condition"]] for v in vs]
-        acc = [v["accuracy"] for v in vs]
-        line, = ax.plot(x, [a["median"] for a in acc], marker="o", label=f"{network} (median)")
-        ax.fill_between(x, [a["q25"] for a in acc], [a["q75"] for a in acc], color=line.get_color(), alpha=0.3)
-        ax.fill_between(x, [a["min"] for a in acc], [a["max"] for a in acc], color=line.get_color(), alpha=0.1)
+        color = None
+        for deployment, style in DEPLOYMENT_STYLE.items():
+            acc = [v["deployments"][deployment]["accuracy"] for v in vs]
+            line, = ax.plot(x, [a["median"] for a in acc], marker="o", linestyle=style, color=color,
+                            label=f"{network} {deployment} (median)")
+            color = line.get_color()
+            ax.fill_between(x, [a["q25"] for a in acc], [a["q75"] for a in acc], color=color,
+                            alpha=0.25 if deployment == "calibrated" else 0.12)
     first = next(iter(groups.values()))[0]
     _limits(ax, first)
     ax.set(xlabel=SUITES["mismatch_yield"].axis, ylabel="test accuracy per chip", ylim=(0, 1.02),
-           title=f"Accuracy vs mismatch ({len(first['chip_seeds'])} chips; band IQR, light min-max)")
+           title=f"Accuracy vs mismatch ({len(first['chip_seeds'])} chips; bands: interquartile range)")
     ax.legend(fontsize=8, loc="lower left")
     return _save(fig, path)
 
@@ -101,14 +109,18 @@ def plot_yield(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
         groups = by_network(verdicts, suite)
         x_of = _positions(groups, ax)
         for network, vs in groups.items():
-            ax.plot([x_of[v["condition"]] for v in vs], [v["yield"]["value"] for v in vs], marker="o", label=network)
+            x, color = [x_of[v["condition"]] for v in vs], None
+            for deployment, style in DEPLOYMENT_STYLE.items():
+                line, = ax.plot(x, [v["deployments"][deployment]["yield"] for v in vs], marker="o", linestyle=style,
+                                color=color, label=f"{network} {deployment}")
+                color = line.get_color()
         threshold = next(iter(groups.values()))[0]["yield_threshold"]
-        ax.axhline(threshold, color="k", linestyle="--", linewidth=1, label=f"yield threshold {threshold:g}")
+        ax.axhline(threshold, color="k", linestyle=":", linewidth=1, label=f"yield threshold {threshold:g}")
         ax.set(xlabel=SUITES[suite].axis, title=SUITES[suite].title, ylim=(-0.02, 1.02))
     axes[0][0].set_ylabel("yield (chips meeting the accuracy spec)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
-    fig.suptitle("Yield per suite")
+    fig.suptitle("Yield per suite, calibrated (solid) and uncalibrated (dashed)")
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return _save(fig, path, layout=False)
 

@@ -124,12 +124,17 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
                      f"{'>= ' + _pct(low) if low is not None else '—'} | {_points(ref['delta_yield'])} "
                      f"(ref. {ref['condition']}: {_pct(ref['yield'])}) | {_pct(acc['median'])} "
                      f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {both[0]} | {both[1]} | {checked} | "
-                     f"**{v['outcome'].upper()}** |")
+                     f"**{_outcome(v)}** |")
         if v["outcome"] == "fail" and low is not None and ref["yield"] < low:
             notes.append(f"- {v['suite']} {v['condition']} ({v['network']}): the reference {ref['condition']} "
                          f"already has yield {_pct(ref['yield'])} < {_pct(low)} on the same chips, so this failure "
                          "comes from the chip population, not from the perturbation under test.")
     return [*lines, "", *notes, *([""] if notes else []), *_budget(tests)]
+
+
+def _outcome(test: dict[str, Any]) -> str:
+    """The test's outcome; a passed condition without a limit says it was characterised."""
+    return "characterised" if test["outcome"] == "pass" and test.get("verdict") == "info" else test["outcome"].upper()
 
 
 def _judged(verdict: dict[str, Any]) -> str:

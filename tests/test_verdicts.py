@@ -15,6 +15,8 @@ from harness.run_config import RunConfigError, config_from_dict, load_config
 from sim.tasks.base import Dataset, Task
 from tests.test_pipeline import harness, write_config
 
+pytest_plugins = ["pytester"]
+
 
 def run_dir_summary(folder: Path) -> dict:
     return json.loads((folder / "run" / "summary.json").read_text())
@@ -148,3 +150,66 @@ def test_quick_runs_judge_balanced_samples_of_a_whole_quick_test_split():
     params = quick.suite_params("mismatch_yield")
     assert params["samples"] == quick.sizes["n_test"] and params["samples"] % 2 == 0
     assert load_config().suite_params("mismatch_yield")["samples"] >= 32
+
+
+# ---- the engine's assertions ------------------------------------------------------------
+def verdict(yield_value: float, asserted: bool = True, bit_errors: int = 0) -> dict:
+    low = 0.8 if asserted else None
+    outcome = "info" if not asserted else "pass" if yield_value >= 0.8 else "fail"
+    return {"asserted": asserted, "accuracy_spec": 0.75, "chip_seeds": list(range(10)),
+            "yield": {"value": yield_value, "limits": {"low": low, "high": None}, "outcome": outcome},
+            "accuracy": {"median": 0.7}, "reference": {"condition": "mismatch=spec", "yield": 0.5},
+            "driver": {"target": "emulator", "bit_errors": bit_errors, "chips": []}}
+
+
+def test_the_engine_fails_a_missed_yield_and_names_the_reference():
+    from harness.suites.engine import check
+    check(verdict(0.9))
+    check(verdict(0.1, asserted=False))  # characterised: no limit, no failure
+    with pytest.raises(AssertionError, match=r"yield 0.100 < 0.800: 1 of 10 chips .* reference mismatch=spec"):
+        check(verdict(0.1))
+
+
+def test_the_engine_fails_a_driver_path_that_differs_from_the_simulator():
+    from harness.suites.engine import check
+    with pytest.raises(AssertionError, match="differs from the batched simulator in 3 spike bits"):
+        check(verdict(1.0, bit_errors=3))
+
+
+OUTCOME_TESTS = '''
+import pytest
+
+@pytest.fixture
+def broken():
+    raise ConnectionRefusedError("board at socket://127.0.0.1:1 refused")
+
+def test_pass():
+    pass
+
+def test_missed_limit():
+    assert 0.5 >= 0.8, "yield 0.500 < 0.800"
+
+def test_crash_in_the_test():
+    raise ValueError("levels has 'banana'")
+
+def test_broken_target(broken):
+    pass
+
+def test_skipped():
+    pytest.skip("no board")
+'''
+
+
+def test_outcomes_follow_pytest_with_assertions_as_fail_and_exceptions_as_error(pytester, tmp_path):
+    pytester.makepyfile(OUTCOME_TESTS)
+    results = tmp_path / "results"
+    pytester.runpytest("-p", "no:cacheprovider", f"--harness-results={results}")
+    outcomes = {t["nodeid"].split("::")[1]: t for t in json.loads((results / "outcomes.json").read_text())["tests"]}
+    assert {name: t["outcome"] for name, t in outcomes.items()} == {
+        "test_pass": "pass", "test_missed_limit": "fail", "test_crash_in_the_test": "error",
+        "test_broken_target": "error", "test_skipped": "skip"}
+    assert outcomes["test_missed_limit"]["message"].startswith("yield 0.500 < 0.800")
+    assert outcomes["test_broken_target"]["message"] == \
+        "ConnectionRefusedError: board at socket://127.0.0.1:1 refused"
+    assert outcomes["test_skipped"]["message"] == "no board"
+    assert run_outcome(json.loads((results / "outcomes.json").read_text())) == ERROR
