@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.linalg import LinAlgError
+from scipy.linalg import cho_factor, cho_solve
 
 from harness.compiler.decoding import Decoder
 from sim.atomic import write_json
@@ -63,11 +65,14 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
 def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per trial, over its decision steps, the moments of the features with an intercept
     column, x = [r, 1]: (Σ xxᵀ [K, n+1, n+1], Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
-    mask = np.asarray(data.mask, np.float64)[..., None]                       # [K, T, 1]
-    x = np.concatenate([features, np.ones(features.shape[:-1] + (1,))], axis=-1) * mask
-    y = np.asarray(data.targets, np.float64) * mask
-    xt = x.transpose(0, 2, 1)
-    return xt @ x, xt @ y, np.einsum("kto,kto->k", y, y)
+    grams, crosses, energies = [], [], []
+    for trial_features, targets, mask in zip(features, np.asarray(data.targets, np.float64), data.mask):
+        x = np.concatenate([trial_features[mask], np.ones((int(mask.sum()), 1))], axis=1)
+        y = targets[mask]
+        grams.append(x.T @ x)
+        crosses.append(x.T @ y)
+        energies.append(float(np.sum(y * y)))
+    return np.stack(grams), np.stack(crosses), np.array(energies)
 
 
 def _solve(gram: np.ndarray, cross: np.ndarray, strength: float) -> np.ndarray:
@@ -76,7 +81,10 @@ def _solve(gram: np.ndarray, cross: np.ndarray, strength: float) -> np.ndarray:
     n = gram.shape[0] - 1
     penalty = strength * max(float(np.trace(gram[:n, :n])) / max(n, 1), 1e-12)
     reg = np.diag(np.r_[np.full(n, penalty), 0.0])
-    return np.linalg.solve(gram + reg, cross)
+    try:
+        return cho_solve(cho_factor(gram + reg), cross)  # symmetric positive definite: Cholesky
+    except LinAlgError:  # singular (e.g. a silent chip and no penalty): the general solver
+        return np.linalg.lstsq(gram + reg, cross, rcond=None)[0]
 
 
 def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:

@@ -121,8 +121,11 @@ class BatchedChips:
         position = np.minimum(np.searchsorted(index, selected), max(index.size - 1, 0))
         present = index[position] == selected if index.size else np.zeros(selected.size, bool)
         spikes, states = kernel.run(x if batched else x[None], keys, amplitude, position[present], record_state)
-        result = BatchResult(np.zeros((self.n_chips, x.shape[-2], selected.size), bool), selected)
-        result.spikes[:, :, present] = spikes
+        if present.all():
+            result = BatchResult(spikes, selected)
+        else:
+            result = BatchResult(np.zeros((self.n_chips, x.shape[-2], selected.size), bool), selected)
+            result.spikes[:, :, present] = spikes
         if states is not None:
             result.v, result.isyn, result.refr = states
         return result
