@@ -203,8 +203,10 @@ def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
             yield part, _evaluate_chips(part, *args)
         return
     from distributed import as_completed  # noqa: PLC0415 - the cluster extra
-    shared = client.scatter(list(args), broadcast=True)
-    futures = client.map(_evaluate_chips, chunks, *([a] * len(chunks) for a in shared),
+    # the network and condition go to every worker once; hash=False: each condition owns its data
+    # (a content key shared with an earlier condition would be released with that condition's futures)
+    shared = client.scatter(list(args[:2]), broadcast=True, hash=False)
+    futures = client.map(_evaluate_chips, chunks, *([a] * len(chunks) for a in [*shared, *args[2:]]),
                          **task_options(ctx.config.backend))
     part_of = {future.key: part for future, part in zip(futures, chunks)}
     for future in as_completed(futures):
