@@ -8,7 +8,7 @@ run from power-on on chip `chip_seeds[b]`. Adapters:
   GPU), trials in batches of at most `max_batch`;
 * `ChipByChip`: any single `Chip` (the emulator, a serial board), one trial at a time;
   `for_emulator` opens emulated chip #seed, `for_board` runs a board, which is the one
-  chip it is.
+  chip it is, and `for_chip` runs whatever one chip it is given.
 
 The same trials on two populations give the same bits (CHIP_SPEC §6), which is how the
 suites cross-check a driver path against the simulator.
@@ -80,6 +80,12 @@ class ChipByChip:
     @classmethod
     def for_emulator(cls, spec: str, mismatch: MismatchLevel) -> "ChipByChip":
         return cls(lambda seed: EmulatorChip(spec, seed, mismatch))
+
+    @classmethod
+    def for_chip(cls, chip: Chip) -> "ChipByChip":
+        """One chip target, whatever the seeds say (they only label its trials); the caller
+        keeps it open."""
+        return cls(lambda _seed: chip, owns_chips=False)
 
     @classmethod
     def for_board(cls, board: Chip, chip_seed: int) -> "ChipByChip":

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from drivers.chip import Chip
-from drivers.population import MAX_BATCH, ChipPopulation, SimulatedPopulation
+from drivers.population import MAX_BATCH, ChipByChip, ChipPopulation, SimulatedPopulation
 from harness.calibration import calibration_data, fit_readouts, noise_seeds
 from harness.compiler import CompiledNetwork, CompileError
 from harness.compiler.decoding import Decoder
@@ -129,12 +129,8 @@ def calibrate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, trials:
     calibration trials run through one chip target (loads the configuration)."""
     check_task(compiled, task)
     data = calibration_data(task, trials, split)
-    encoded = compiled.encoder.encode(data.inputs)
-    chip.load(compiled.config)
-    spikes = np.stack([chip.run(encoded[i], noise_amplitude=noise_amplitude, noise_seed=int(seed)).spikes
-                       for i, seed in enumerate(noise_seeds(trials))])
-    decoders, strengths = fit_readouts(compiled.decoder, spikes[None][..., compiled.decoder.neurons], data,
-                                       task.n_classes)
+    spikes = population_spikes(compiled, data, [0], noise_seeds(trials), ChipByChip.for_chip(chip), noise_amplitude)
+    decoders, strengths = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
     return decoders[0], float(strengths[0])
 
 
@@ -143,13 +139,10 @@ def evaluate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, split: s
     """Accuracy on one chip target through the `Chip` protocol (loads the configuration),
     read out with `decoder` (a calibration's) or the compiled readout."""
     check_task(compiled, task)
-    decoder = decoder or compiled.decoder
     data = split_data(task, split, samples)
-    encoded = compiled.encoder.encode(data.inputs)
-    chip.load(compiled.config)
-    spikes = np.stack([chip.run(encoded[s], noise_amplitude=noise_amplitude, noise_seed=s).spikes
-                       for s in range(len(data))])
-    return float(task.accuracy(decoder.decode(spikes[:, :, decoder.neurons]), data))
+    spikes = population_spikes(compiled, data, [0], np.arange(len(data), dtype=np.uint64), ChipByChip.for_chip(chip),
+                               noise_amplitude)[0]
+    return float(task.accuracy((decoder or compiled.decoder).decode(spikes), data))
 
 
 def refit_readout(compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:
