@@ -1,12 +1,14 @@
-"""Runs/s and events/s through the serial path vs. the in-process emulator.
+"""The wire under corruption: a load and runs on a virtual board, clean vs 1 % vs 5 % corrupted bytes.
 
-The same runs (dynapse1, demo configuration, Poisson inputs) go to an in-process
-`EmulatorChip` (the baseline) and, through `SerialBoard`, to `harness emulate --pty`
-started as a subprocess (the virtual board computes with the same emulator, so the
-ratio is the cost of the wire: framing, CRC, deflate, round trips, the pty). Events =
-input events sent + spike events received.
+`harness emulate --pty` runs as a subprocess; the host reaches it through the fault
+injector (`drivers.faults`), which flips each byte with the given probability in both
+directions (and, with --rate, paces the line to that many bytes/s). Each condition
+loads the demo configuration and makes the same runs; every result is checked bit for
+bit against the in-process emulator. Printed per condition: seconds to load, to run,
+in all, the ratio to the clean line, frames resent, and the byte error rate the host
+estimated.
 
-    python bench/bench_link.py [--steps 10,200] [--runs 5] [--state]
+    python bench/bench_link.py [--steps 10,200] [--runs 5] [--state] [--rate BYTES_PER_S]
 """
 from __future__ import annotations
 
@@ -16,45 +18,60 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+import serial
 
-from drivers.conformance import demo_config, demo_inputs
+from drivers.conformance import assert_same_result, demo_config, demo_inputs
+from drivers.faults import FaultyPort, Faults
+from drivers.link import POLL_S
+from drivers.serial_board import SerialBoard
 from drivers.targets import open_chip
 
+CORRUPTION = (0.0, 0.01, 0.05)
 
-def measure(chip, config, inputs: np.ndarray, runs: int, state: bool) -> tuple[float, float]:
-    """(runs per second, events per second)."""
-    chip.load(config)
-    chip.run(inputs[:2])   # warm-up
-    events = 0
-    start = time.perf_counter()
-    for seed in range(runs):
-        result = chip.run(inputs, noise_amplitude=20, noise_seed=seed, record_state=state)
-        events += int(np.count_nonzero(inputs)) + int(result.spikes.sum())
-    elapsed = time.perf_counter() - start
-    return runs / elapsed, events / elapsed
+
+def measure(url: str, faults: Faults, steps: list[int], runs: int, state: bool) -> tuple[float, float, SerialBoard]:
+    """(seconds to load, seconds to run) through `faults`; results checked against the emulator."""
+    local = open_chip("emulator")
+    config = demo_config(local)
+    local.load(config)
+    cases = [(demo_inputs(local, steps=n), dict(noise_amplitude=20, noise_seed=seed, record_state=state))
+             for n in steps for seed in range(runs)]
+    expected = [local.run(inputs, **run) for inputs, run in cases]
+    port = FaultyPort(serial.serial_for_url(url, timeout=POLL_S), faults, seed=1)
+    with SerialBoard(port, name=url, link_timeout=30) as board:
+        start = time.perf_counter()
+        board.load(config)
+        loaded = time.perf_counter()
+        results = [board.run(inputs, **run) for inputs, run in cases]
+        done = time.perf_counter()
+    for result, reference in zip(results, expected):
+        assert_same_result(result, reference)
+    return loaded - start, done - loaded, board
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", default="10,200", help="comma-separated run lengths")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="runs of each length")
     parser.add_argument("--state", action="store_true", help="also record and transfer the full state")
+    parser.add_argument("--rate", type=float, default=None, help="line rate limit in bytes/s (default: none)")
     args = parser.parse_args()
+    steps = [int(s) for s in args.steps.split(",")]
     server = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", "emulate", "--pty"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        path = server.stdout.readline().strip()
-        local, board = open_chip("emulator"), open_chip(path, timeout=10)
-        config = demo_config(local)
-        print(f"{'steps':>6} {'target':>10} {'runs/s':>9} {'events/s':>11} {'ratio':>6}")
-        for steps in (int(s) for s in args.steps.split(",")):
-            inputs = demo_inputs(local, steps=steps)
-            base_runs, base_events = measure(local, config, inputs, args.runs, args.state)
-            runs, events = measure(board, config, inputs, args.runs, args.state)
-            print(f"{steps:>6} {'in-process':>10} {base_runs:>9.2f} {base_events:>11.0f} {1.0:>6.2f}")
-            print(f"{steps:>6} {'pty':>10} {runs:>9.2f} {events:>11.0f} {runs / base_runs:>6.2f}")
-        board.close()
+        url = server.stdout.readline().strip()
+        print(f"load + {args.runs} runs of {args.steps} steps{' with state' if args.state else ''}, "
+              f"line rate {args.rate or 'unlimited'}; corruption in both directions")
+        print(f"{'corrupt':>8} {'load s':>8} {'runs s':>8} {'total s':>8} {'ratio':>6} {'resent':>7} {'est. err':>9}")
+        clean = None
+        for corrupt in CORRUPTION:
+            load_s, run_s, board = measure(url, Faults(corrupt=corrupt, rate=args.rate), steps, args.runs, args.state)
+            total = load_s + run_s
+            clean = clean or total
+            error = board.line.byte_error_rate
+            print(f"{corrupt:>8.0%} {load_s:>8.2f} {run_s:>8.2f} {total:>8.2f} {total / clean:>6.2f} "
+                  f"{board.retransmits:>7} {error:>9.4f}")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)

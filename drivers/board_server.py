@@ -1,34 +1,35 @@
 """The board side of the protocol, wrapping an EmulatorChip: a virtual board.
 
-`BoardServer.handle` turns one request payload into one answer; `serve` pumps frames
-between an endpoint (pty or TCP, see `drivers.endpoints`) and the server until stopped.
-The board validates everything it receives and answers problems with ERROR messages.
+`BoardServer.handle` turns one request payload into its answers (one, or one per chunk
+for FETCH); `drivers.serving` pumps frames between an endpoint and the server. The
+board validates everything it receives and answers problems with ERROR messages; an
+exception anywhere in a request or a run becomes an INTERNAL error, never a crash.
 Runs execute on a worker thread so the board keeps answering (BUSY) while it computes.
 """
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import zlib
 from dataclasses import dataclass, field
 
 from drivers.chip import ChipError
 from drivers.emulator import EmulatorChip
-from drivers.endpoints import ByteStream, Endpoint
-from drivers.framing import FrameDecoder, ProtocolError, encode_frame
+from drivers.errors import ProtocolError, VersionMismatch
 from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs,
                               encode_spikes, encode_state, image_checksum, inflate)
-from drivers.session import CHUNK_MAX
-from drivers.wire import (REQUESTS, BoardInfo, ErrorBody, ErrorCode, Fetch, LoadBegin, Message, MsgType,
-                          RunRequest, RunSummary, Stream, StreamRef, decode_message, encode_message, pack_chunk,
-                          pack_u32, unpack_chunk)
+from drivers.ranges import Ranges
+from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody, ErrorCode,
+                          Fetch, LoadBegin, Message, MsgType, RunRequest, RunSummary, Stream, StreamRef,
+                          decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
 from sim.chip.config import ConfigError
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
 DEFAULT_MAX_STEPS = 100_000
-POLL_S = 0.05
+IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
 
 
 class Refusal(Exception):
@@ -41,32 +42,40 @@ class Refusal(Exception):
 
 @dataclass
 class _Upload:
+    """Chunks arrive in any order (the host keeps several in flight) and land at their offset."""
+
     size: int
     checksum: int = 0   # announced CRC-32 of the inflated content, where there is one
-    data: bytearray = field(default_factory=bytearray)
+    held: Ranges = field(default_factory=Ranges)
+    data: bytearray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = bytearray(self.size)
 
     def add(self, body: bytes) -> int:
+        """Store a chunk; returns its offset (what the ACK names)."""
         offset, chunk = unpack_chunk(body)
-        if offset == len(self.data):          # in order; duplicates and gaps are ignored
-            if offset + len(chunk) > self.size:
-                raise Refusal(ErrorCode.TOO_LARGE, f"chunk ends at byte {offset + len(chunk)} of a {self.size}-byte upload")
-            self.data += chunk
-        return len(self.data)
+        if offset + len(chunk) > self.size:
+            raise Refusal(ErrorCode.TOO_LARGE, f"chunk ends at byte {offset + len(chunk)} of a {self.size}-byte upload")
+        self.data[offset:offset + len(chunk)] = chunk
+        self.held.add(offset, offset + len(chunk))
+        return offset
 
     def complete(self, what: str) -> bytes:
-        if len(self.data) != self.size:
-            raise Refusal(ErrorCode.OUT_OF_ORDER, f"{what}: holds {len(self.data)} of {self.size} bytes")
+        if self.size and not self.held.covers(0, self.size):
+            raise Refusal(ErrorCode.OUT_OF_ORDER, f"{what}: holds {self.held.prefix()} of {self.size} bytes in order")
         return bytes(self.data)
 
 
 class _RunJob:
-    """One run on a worker thread; `stream` is the result stream once `done` is set."""
+    """One run on a worker thread; once `done` is set, either `summary` and `stream` (the
+    result) or `error` (a Refusal: whatever the run raised, MemoryError included) hold."""
 
     def __init__(self, chip: EmulatorChip, counts, request: RunRequest):
         self.done = threading.Event()
         self.stream = b""
         self.summary: RunSummary | None = None
-        self.error: str | None = None
+        self.error: Refusal | None = None
         self._thread = threading.Thread(target=self._work, args=(chip, counts, request), daemon=True)
         self._thread.start()
 
@@ -79,7 +88,9 @@ class _RunJob:
             self.stream = spikes + state
             self.summary = RunSummary(n_spikes, len(spikes), len(state), zlib.crc32(self.stream))
         except (ChipError, ValueError) as exc:
-            self.error = str(exc)
+            self.error = Refusal(ErrorCode.BAD_INPUT, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the board reports every failure and goes on serving
+            self.error = Refusal(ErrorCode.INTERNAL, f"the run failed on the board: {type(exc).__name__}: {exc}")
         finally:
             self.done.set()
 
@@ -88,7 +99,7 @@ class BoardServer:
     """Chip #`chip_seed` of `spec` behind the wire protocol."""
 
     def __init__(self, spec: str | ChipSpec = "dynapse1", chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
-                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = 0.05):
+                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S):
         self.spec = load_spec(spec)
         self.chip_seed = chip_seed
         self.mismatch = mismatch
@@ -105,7 +116,8 @@ class BoardServer:
         self._run: tuple[RunRequest, _Upload] | None = None
         self._job: _RunJob | None = None
         self._streams: dict[Stream, bytes] = {}
-        self._last: tuple[bytes, bytes] | None = None   # (request payload, answer) for repeats
+        self._last: tuple[bytes, list[bytes]] | None = None   # (request payload, answers) for repeats
+        self._last_fetch = b""                               # an identical repeat is a copy: no answer
 
     # ---- power ------------------------------------------------------------------------
     def reboot(self) -> None:
@@ -119,35 +131,62 @@ class BoardServer:
         self._boot()
         return [encode_message(Message(MsgType.BOOT, 0, self.boot))]
 
+    def busy(self, payload: bytes) -> bytes | None:
+        """The answer to a request from a second client while another is served."""
+        try:
+            request = decode_message(payload)
+        except ProtocolError:
+            return None
+        return encode_message(Message(MsgType.ERROR, request.seq, self.boot,
+                                      ErrorBody(ErrorCode.BOARD_BUSY, StreamRef(0, 0)).pack()))
+
     def nak(self) -> bytes:
         return encode_message(Message(MsgType.NAK, 0, self.boot))
 
     # ---- requests ---------------------------------------------------------------------
-    def handle(self, payload: bytes) -> bytes:
-        """The answer to one request payload."""
+    def handle(self, payload: bytes) -> list[bytes]:
+        """The answers to one request payload (one, or one per chunk for FETCH)."""
         try:
             request = decode_message(payload)
+        except VersionMismatch as exc:
+            seq = struct.unpack_from("<H", payload, 2)[0]
+            return [self._error(seq, ErrorCode.BAD_VERSION, f"this board speaks wire protocol version {VERSION}; "
+                                                            f"the request is version {exc.version}")]
         except ProtocolError as exc:
-            return self._error(0, ErrorCode.BAD_MESSAGE, str(exc))
+            return [self._error(0, ErrorCode.BAD_MESSAGE, str(exc))]
         if request.type not in REQUESTS:
-            return self._error(request.seq, ErrorCode.BAD_MESSAGE, f"{request.type.name} is not a request")
+            return [self._error(request.seq, ErrorCode.BAD_MESSAGE, f"{request.type.name} is not a request")]
         if request.type is MsgType.HELLO:
             self._last = None
-            return self._answer(request, MsgType.IDENTITY, self._set_stream(Stream.INFO, self._info().pack()).pack())
+            return [self._answer(request, MsgType.IDENTITY, self._set_stream(Stream.INFO, self._info().pack()).pack())]
         if request.boot != self.boot:
-            return self._error(request.seq, ErrorCode.STALE_SESSION,
-                               f"request names boot id {request.boot:#010x}; this board booted as {self.boot:#010x}")
+            return [self._error(request.seq, ErrorCode.STALE_SESSION,
+                                f"request names boot id {request.boot:#010x}; this board booted as {self.boot:#010x}")]
+        if request.type in IDEMPOTENT:
+            if request.type is MsgType.FETCH and payload == self._last_fetch:
+                return []   # a copy the host sent for safety (it resends under a new number): answered already
+            self._last_fetch = payload if request.type is MsgType.FETCH else b""
+            return self._answers(request)
         if self._last is not None and self._last[0] == payload:
             return self._last[1]
+        answers = self._answers(request)
+        self._last = (payload, answers)
+        return answers
+
+    def _answers(self, request: Message) -> list[bytes]:
         try:
+            if request.type is MsgType.FETCH:
+                chunks = self._fetch(Fetch.unpack(request.body))
+                return [self._answer(request, MsgType.RESULT_DATA, chunk) for chunk in chunks]
             kind, body = self._dispatch(request)
-            answer = self._answer(request, kind, body)
+            return [self._answer(request, kind, body)]
         except Refusal as exc:
-            answer = self._error(request.seq, exc.code, str(exc))
+            return [self._error(request.seq, exc.code, str(exc))]
         except ProtocolError as exc:
-            answer = self._error(request.seq, ErrorCode.BAD_MESSAGE, str(exc))
-        self._last = (payload, answer)
-        return answer
+            return [self._error(request.seq, ErrorCode.BAD_MESSAGE, str(exc))]
+        except Exception as exc:  # noqa: BLE001 - a board answers every request, whatever happened
+            return [self._error(request.seq, ErrorCode.INTERNAL,
+                                f"the board failed on {request.type.name}: {type(exc).__name__}: {exc}")]
 
     def _answer(self, request: Message, kind: MsgType, body: bytes) -> bytes:
         return encode_message(Message(kind, request.seq, self.boot, body))
@@ -190,8 +229,6 @@ class BoardServer:
             return self._start_run()
         if kind is MsgType.RUN_WAIT:
             return self._wait(self._need(self._job, "RUN_WAIT without a run"))
-        if kind is MsgType.FETCH:
-            return MsgType.RESULT_DATA, self._fetch(Fetch.unpack(body))
         if kind is MsgType.RESET:
             self.chip.reset()
             self._checksum, self._load, self._run, self._job = None, None, None, None
@@ -223,6 +260,9 @@ class BoardServer:
     def _begin_run(self, request: RunRequest) -> int:
         if self._checksum is None:
             raise Refusal(ErrorCode.NOT_LOADED, "no configuration loaded: load one before running")
+        if request.config_checksum != self._checksum:
+            raise Refusal(ErrorCode.WRONG_CONFIG, f"the run is for configuration {request.config_checksum:#010x}; "
+                                                  f"this board holds {self._checksum:#010x}")
         if not 1 <= request.steps <= self.max_steps:
             raise Refusal(ErrorCode.TOO_LARGE, f"run of {request.steps} steps is outside this board's "
                                                f"limit of 1..{self.max_steps} steps")
@@ -250,65 +290,21 @@ class BoardServer:
         if not job.done.wait(self.busy_interval):
             return MsgType.BUSY, b""
         if job.error is not None:
-            raise Refusal(ErrorCode.BAD_INPUT, job.error)
-        return MsgType.RUN_DONE, job.summary.pack()
+            raise job.error
+        return MsgType.RUN_DONE, self._need(job.summary, "the run left no result").pack()
 
-    def _fetch(self, fetch: Fetch) -> bytes:
+    def _fetch(self, fetch: Fetch) -> list[bytes]:
+        """The chunk bodies answering `fetch`: `chunk` bytes each, from `offset` to its end."""
         if fetch.stream is Stream.RESULT:
             job = self._need(self._job, "FETCH of a result without a run")
             if not job.done.is_set() or job.summary is None:
                 raise Refusal(ErrorCode.OUT_OF_ORDER, "FETCH of a result before the run finished")
             self._streams[Stream.RESULT] = job.stream
         data = self._need(self._streams.get(fetch.stream), f"FETCH of {fetch.stream.name}: nothing to fetch")
-        if fetch.offset > len(data) or fetch.length == 0:
-            raise Refusal(ErrorCode.BAD_MESSAGE, f"FETCH of {fetch.length} bytes at {fetch.offset} "
-                                                 f"outside the {len(data)}-byte {fetch.stream.name} stream")
-        end = fetch.offset + min(fetch.length, CHUNK_MAX)
-        return pack_chunk(fetch.offset, data[fetch.offset:end])
+        end = min(fetch.offset + fetch.length, len(data))
+        if fetch.offset >= end or not 1 <= fetch.chunk <= CHUNK_MAX or fetch.length > fetch.chunk * MAX_BURST:
+            raise Refusal(ErrorCode.BAD_MESSAGE, f"FETCH of {fetch.length} bytes in {fetch.chunk}-byte chunks at "
+                                                 f"{fetch.offset} of the {len(data)}-byte {fetch.stream.name} stream "
+                                                 f"(chunks 1..{CHUNK_MAX} bytes, at most {MAX_BURST} of them)")
+        return [pack_chunk(at, data[at:min(at + fetch.chunk, end)]) for at in range(fetch.offset, end, fetch.chunk)]
 
-
-def serve(server: BoardServer, endpoint: Endpoint, stop: threading.Event) -> None:
-    """Answer requests arriving on `endpoint` until `stop` is set; clients may come and go."""
-    while not stop.is_set():
-        stream = endpoint.accept(POLL_S)
-        if stream is None:
-            continue
-        try:
-            _serve_stream(server, stream, stop)
-        except (EOFError, OSError):
-            pass   # the client went away; wait for the next one
-        finally:
-            stream.close()
-
-
-def _serve_stream(server: BoardServer, stream: ByteStream, stop: threading.Event) -> None:
-    decoder = FrameDecoder()
-    while not stop.is_set():
-        for announcement in server.pending_announcements():
-            stream.write(encode_frame(announcement))
-        data = stream.read(POLL_S)
-        if not data:
-            continue
-        damaged = decoder.errors
-        for payload in decoder.feed(data):
-            stream.write(encode_frame(server.handle(payload)))
-        if decoder.errors != damaged:
-            stream.write(encode_frame(server.nak()))
-
-
-class BackgroundServer:
-    """`serve` on a daemon thread, as a context manager (tests, benchmarks)."""
-
-    def __init__(self, server: BoardServer, endpoint: Endpoint):
-        self.server, self.endpoint, self.url = server, endpoint, endpoint.url
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=serve, args=(server, endpoint, self._stop), daemon=True)
-
-    def __enter__(self) -> "BackgroundServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.endpoint.close()

@@ -33,6 +33,7 @@ class _FdStream:
 
     def __init__(self, fd: int):
         self.fd = fd
+        self.in_use = False
         os.set_blocking(fd, False)
 
     def read(self, timeout: float) -> bytes:
@@ -53,7 +54,8 @@ class _FdStream:
                     pass
 
     def close(self) -> None:
-        """The pty outlives its clients; `PtyEndpoint.close` releases it."""
+        """The pty outlives its clients (`PtyEndpoint.close` releases it): only hand it back."""
+        self.in_use = False
 
 
 class PtyEndpoint:
@@ -66,8 +68,14 @@ class PtyEndpoint:
         self.url = self.path
         self._stream = _FdStream(self._master)
 
-    def accept(self, timeout: float) -> ByteStream:
-        return self._stream   # the server keeps the slave open, so reads never see EIO
+    def accept(self, timeout: float) -> ByteStream | None:
+        """The one stream of the pty, unless it is being served (the server keeps the slave
+        open, so reads never see EIO)."""
+        if self._stream.in_use:
+            time.sleep(timeout)
+            return None
+        self._stream.in_use = True
+        return self._stream
 
     def close(self) -> None:
         for fd in (self._master, self._slave):
@@ -86,7 +94,10 @@ class _SocketStream:
     def read(self, timeout: float) -> bytes:
         if not select.select([self.conn], [], [], timeout)[0]:
             return b""
-        data = self.conn.recv(65536)
+        try:
+            data = self.conn.recv(65536)
+        except ConnectionResetError:
+            raise EOFError("client reset the connection") from None
         if not data:
             raise EOFError("client closed the connection")
         return data

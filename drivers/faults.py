@@ -2,10 +2,12 @@
 
 Per byte, in both directions: `corrupt` (xor with a random non-zero byte), `drop`,
 `duplicate`. Per read: `delay` (the probability that what arrived is held back for
-`delay_s`, order preserved). Scripted events: `arm_reset` calls a hook (e.g. a virtual
-board's `reboot`) when the host makes its n-th write from now; `arm_vanish` makes the
-port fail like an unplugged USB device; `kill` turns the link dead (writes vanish,
-nothing arrives). Deterministic for a given seed.
+`delay_s`, order preserved). `rate` limits the line to that many bytes/s in each
+direction (115200 baud, 8N1: 11520), like a UART: writes return at once and reach the
+board as the line would carry them. Scripted events: `arm_reset` calls a hook (e.g. a
+virtual board's `reboot`) when the host makes its n-th write from now; `arm_vanish`
+makes the port fail like an unplugged USB device; `kill` turns the link dead (writes
+vanish, nothing arrives). Deterministic for a given seed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import serial
 
-from drivers.link import bytes_waiting
+from drivers.link import POLL_S, bytes_waiting
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Faults:
     duplicate: float = 0.0
     delay: float = 0.0
     delay_s: float = 0.02
+    rate: float | None = None    # bytes/s each way; None: as fast as the inner port
 
 
 class FaultyPort:
@@ -37,7 +40,8 @@ class FaultyPort:
         self.writes = 0
         self._rng = np.random.default_rng(seed)
         self._inbox = bytearray()
-        self._held: list[tuple[float, bytes]] = []
+        self._held: list[tuple[float, bytes]] = []     # (due, bytes) on their way to the host
+        self._outbox: list[tuple[float, bytes]] = []   # (due, bytes) on their way to the board
         self._dead = False
         self._vanish_after: int | None = None
         self._reset: tuple[int, Callable[[], None]] | None = None
@@ -62,18 +66,27 @@ class FaultyPort:
             hook()
         self.writes += 1
         if not self._dead:
-            self.inner.write(self._mangle(data))
+            self._outbox.append((self._line_due(self._outbox, time.monotonic(), len(data)), self._mangle(data)))
+            self._forward()
         return len(data)
 
     @property
     def in_waiting(self) -> int:
         self._check_vanished()
+        self._forward()
         self._pull(block=False)
         return len(self._inbox)
 
     def read(self, size: int = 1) -> bytes:
         self._check_vanished()
-        self._pull(block=not self._inbox)
+        self._forward()
+        if not self._inbox and (self._held or self._outbox):   # something is due soon: wait for it, not the port
+            due = min(queue[0][0] for queue in (self._held, self._outbox) if queue)
+            time.sleep(min(max(0.0, due - time.monotonic()), POLL_S))
+            self._forward()
+            self._pull(block=False)
+        else:
+            self._pull(block=not self._inbox)
         out = bytes(self._inbox[:size])
         del self._inbox[:size]
         return out
@@ -99,11 +112,22 @@ class FaultyPort:
             data = self.inner.read(max(1, waiting))
             if data and not self._dead:
                 now = time.monotonic()
-                due = now + (self.faults.delay_s if self._rng.random() < self.faults.delay else 0.0)
-                self._held.append((max(due, self._held[-1][0]) if self._held else due, self._mangle(data)))
+                delayed = now + (self.faults.delay_s if self._rng.random() < self.faults.delay else 0.0)
+                self._held.append((self._line_due(self._held, delayed, len(data)), self._mangle(data)))
         now = time.monotonic()
         while self._held and self._held[0][0] <= now:
             self._inbox += self._held.pop(0)[1]
+
+    def _forward(self) -> None:
+        """Hand the board what the line has carried by now."""
+        now = time.monotonic()
+        while self._outbox and self._outbox[0][0] <= now:
+            self.inner.write(self._outbox.pop(0)[1])
+
+    def _line_due(self, queue: list[tuple[float, bytes]], ready: float, size: int) -> float:
+        """When `size` bytes ready at `ready` are through the line, behind what `queue` holds."""
+        start = max(ready, queue[-1][0]) if queue else ready
+        return start + (size / self.faults.rate if self.faults.rate else 0.0)
 
     def _mangle(self, data: bytes) -> bytes:
         f = self.faults

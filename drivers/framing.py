@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import zlib
 
-from drivers.chip import ChipError
+from drivers.errors import FramingError, ProtocolError
 
 DELIMITER = b"\x00"
 MAX_PAYLOAD = 32768 + 256                # bytes per frame payload, header included
 CRC_SIZE = 4
 MAX_ENCODED = MAX_PAYLOAD + CRC_SIZE + (MAX_PAYLOAD + CRC_SIZE) // 254 + 2
-
-
-class ProtocolError(ChipError):
-    """The peer sent something the wire protocol does not allow."""
-
-
-class FramingError(ProtocolError):
-    """A frame is not valid COBS, fails its CRC, or is too long."""
 
 
 def cobs_encode(data: bytes) -> bytes:
@@ -78,14 +70,17 @@ def decode_frame(encoded: bytes) -> bytes:
 class FrameDecoder:
     """Incremental decoder: feed it whatever bytes arrived, get the intact payloads back.
 
-    Damaged frames are dropped and counted in `errors`; a run of bytes longer than any
-    frame without a delimiter is discarded up to the next delimiter (resynchronisation).
+    Damaged frames are dropped and counted in `errors` (their bytes in `junk`); a run of
+    bytes longer than any frame without a delimiter is discarded up to the next
+    delimiter (resynchronisation). `unframed` counts the bytes that are not (yet) part of
+    an intact frame.
     """
 
     def __init__(self) -> None:
         self._pending = bytearray()
         self._discarding = False
         self.errors = 0
+        self.junk = 0
 
     def feed(self, data: bytes) -> list[bytes]:
         self._pending += data
@@ -105,11 +100,17 @@ class FrameDecoder:
                 payloads.append(decode_frame(bytes(encoded)))
             except FramingError:
                 self.errors += 1
+                self.junk += len(encoded)
         self._check_overflow()
         return payloads
 
+    @property
+    def unframed(self) -> int:
+        return self.junk + len(self._pending)
+
     def _check_overflow(self) -> None:
         if len(self._pending) > MAX_ENCODED:
+            self.junk += len(self._pending)
             self._pending.clear()
             if not self._discarding:
                 self.errors += 1

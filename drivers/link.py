@@ -9,14 +9,10 @@ from typing import Any
 
 import serial
 
-from drivers.chip import ChipError
+from drivers.errors import LinkError
 from drivers.framing import FrameDecoder, encode_frame
 
 POLL_S = 0.02   # the port's read timeout: how long one read waits for a first byte
-
-
-class LinkError(ChipError):
-    """The port failed or vanished (unplugged board, closed socket)."""
 
 
 def bytes_waiting(port: Any) -> int:
@@ -33,21 +29,39 @@ class Link:
     """Sends payloads as frames and returns the intact payloads that arrive.
 
     `port` is anything with pyserial's read(n) / write / in_waiting / close, opened with
-    a short read timeout (POLL_S); `damaged` counts frames dropped by the decoder.
+    a short read timeout (POLL_S); `damaged` counts frames dropped by the decoder, `junk`
+    the bytes that arrived and are not part of an intact frame.
     """
 
     def __init__(self, port: Any, name: str):
         self.port = port
         self.name = name
         self._decoder = FrameDecoder()
+        self._outgoing = bytearray()
 
     @property
     def damaged(self) -> int:
         return self._decoder.errors
 
-    def send(self, payload: bytes) -> None:
+    @property
+    def junk(self) -> int:
+        return self._decoder.unframed
+
+    def send(self, payload: bytes, *, copies: int = 1, flush: bool = True) -> int:
+        """Send `payload` as `copies` identical frames; returns the size of one on the line.
+        With `flush=False` the frames wait for the next `flush`, so that many go in one write."""
+        frame = encode_frame(payload)
+        self._outgoing += frame * copies
+        if flush:
+            self.flush()
+        return len(frame)
+
+    def flush(self) -> None:
+        frames, self._outgoing = bytes(self._outgoing), bytearray()
+        if not frames:
+            return
         try:
-            self.port.write(encode_frame(payload))
+            self.port.write(frames)
         except serial.SerialTimeoutException:
             raise LinkError(f"{self.name}: write timed out (board not reading?)") from None
         except (serial.SerialException, OSError, ValueError) as exc:

@@ -2,6 +2,9 @@
 
 Opened by URL through `serial.serial_for_url`, so /dev/ttyACM0, socket://host:port and
 rfc2217://host:port all work; the port is held exclusively (see `drivers.portlock`).
+Timing follows the line (`drivers.pacing`): the baud rate where the port has one, then
+the throughput and round trips measured from the handshake on; `link_timeout` (None:
+from the line) is how long the board may stay silent before LinkTimeout.
 
 Board resets: the host keeps the configuration it loaded. When the board reports a new
 boot id (it rebooted and lost that configuration), the default `on_reset="reload"`
@@ -20,25 +23,29 @@ import numpy as np
 import serial
 
 from drivers.chip import ChipError, ChipIdentity, RunResult
+from drivers.errors import BoardResetError, ConfigMismatchError, LinkTimeout, PortBusyError
 from drivers.link import POLL_S, Link
+from drivers.pacing import Line
 from drivers.payloads import decode_spikes, decode_state, deflate, encode_image, encode_inputs
-from drivers.portlock import PortBusyError, PortLock
-from drivers.session import BoardResetError, LinkTimeout, Session
-from drivers.wire import BoardInfo, LoadBegin, MsgType, RunRequest, RunSummary, Stream, StreamRef, unpack_u32
+from drivers.portlock import PortLock
+from drivers.session import Session
+from drivers.window import download, upload
+from drivers.wire import (BUSY_INTERVAL_S, BoardInfo, LoadBegin, MsgType, RunRequest, RunSummary, Stream, StreamRef,
+                          unpack_u32)
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.noise import check_noise
 from sim.chip.spec import ChipSpec, SpecError
 
-DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_BAUDRATE = 115200
+WRITE_TIMEOUT_S = 30.0   # a write the port does not take within this long means the board is not reading
 T = TypeVar("T")
 
 
 class SerialBoard:
     """A Chip behind `port` (an open pyserial-style port). Use `SerialBoard.open(url)`."""
 
-    def __init__(self, port: Any, *, name: str, timeout: float = DEFAULT_TIMEOUT_S, retry_interval: float = 0.2,
+    def __init__(self, port: Any, *, name: str, link_timeout: float | None = None, baudrate: int | None = None,
                  run_timeout: float | None = None, on_reset: str = "reload", max_recoveries: int = 2,
                  lock: PortLock | None = None):
         if on_reset not in ("reload", "raise"):
@@ -49,8 +56,9 @@ class SerialBoard:
         self.max_recoveries = max_recoveries
         self.resets_seen = 0
         self._lock = lock
-        self._session = Session(Link(port, name), timeout=timeout, retry_interval=min(retry_interval, timeout))
+        self._session = Session(Link(port, name), Line.for_baudrate(baudrate), link_timeout)
         self._config: ChipConfig | None = None
+        self._checksum = 0      # image checksum of `_config`
         self._closed = False
         try:
             self._handshake()
@@ -60,21 +68,21 @@ class SerialBoard:
 
     @classmethod
     def open(cls, url: str, *, baudrate: int = DEFAULT_BAUDRATE, **options: Any) -> "SerialBoard":
-        """Open the board at `url` exclusively and shake hands; ChipError if it cannot."""
+        """Open the board at `url` exclusively and shake hands; ChipError if it cannot.
+        `options` are the constructor's (link_timeout, run_timeout, on_reset, max_recoveries)."""
+        lock = PortLock.acquire(url)
         is_device = "://" not in url
-        lock = None if is_device else PortLock.acquire(url)
         try:
-            port = serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_S,
-                                         write_timeout=options.get("timeout", DEFAULT_TIMEOUT_S),
+            port = serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_S, write_timeout=WRITE_TIMEOUT_S,
                                          exclusive=True if is_device else None)
         except serial.SerialException as exc:
-            if lock:
-                lock.release()
+            lock.release()
             if "exclusively lock" in str(exc):
                 raise PortBusyError(f"{url} is in use by another client ({exc})") from None
             raise ChipError(f"cannot open board at {url}: {exc}") from None
         port.reset_input_buffer()
-        return cls(port, name=url, lock=lock, **options)
+        line_has_baudrate = is_device or url.startswith("rfc2217://")
+        return cls(port, name=url, lock=lock, baudrate=baudrate if line_has_baudrate else None, **options)
 
     # ---- Chip protocol ------------------------------------------------------------------
     def identity(self) -> ChipIdentity:
@@ -92,8 +100,8 @@ class SerialBoard:
         counts = check_inputs(inputs, self.spec)
         amplitude, seed = check_noise(noise_amplitude, noise_seed)
         n_events, events = encode_inputs(counts)
-        request = RunRequest(counts.shape[0], n_events, len(events), amplitude, seed, record_state)
-        return self._guarded(lambda: self._run(request, events), needs_config=True)
+        return self._guarded(lambda: self._run(RunRequest(self._checksum, counts.shape[0], n_events, len(events),
+                                                          amplitude, seed, record_state), events), needs_config=True)
 
     def reset(self) -> None:
         self._check_open()
@@ -124,6 +132,11 @@ class SerialBoard:
     def retransmits(self) -> int:
         return self._session.retransmits
 
+    @property
+    def line(self) -> Line:
+        """What the host measured about the line: rate, round trips, byte error rate."""
+        return self._session.line
+
     # ---- internals ----------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
@@ -132,7 +145,7 @@ class SerialBoard:
     def _hello(self) -> BoardInfo:
         reply = self._session.request(MsgType.HELLO, expect=MsgType.IDENTITY)
         self._session.boot = reply.boot
-        return BoardInfo.unpack(self._session.download(Stream.INFO, StreamRef.unpack(reply.body)))
+        return BoardInfo.unpack(download(self._session, Stream.INFO, StreamRef.unpack(reply.body)))
 
     def _handshake(self) -> None:
         self._session.boot = 0
@@ -154,7 +167,7 @@ class SerialBoard:
         for attempt in range(self.max_recoveries + 1):
             try:
                 return operation()
-            except BoardResetError:
+            except (BoardResetError, ConfigMismatchError):   # our configuration was lost or replaced
                 self.resets_seen += 1
                 self._handshake()
                 config, self._config = self._config, None
@@ -170,25 +183,26 @@ class SerialBoard:
         checksum = zlib.crc32(image)
         deflated = deflate(image)
         self._session.request(MsgType.LOAD_BEGIN, LoadBegin(len(deflated), checksum).pack())
-        self._session.upload(MsgType.LOAD_DATA, deflated)
+        upload(self._session, MsgType.LOAD_DATA, deflated)
         reply = self._session.request(MsgType.LOAD_COMMIT, expect=MsgType.LOADED)
         held = unpack_u32(reply.body, "LOADED")
         if held != checksum:
             raise ChipError(f"{self.name}: board holds image checksum {held:#010x}, host sent {checksum:#010x}")
+        self._checksum = checksum
 
     def _run(self, request: RunRequest, events: bytes) -> RunResult:
         session = self._session
         session.request(MsgType.RUN_BEGIN, request.pack())
-        session.upload(MsgType.RUN_DATA, events)
-        started = time.monotonic()
-        reply = session.request(MsgType.RUN_START, expect=(MsgType.BUSY, MsgType.RUN_DONE))
+        upload(session, MsgType.RUN_DATA, events)
+        started, outcome = time.monotonic(), (MsgType.BUSY, MsgType.RUN_DONE)
+        reply = session.request(MsgType.RUN_START, expect=outcome, hold=BUSY_INTERVAL_S)
         while reply.type is MsgType.BUSY:
             if self.run_timeout is not None and time.monotonic() - started > self.run_timeout:
                 raise LinkTimeout(f"{self.name}: run of {request.steps} steps still busy after {self.run_timeout:g} s")
-            reply = session.request(MsgType.RUN_WAIT, expect=(MsgType.BUSY, MsgType.RUN_DONE))
+            reply = session.request(MsgType.RUN_WAIT, expect=outcome, hold=BUSY_INTERVAL_S)
         summary = RunSummary.unpack(reply.body)
         split = summary.spikes_size
-        stream = session.download(Stream.RESULT, StreamRef(split + summary.state_size, summary.checksum))
+        stream = download(session, Stream.RESULT, StreamRef(split + summary.state_size, summary.checksum))
         spikes = decode_spikes(stream[:split], summary.n_spikes, request.steps, self.spec.n_neurons)
         if not request.record_state:
             return RunResult(spikes)

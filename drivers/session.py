@@ -1,161 +1,164 @@
-"""Host side of the protocol: numbered requests, retries, timeouts, chunked transfers.
+"""Host side of the protocol: numbered requests, resends, timeouts, and what went wrong.
 
-Stop-and-wait: each request is resent with the same sequence number until its answer
-arrives — after `retry_interval`, or at once when the board NAKs a damaged frame or a
-damaged frame reaches the host. The board answers a repeated request from its cache, so
-nothing runs twice. A request that gets no answer within `timeout` raises LinkTimeout.
-Chunk size adapts (halved after a retry, doubled after a clean exchange), so transfers
-get through a noisy line without tuning.
+Control requests are stop-and-wait: each is resent under its sequence number until the
+answer arrives — after the line's RTO (`drivers.pacing`), or at once when the board NAKs
+a damaged frame or a damaged frame reaches the host. The board answers a repeat from
+its cache, so nothing runs twice; on a lossy line each send is several identical
+frames at once, so that one of them likely gets through. Bulk data goes through `drivers.window`, many frames
+in flight. Failures say what happened: the board refused (with its text), is busy,
+speaks another protocol version, rebooted, or nothing answered (and what did arrive).
 """
 from __future__ import annotations
 
 import os
 import time
-import zlib
-from typing import Callable
 
 from drivers.chip import ChipError, NotLoadedError
-from drivers.framing import MAX_PAYLOAD, ProtocolError
+from drivers.errors import (BoardBusyError, BoardResetError, ConfigMismatchError, LinkTimeout, ProtocolError,
+                            ProtocolVersionError, VersionMismatch)
 from drivers.link import Link
-from drivers.wire import (CHUNK_HEADER, HEADER, SEQ_MODULUS, ErrorBody, ErrorCode, Fetch, Message, MsgType, Stream,
-                          StreamRef, decode_message, encode_message, pack_chunk, unpack_chunk, unpack_u32)
+from drivers.pacing import FRAME_OVERHEAD, Line
+from drivers.window import download
+from drivers.wire import (REQUESTS, SEQ_MODULUS, VERSION, ErrorBody, ErrorCode, Message, MsgType, Stream,
+                          decode_message, encode_message)
 
-CHUNK_MIN = 32
-CHUNK_MAX = 32768
-CHUNK_START = 1024
-CHUNK_TRIES = 3         # sends of one chunk size before it is halved
-assert CHUNK_MAX + HEADER.size + CHUNK_HEADER.size <= MAX_PAYLOAD
-
-
-class LinkTimeout(ChipError, TimeoutError):
-    """The board did not answer within the configured time."""
-
-
-class BoardResetError(ChipError):
-    """The board rebooted (new boot id): whatever it held, configuration included, is gone."""
-
-    def __init__(self, message: str, new_boot: int):
-        super().__init__(message)
-        self.new_boot = new_boot
+ANSWER_BYTES = FRAME_OVERHEAD + 16   # a control answer on the line, at most
 
 
 class Session:
-    """Request/response with one board over a Link."""
+    """Requests to one board over a Link; `link_timeout` (None: from the line) bounds the
+    time without any answer."""
 
-    def __init__(self, link: Link, *, timeout: float, retry_interval: float):
+    def __init__(self, link: Link, line: Line, link_timeout: float | None = None):
         self.link = link
-        self.timeout = timeout
-        self.retry_interval = retry_interval
+        self.line = line
+        self.link_timeout = link_timeout
         self.boot = 0                      # 0 until the handshake
         self.retransmits = 0
+        self.echoes = 0                    # our own requests heard back
         self._seq = int.from_bytes(os.urandom(2), "little")
-        self._chunk = CHUNK_START
-        self._clean = True
 
-    def request(self, kind: MsgType, body: bytes = b"", *,
-                expect: MsgType | tuple[MsgType, ...] = MsgType.ACK) -> Message:
-        """Send `kind` until its answer arrives; ChipError subclasses for refusals,
-        LinkTimeout after the session's `timeout` without an answer."""
-        reply = self._exchange(kind, body, expect, time.monotonic() + self.timeout, self.timeout)
-        assert reply is not None
-        return reply
+    @property
+    def name(self) -> str:
+        return self.link.name
 
-    def _exchange(self, kind: MsgType, body: bytes, expect: MsgType | tuple[MsgType, ...], deadline: float,
-                  limit: float, max_attempts: int | None = None) -> Message | None:
-        """One request under one sequence number: its checked answer, or None after
-        `max_attempts` sends without one; LinkTimeout at `deadline`."""
+    @property
+    def timeout(self) -> float:
+        return self.link_timeout if self.link_timeout is not None else self.line.link_timeout()
+
+    def next_seq(self) -> int:
         self._seq = (self._seq + 1) % SEQ_MODULUS
-        payload = encode_message(Message(kind, self._seq, self.boot, body))
-        attempts = 0
-        while time.monotonic() < deadline or attempts == 0:
-            if attempts == max_attempts:
-                return None
-            self.link.send(payload)
-            attempts += 1
-            reply = self._await(self._seq, min(deadline, time.monotonic() + self.retry_interval))
-            if reply is not None:
-                self.retransmits += attempts - 1
-                self._clean = attempts == 1
-                return self._check(kind, reply, expect)
-        raise LinkTimeout(f"{self.link.name}: no answer to {kind.name} within {limit:g} s "
-                          f"({attempts} attempt(s)); is the board connected and powered?")
+        return self._seq
 
-    def _chunk_request(self, kind: MsgType, build: Callable[[int], bytes], expect: MsgType) -> Message:
-        """A request carrying (or asking for) a chunk of the current size. A size that does
-        not get through in CHUNK_TRIES sends is halved and asked for anew (chunk requests
-        are idempotent); clean exchanges double it."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            reply = self._exchange(kind, build(self._chunk), expect, deadline, self.timeout, CHUNK_TRIES)
-            if reply is not None:
-                if self._clean:
-                    self._chunk = min(CHUNK_MAX, self._chunk * 2)
-                return reply
-            self.retransmits += CHUNK_TRIES
-            self._chunk = max(CHUNK_MIN, self._chunk // 2)
+    def send(self, kind: MsgType, seq: int, body: bytes = b"", *, copies: int = 1, flush: bool = True) -> int:
+        """Send one request (as `copies` identical frames); returns the size of one on the line."""
+        return self.link.send(encode_message(Message(kind, seq, self.boot, body)), copies=copies, flush=flush)
 
-    def _await(self, seq: int, until: float) -> Message | None:
-        """The answer to `seq`, or None when it is time to resend."""
+    def receive(self, until: float) -> list[Message]:
+        """Board messages arriving before `until` (returns early once something arrived).
+        Raises BoardResetError for another boot id, ProtocolVersionError for another version."""
+        messages = []
+        for payload in self.link.receive(until):
+            try:
+                message = decode_message(payload)
+            except VersionMismatch as exc:
+                raise ProtocolVersionError(
+                    f"{self.name}: the board speaks wire protocol version {exc.version}; this host speaks version "
+                    f"{VERSION}: update the board firmware or the harness so that both speak the same") from None
+            except ProtocolError:
+                continue
+            if message.type in REQUESTS:
+                self.echoes += 1
+                continue
+            if self.boot and (message.type is MsgType.BOOT or message.boot != self.boot):
+                self.boot_changed(message.boot)
+            if message.type is not MsgType.BOOT:
+                messages.append(message)
+        return messages
+
+    def request(self, kind: MsgType, body: bytes = b"", *, expect: MsgType | tuple[MsgType, ...] = MsgType.ACK,
+                hold: float = 0.0) -> Message:
+        """Send `kind` until its answer arrives (the board may take `hold` seconds to answer);
+        ChipError subclasses for refusals, LinkTimeout after `timeout` without an answer."""
+        seq = self.next_seq()
+        payload = encode_message(Message(kind, seq, self.boot, body))
+        started, sends, heard = time.monotonic(), 0, self.heard()
+        while not sends or time.monotonic() - started < self.timeout:
+            sent = time.monotonic()
+            nbytes = len(payload) + FRAME_OVERHEAD + ANSWER_BYTES
+            copies = self.line.copies(nbytes)
+            self.link.send(payload, copies=copies)
+            sends += 1
+            reply, damaged = self._await(seq, min(sent + self.line.rto(copies * nbytes) + hold, started + self.timeout))
+            self.line.observe_exchange(reply is not None, nbytes, copies, certain=damaged)
+            if reply is not None:
+                self.retransmits += sends - 1
+                if sends == 1 and not hold:
+                    self.line.observe_rtt(time.monotonic() - sent, nbytes)
+                return self.check(kind, reply, expect)
+        raise self.no_answer(kind, started, sends, heard)
+
+    def _await(self, seq: int, until: float) -> tuple[Message | None, bool]:
+        """The answer to `seq`, or None when it is time to resend; and whether a damaged
+        frame (ours, NAKed by the board, or one reaching the host) is why."""
         while True:
             damaged, nak = self.link.damaged, False
-            for payload in self.link.receive(until):
-                try:
-                    message = decode_message(payload)
-                except ProtocolError:
-                    continue
-                if self.boot and (message.type is MsgType.BOOT or message.boot != self.boot):
-                    self.boot_changed(message.boot)
+            for message in self.receive(until):
                 if message.type is MsgType.NAK:
                     nak = True
-                elif message.seq == seq and message.type is not MsgType.BOOT:
-                    return message
-            if nak or self.link.damaged != damaged or time.monotonic() >= until:
-                return None
+                elif message.seq == seq:
+                    return message, False
+            if nak or self.link.damaged != damaged:
+                return None, True
+            if time.monotonic() >= until:
+                return None, False
+
+    def heard(self) -> tuple[int, int]:
+        """What arrived that was not an answer so far (echoes, junk bytes): a mark for `no_answer`."""
+        return self.echoes, self.link.junk
+
+    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int]) -> LinkTimeout:
+        """The error for `sends` sends of `kind` without an answer since `since`, saying what
+        arrived after `mark` (from `heard`)."""
+        echoes, junk = (now - before for now, before in zip(self.heard(), mark))
+        if echoes:
+            heard = "the host's own requests came back: a loopback, or a terminal echoing, not a board"
+        elif junk:
+            heard = (f"{junk} bytes arrived that are not frames of this protocol: is this a vc1 board, "
+                     f"at the right baud rate?")
+        else:
+            heard = "nothing arrived: is the board connected and powered, and is this its port?"
+        return LinkTimeout(f"{self.name}: no answer to {kind.name} for {time.monotonic() - since:.1f} s "
+                           f"({sends} send(s), link timeout {self.timeout:g} s); {heard}")
 
     def boot_changed(self, new_boot: int) -> None:
         old, self.boot = self.boot, 0
-        raise BoardResetError(f"{self.link.name}: the board reset (boot id {old:#010x} -> {new_boot:#010x}) "
+        raise BoardResetError(f"{self.name}: the board reset (boot id {old:#010x} -> {new_boot:#010x}) "
                               f"and lost its configuration", new_boot)
 
-    def _check(self, kind: MsgType, reply: Message, expect: MsgType | tuple[MsgType, ...]) -> Message:
+    def check(self, kind: MsgType, reply: Message, expect: MsgType | tuple[MsgType, ...]) -> Message:
+        """`reply` if it is what `kind` expects; otherwise the error the board's answer means."""
         if reply.type is MsgType.ERROR:
-            error = ErrorBody.unpack(reply.body)
-            text = self.download(Stream.ERROR, error.message).decode(errors="replace")
-            message = f"{self.link.name}: board refused {kind.name}: {text}"
-            if error.code is ErrorCode.NOT_LOADED:
-                raise NotLoadedError(message)
-            if error.code is ErrorCode.STALE_SESSION:
-                self.boot_changed(reply.boot)
-            raise ChipError(message)
+            self._refused(kind, reply)
         expected = expect if isinstance(expect, tuple) else (expect,)
         if reply.type not in expected:
-            raise ProtocolError(f"{self.link.name}: board answered {kind.name} with {reply.type.name}, "
+            raise ProtocolError(f"{self.name}: board answered {kind.name} with {reply.type.name}, "
                                 f"expected {' or '.join(t.name for t in expected)}")
         return reply
 
-    # ---- chunked transfers ------------------------------------------------------------
-    def upload(self, kind: MsgType, data: bytes) -> None:
-        """Send `data` in chunks; the board acknowledges the bytes it holds in order."""
-        offset = 0
-        while offset < len(data):
-            reply = self._chunk_request(kind, lambda size: pack_chunk(offset, data[offset:offset + size]), MsgType.ACK)
-            held = unpack_u32(reply.body, "ACK")
-            if held > len(data):
-                raise ProtocolError(f"{self.link.name}: board claims {held} bytes of a {len(data)}-byte upload")
-            offset = held
-
-    def download(self, stream: Stream, ref: StreamRef) -> bytes:
-        """Fetch `stream` (`ref.size` bytes) and check its CRC-32."""
-        data = bytearray()
-        while len(data) < ref.size:
-            reply = self._chunk_request(
-                MsgType.FETCH, lambda size: Fetch(stream, len(data), min(size, ref.size - len(data))).pack(),
-                MsgType.RESULT_DATA)
-            offset, chunk = unpack_chunk(reply.body)
-            if offset != len(data) or not 0 < len(chunk) <= ref.size - len(data):
-                raise ProtocolError(f"{self.link.name}: board sent {len(chunk)} bytes at offset {offset} "
-                                    f"of the {stream.name} stream while {len(data)} of {ref.size} are held")
-            data += chunk
-        if zlib.crc32(data) != ref.checksum:
-            raise ProtocolError(f"{self.link.name}: {stream.name} stream checksum mismatch")
-        return bytes(data)
+    def _refused(self, kind: MsgType, reply: Message) -> None:
+        error = ErrorBody.unpack(reply.body)
+        if error.code is ErrorCode.BOARD_BUSY:
+            raise BoardBusyError(f"{self.name}: the board is busy serving another client; "
+                                 f"try again when that client has closed the board")
+        if error.code is ErrorCode.STALE_SESSION:
+            self.boot_changed(reply.boot)
+        text = download(self, Stream.ERROR, error.message).decode(errors="replace")
+        message = f"{self.name}: board refused {kind.name}: {text}"
+        if error.code is ErrorCode.NOT_LOADED:
+            raise NotLoadedError(message)
+        if error.code is ErrorCode.WRONG_CONFIG:
+            raise ConfigMismatchError(message)
+        if error.code is ErrorCode.BAD_VERSION:
+            raise ProtocolVersionError(message)
+        raise ChipError(message)

@@ -2,9 +2,9 @@
 
 Every frame payload is an 8-byte header ``<BBHI``: protocol version, message type,
 sequence number, boot id, followed by the body. The host numbers its requests; the
-board answers each with exactly one message carrying the same sequence number and its
-current boot id, so the host can tell a late duplicate from the answer it waits for and
-a rebooted board from the one it configured.
+board answers each with one message (a FETCH with one per chunk) carrying the same
+sequence number and its current boot id, so the host can tell a late duplicate from the
+answer it waits for and a rebooted board from the one it configured.
 """
 from __future__ import annotations
 
@@ -14,24 +14,27 @@ from dataclasses import asdict, astuple, dataclass
 from enum import IntEnum
 from typing import Any, ClassVar, Self
 
-from drivers.framing import ProtocolError
+from drivers.errors import ProtocolError, VersionMismatch
 
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct("<BBHI")
 SEQ_MODULUS = 2**16
+CHUNK_MAX = 32768        # data bytes in one LOAD_DATA, RUN_DATA or RESULT_DATA
+MAX_BURST = 256          # RESULT_DATA frames one FETCH may ask for
+BUSY_INTERVAL_S = 0.05   # a board answers RUN_START / RUN_WAIT at the latest after this (BUSY)
 
 
 class MsgType(IntEnum):
     # host -> board requests
     HELLO = 0x01        # -> IDENTITY (a reference to the INFO stream)
     LOAD_BEGIN = 0x10   # LoadBegin -> ACK
-    LOAD_DATA = 0x11    # chunk -> ACK(bytes held)
+    LOAD_DATA = 0x11    # chunk -> ACK(offset of the chunk now held)
     LOAD_COMMIT = 0x12  # -> LOADED(checksum)
     RUN_BEGIN = 0x20    # RunRequest -> ACK
-    RUN_DATA = 0x21     # chunk of input events -> ACK(bytes held)
+    RUN_DATA = 0x21     # chunk of input events -> ACK(offset of the chunk now held)
     RUN_START = 0x22    # -> BUSY or RUN_DONE
     RUN_WAIT = 0x23     # -> BUSY or RUN_DONE
-    FETCH = 0x30        # Fetch (stream, offset, length) -> RESULT_DATA
+    FETCH = 0x30        # Fetch (stream, offset, length, chunk) -> RESULT_DATA per chunk
     RESET = 0x40        # -> ACK
     # board -> host
     ACK = 0x80
@@ -65,7 +68,10 @@ class ErrorCode(IntEnum):
     BAD_INPUT = 5       # input events out of range
     STALE_SESSION = 6   # request names a boot id the board no longer has
     OUT_OF_ORDER = 7    # e.g. LOAD_COMMIT before all bytes arrived
-    INTERNAL = 8
+    INTERNAL = 8        # the board failed (an exception in the run or the server); it goes on serving
+    BAD_VERSION = 9     # the request speaks another protocol version
+    BOARD_BUSY = 10     # the board serves another client (no ERROR stream: the code says it all)
+    WRONG_CONFIG = 11   # RUN_BEGIN names a configuration the board does not hold
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ def decode_message(payload: bytes) -> Message:
         raise ProtocolError(f"message of {len(payload)} bytes is shorter than the {HEADER.size}-byte header")
     version, kind, seq, boot = HEADER.unpack_from(payload)
     if version != VERSION:
-        raise ProtocolError(f"peer speaks protocol version {version}; this host speaks {VERSION}")
+        raise VersionMismatch(f"peer speaks wire protocol version {version}; this side speaks {VERSION}", version)
     try:
         kind = MsgType(kind)
     except ValueError:
@@ -162,6 +168,7 @@ class LoadBegin(_Fixed):
 
 @dataclass(frozen=True)
 class RunRequest:
+    config_checksum: int  # image checksum of the configuration the host loaded; the board refuses others
     steps: int
     n_events: int         # input events, deflated into `events_size` bytes of RUN_DATA
     events_size: int
@@ -169,18 +176,18 @@ class RunRequest:
     noise_seed: int
     record_state: bool
 
-    LAYOUT = struct.Struct("<IIIIQB")
+    LAYOUT = struct.Struct("<IIIIIQB")
 
     def pack(self) -> bytes:
-        return self.LAYOUT.pack(self.steps, self.n_events, self.events_size, self.noise_amplitude,
-                                self.noise_seed, int(self.record_state))
+        return self.LAYOUT.pack(self.config_checksum, self.steps, self.n_events, self.events_size,
+                                self.noise_amplitude, self.noise_seed, int(self.record_state))
 
     @classmethod
     def unpack(cls, body: bytes) -> "RunRequest":
-        steps, n_events, size, amplitude, seed, flags = _unpack(cls.LAYOUT, body, "RUN_BEGIN")
+        checksum, steps, n_events, size, amplitude, seed, flags = _unpack(cls.LAYOUT, body, "RUN_BEGIN")
         if flags > 1:
             raise ProtocolError(f"RUN_BEGIN flags 0x{flags:02x}: only bit 0 (record_state) is defined")
-        return cls(steps, n_events, size, amplitude, seed, bool(flags))
+        return cls(checksum, steps, n_events, size, amplitude, seed, bool(flags))
 
 
 @dataclass(frozen=True)
@@ -196,20 +203,23 @@ class RunSummary(_Fixed):
 
 @dataclass(frozen=True)
 class Fetch:
+    """`length` bytes of `stream` from `offset`, answered as RESULT_DATA frames of `chunk` bytes."""
+
     stream: Stream
     offset: int
     length: int
+    chunk: int
 
-    LAYOUT = struct.Struct("<BII")
+    LAYOUT = struct.Struct("<BIIH")
 
     def pack(self) -> bytes:
-        return self.LAYOUT.pack(self.stream, self.offset, self.length)
+        return self.LAYOUT.pack(self.stream, self.offset, self.length, self.chunk)
 
     @classmethod
     def unpack(cls, body: bytes) -> "Fetch":
-        stream, offset, length = _unpack(cls.LAYOUT, body, "FETCH")
+        stream, offset, length, chunk = _unpack(cls.LAYOUT, body, "FETCH")
         try:
-            return cls(Stream(stream), offset, length)
+            return cls(Stream(stream), offset, length, chunk)
         except ValueError:
             raise ProtocolError(f"FETCH of unknown stream {stream}") from None
 

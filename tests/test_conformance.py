@@ -8,9 +8,10 @@ import os
 
 import pytest
 
-from drivers.board_server import BackgroundServer, BoardServer
+from drivers.board_server import BoardServer
 from drivers.conformance import *  # noqa: F401,F403 - the suite's test functions
 from drivers.endpoints import PtyEndpoint, TcpEndpoint
+from drivers.serving import BackgroundServer
 from drivers.targets import open_chip
 
 CHIP_SEED = 7
@@ -38,7 +39,7 @@ def chip_factory(target):
     made = []
 
     def factory():
-        chip = open_chip(target[0], spec=target[1], chip_seed=CHIP_SEED, timeout=5.0)
+        chip = open_chip(target[0], spec=target[1], chip_seed=CHIP_SEED, link_timeout=5.0)
         made.append(chip)
         return chip
 

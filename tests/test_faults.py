@@ -5,15 +5,16 @@ import numpy as np
 import pytest
 import serial
 
-from drivers.board_server import BackgroundServer, BoardServer
+from drivers.board_server import BoardServer
 from drivers.chip import ChipError
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
 from drivers.emulator import EmulatorChip
 from drivers.endpoints import PtyEndpoint
+from drivers.errors import BoardResetError, LinkError, LinkTimeout
 from drivers.faults import FaultyPort, Faults
-from drivers.link import POLL_S, LinkError
+from drivers.link import POLL_S
 from drivers.serial_board import SerialBoard
-from drivers.session import BoardResetError, LinkTimeout
+from drivers.serving import BackgroundServer
 from sim.chip.spec import ChipSpec, load_spec
 
 TINY = ChipSpec.from_dict({**load_spec("dynapse1").to_dict(), "name": "tiny", "cores": 1, "neurons_per_core": 32,
@@ -33,7 +34,7 @@ def open_board(server):
 
     def make(faults=Faults(), **options):
         port = FaultyPort(serial.serial_for_url(server.url, timeout=POLL_S), faults, seed=len(boards))
-        board = SerialBoard(port, name=server.url, **{"timeout": 3.0, "retry_interval": 0.08, **options})
+        board = SerialBoard(port, name=server.url, **{"link_timeout": 3.0, **options})
         boards.append(board)
         return board, port
 
@@ -58,12 +59,12 @@ def test_noisy_line_still_gives_bit_identical_results(open_board):
 
 
 def test_dead_link_times_out_within_the_configured_time(open_board):
-    board, port = open_board(timeout=0.5)
+    board, port = open_board(link_timeout=0.5)
     config = demo_config(board)
     board.load(config)
     port.kill()
     start = time.monotonic()
-    with pytest.raises(LinkTimeout, match=r"no answer to RUN_BEGIN within 0.5 s") as caught:
+    with pytest.raises(LinkTimeout, match=r"no answer to RUN_BEGIN for 0.5 s \(\d+ send\(s\), link timeout 0.5 s\); nothing arrived") as caught:
         board.run(demo_inputs(board))
     assert time.monotonic() - start < 0.5 + 0.3
     assert isinstance(caught.value, TimeoutError) and isinstance(caught.value, ChipError)
@@ -113,3 +114,26 @@ def test_faulty_port_is_deterministic_and_applies_faults():
         outputs.append(sink.data)
     assert outputs[0] == outputs[1] and outputs[0] != bytes(range(256)) * 8
     assert np.count_nonzero(np.frombuffer(outputs[0][:1000], np.uint8) != np.frombuffer((bytes(range(256)) * 8)[:1000], np.uint8)) > 0
+
+
+def test_faulty_port_paces_the_line_at_its_rate():
+    class Wire:
+        in_waiting = 0
+
+        def __init__(self):
+            self.data = b""
+
+        def write(self, data):
+            self.data += data
+
+    wire = Wire()
+    port = FaultyPort(wire, Faults(rate=20000))
+    start = time.monotonic()
+    port.write(b"x" * 1000)      # 50 ms of line
+    port.write(b"y" * 1000)      # queued behind it: 100 ms in all
+    assert wire.data == b""
+    while len(wire.data) < 2000 and time.monotonic() - start < 5:
+        port.in_waiting          # noqa: B018 - polling the port moves the line along
+        time.sleep(0.005)
+    assert wire.data == b"x" * 1000 + b"y" * 1000
+    assert time.monotonic() - start >= 0.1

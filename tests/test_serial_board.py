@@ -1,18 +1,21 @@
 """The serial driver end to end: the real `harness emulate` CLI, exclusive ports, targets, `harness boards`."""
 import select
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
 
-from drivers.board_server import BackgroundServer, BoardServer
+from drivers.board_server import BoardServer
 from drivers.chip import ChipError
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
 from drivers.endpoints import PtyEndpoint, TcpEndpoint
 from drivers.portlock import PortBusyError
 from drivers.serial_board import SerialBoard
+from drivers.serving import BackgroundServer
 from drivers.targets import open_chip
 from harness.cli import main
 
@@ -63,6 +66,21 @@ def test_identical_rasters_in_process_over_pty_cli_and_over_tcp_cli():
     assert codes == [0, 0], "SIGTERM should stop harness emulate cleanly"
 
 
+def test_emulate_drops_an_idle_client_after_its_idle_timeout():
+    proc, url = start_emulator("--listen", "127.0.0.1:0", "--idle-timeout", "0.5")
+    try:
+        host, port = url.removeprefix("socket://").split(":")
+        with socket.create_connection((host, int(port))) as idle:
+            idle.settimeout(5)
+            start = time.monotonic()
+            assert idle.recv(4096) == b""          # nothing said: hung up after the idle timeout
+            assert time.monotonic() - start < 4
+        with open_chip(url) as board:
+            assert board.identity().chip_id == "seed:0"
+    finally:
+        assert stop(proc) == 0
+
+
 def test_emulate_needs_exactly_one_endpoint():
     result = CliRunner().invoke(main, ["emulate"])
     assert result.exit_code != 0 and "exactly one of --pty or --listen" in result.output
@@ -78,13 +96,13 @@ def board_url(request):
 
 
 def test_a_board_is_opened_exclusively(board_url):
-    with SerialBoard.open(board_url, timeout=1.0):
+    with SerialBoard.open(board_url, link_timeout=1.0):
         with pytest.raises(PortBusyError, match="in use"):
-            SerialBoard.open(board_url, timeout=1.0)
+            SerialBoard.open(board_url, link_timeout=1.0)
         probe = subprocess.run([*CLI, "boards", "--probe", board_url, "--timeout", "0.3"],
                                capture_output=True, text=True, timeout=30)
         assert "in use" in probe.stdout   # another process is refused too
-    with SerialBoard.open(board_url, timeout=1.0) as again:   # released on close
+    with SerialBoard.open(board_url, link_timeout=1.0) as again:   # released on close
         assert again.identity().chip_id == "seed:1"
 
 

@@ -14,7 +14,7 @@ from drivers.serial_board import SerialBoard
 @click.option("--probe", "extra", multiple=True, metavar="URL",
               help="Also probe this port or URL (a pty path, socket://host:port); repeatable.")
 @click.option("--instruments", "backend", default=None,
-              help="Also list VISA resources: 'sim' (fixtures/instruments.yaml), '@py', '@ivi', FILE.yaml@sim.")
+              help="Also list VISA resources: 'sim' (drivers/instruments/instruments.yaml), '@py', '@ivi', FILE.yaml@sim.")
 @click.option("--timeout", default=0.5, show_default=True, type=click.FloatRange(0.01),
               help="Seconds to wait for each port or instrument to answer.")
 def boards(extra: tuple[str, ...], backend: str | None, timeout: float) -> None:
@@ -43,7 +43,7 @@ def boards(extra: tuple[str, ...], backend: str | None, timeout: float) -> None:
 
 def _identify_board(url: str, timeout: float) -> str:
     try:
-        with SerialBoard.open(url, timeout=timeout, retry_interval=timeout / 2) as board:
+        with SerialBoard.open(url, link_timeout=timeout) as board:
             i = board.identity()
     except ChipError as exc:
         return f"no board ({exc})"

@@ -6,8 +6,9 @@ import threading
 
 import click
 
-from drivers.board_server import DEFAULT_MAX_STEPS, BoardServer, serve
+from drivers.board_server import DEFAULT_MAX_STEPS, BoardServer
 from drivers.endpoints import Endpoint, PtyEndpoint, TcpEndpoint, parse_host_port
+from drivers.serving import DEFAULT_IDLE_TIMEOUT_S, serve
 from sim.chip.mismatch import MismatchError
 from sim.chip.spec import SpecError
 
@@ -20,10 +21,15 @@ from sim.chip.spec import SpecError
 @click.option("--mismatch", default="spec", show_default=True, help="'spec', 0 (nominal), a cv like 0.1 or 10%.")
 @click.option("--max-steps", default=DEFAULT_MAX_STEPS, show_default=True, type=click.IntRange(1),
               help="Longest run the board accepts.")
-def emulate(use_pty: bool, listen: str | None, spec: str, chip_seed: int, mismatch: str, max_steps: int) -> None:
+@click.option("--idle-timeout", default=DEFAULT_IDLE_TIMEOUT_S, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds of silence after which a client is dropped (others are told the board is busy).")
+def emulate(use_pty: bool, listen: str | None, spec: str, chip_seed: int, mismatch: str, max_steps: int,
+            idle_timeout: float) -> None:
     """Serve an emulated vc1 chip over the wire protocol until Ctrl-C or SIGTERM.
 
     The first line printed is what to open: the pty's device path or the socket:// URL.
+    One client is served at a time; errors in a run or a request are reported to the
+    client, and the board goes on serving.
     """
     if use_pty == bool(listen):
         raise click.UsageError("give exactly one of --pty or --listen HOST:PORT")
@@ -38,7 +44,7 @@ def emulate(use_pty: bool, listen: str | None, spec: str, chip_seed: int, mismat
     click.echo(f"virtual board: {server.spec.name}, chip seed {chip_seed}, mismatch {mismatch}; "
                f"Ctrl-C to stop", err=True)
     try:
-        serve(server, endpoint, stop)
+        serve(server, endpoint, stop, idle_timeout=idle_timeout, log=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,0 +1,114 @@
+"""What the host knows about its line, and the timing and sizes that follow from it.
+
+`Line` starts from the port's baud rate where there is one (else a 115200-baud guess)
+and learns from every exchange, the handshake's first: the throughput (bytes over round
+trip), TCP-style round-trip estimates (SRTT, RTTVAR) and the byte error rate e. An
+exchange of n bytes is lost with probability 1 - (1 - e)^n; each outcome moves log e by
+ERROR_GAIN times (lost - that probability), which settles where the prediction matches
+what happens, whatever mix of frame sizes the line carries. The first certain loss (a
+damaged frame, or an answer missing before one that arrived; not a late one, which may
+be a slow line) lifts e at once to where that loss was even odds, so a noisy line is
+recognised after a few frames. From those come the resend time (RTO), the chunk size
+(the one that moves most data per line byte at the measured error rate, and never more
+than a few tens of ms of line time), the bytes kept in flight, how many copies of a
+short request to send, and the default link timeout.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from drivers.framing import CRC_SIZE
+from drivers.wire import CHUNK_HEADER, CHUNK_MAX, HEADER
+
+FRAME_OVERHEAD = 2 + 1 + CRC_SIZE + HEADER.size   # delimiters, first COBS code, CRC, message header
+DATA_OVERHEAD = FRAME_OVERHEAD + CHUNK_HEADER.size  # ... and the chunk's offset
+CHUNK_MIN = 8
+FRAME_TIME_S = 0.05        # longest line time of one data frame
+WINDOW_TIME_S = 0.25       # line time kept in flight ...
+WINDOW_MIN = 1024
+WINDOW_MAX = 16384         # ... within what a pty buffers in each direction (20 KiB on Linux)
+INITIAL_RTO_S = 0.2        # resend time before the first round trip is measured
+MIN_RTO_S = 0.02
+MIN_LINK_TIMEOUT_S = 2.0
+DEFAULT_RATE = 115200 / 10  # bytes/s (8N1: 10 bits a byte) when the port says nothing
+ERROR_GAIN = 0.25
+ERROR_MIN = 1e-7           # byte error rate of a clean line, as far as the host can tell
+ERROR_MAX = 0.5
+COPIES_MAX = 16            # identical frames of one short request on a lossy line ...
+COPIES_MISS = 0.1          # ... so that all of them fail at most this often
+
+
+@dataclass
+class Line:
+    """Estimates for one line (both directions alike)."""
+
+    rate: float = DEFAULT_RATE     # bytes/s in each direction
+    srtt: float | None = None
+    rttvar: float = 0.0
+    byte_error_rate: float = ERROR_MIN
+    seen_loss: bool = False
+
+    @classmethod
+    def for_baudrate(cls, baudrate: int | None) -> "Line":
+        return cls(rate=baudrate / 10) if baudrate else cls()
+
+    # ---- what was observed --------------------------------------------------------------
+    def observe_rtt(self, sample: float, nbytes: int) -> None:
+        """An exchange of `nbytes` (request and answer) took `sample` seconds; a line
+        carries at least the bytes of any one exchange per its round trip."""
+        self.rate = max(self.rate, nbytes / max(sample, 1e-6))
+        if self.srtt is None:
+            self.srtt, self.rttvar = sample, sample / 2
+        else:
+            self.rttvar += (abs(self.srtt - sample) - self.rttvar) / 4
+            self.srtt += (sample - self.srtt) / 8
+
+    def observe_exchange(self, delivered: bool, nbytes: int, copies: int = 1, certain: bool = True) -> None:
+        """An exchange of `nbytes` sent as `copies` identical frames got through or was lost
+        (`certain`: known to be lost, not only late)."""
+        surprise = float(not delivered) - self.loss(nbytes) ** copies
+        error = self.byte_error_rate * math.exp(ERROR_GAIN * surprise)
+        if not delivered and certain and not self.seen_loss:
+            self.seen_loss = True
+            error = max(error, -math.expm1(math.log(0.5) / (copies * nbytes)))   # loss(nbytes)^copies = 1/2
+        self.byte_error_rate = min(ERROR_MAX, max(ERROR_MIN, error))
+
+    # ---- what follows -------------------------------------------------------------------
+    def loss(self, nbytes: int) -> float:
+        """Estimated probability that an exchange of `nbytes` is lost."""
+        return 1.0 - (1.0 - self.byte_error_rate) ** nbytes
+
+    def copies(self, nbytes: int) -> int:
+        """Identical frames to send of a short request whose exchange takes `nbytes`."""
+        loss = self.loss(nbytes)
+        if loss <= COPIES_MISS:
+            return 1
+        return min(COPIES_MAX, math.ceil(math.log(COPIES_MISS) / math.log(loss)))
+
+    def bandwidth_bound(self) -> bool:
+        """Whether a round trip's worth of line (the bandwidth-delay product) fills half the
+        window: then copies of data frames cost throughput, not only idle line time."""
+        return self.srtt is not None and self.rate * self.srtt >= self.window() / 2
+
+    def rto(self, nbytes: int = 0, backoff: int = 1) -> float:
+        """When to give up waiting for the answer to an exchange of `nbytes`; `backoff`
+        multiplies the round-trip part after answers failed to come in time."""
+        base = INITIAL_RTO_S if self.srtt is None else max(MIN_RTO_S, self.srtt + 4 * self.rttvar)
+        return base * backoff + nbytes / self.rate
+
+    def chunk(self, overhead: int) -> int:
+        """Data bytes per frame: at error rate e the useful share c / (c + h) * (1 - e)^(c + h)
+        peaks at c = (sqrt(h^2 + 4h / e) - h) / 2; capped by the line time of one frame."""
+        cap = int(min(CHUNK_MAX, self.window() // 2, max(CHUNK_MIN, self.rate * FRAME_TIME_S)))
+        error = -math.log1p(-self.byte_error_rate)
+        best = (math.sqrt(overhead * overhead + 4 * overhead / error) - overhead) / 2
+        return max(CHUNK_MIN, min(cap, int(best)))
+
+    def window(self) -> int:
+        """Bytes (requests and answers) to keep in flight."""
+        return int(min(WINDOW_MAX, max(WINDOW_MIN, self.rate * WINDOW_TIME_S)))
+
+    def link_timeout(self) -> float:
+        """Default time without any answer before the link counts as dead."""
+        return max(MIN_LINK_TIMEOUT_S, 8 * self.rto(self.window()))

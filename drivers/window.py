@@ -1,0 +1,260 @@
+"""Bulk transfers with many frames in flight and selective retransmit.
+
+A transfer is a byte range cut into pieces of the line's current chunk size
+(`drivers.pacing`). Pieces go out while the bytes in flight (requests and the answers
+they ask for) fit the line's window; every answer names its piece by offset. The byte
+stream is ordered both ways and the board answers in order, so an answer shows that
+every piece sent before it and still unanswered was lost: those are resent at once.
+A piece whose answer is overdue (RTO) is resent too. Only what was lost travels again,
+and a lost frame costs its retransmission, not a round trip. On a lossy line requests
+go as several identical frames, and window room left at the end of a transfer carries a
+spare request for the pieces still in flight.
+
+Uploads (LOAD_DATA, RUN_DATA) send one piece per request, acknowledged by offset; a
+download asks with one FETCH for a run of pieces and gets one RESULT_DATA per piece.
+Both are idempotent by offset, so a piece may safely arrive twice.
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from drivers.errors import ProtocolError
+from drivers.pacing import DATA_OVERHEAD, FRAME_OVERHEAD
+from drivers.ranges import Ranges
+from drivers.wire import (MAX_BURST, U32, Fetch, Message, MsgType, Stream, StreamRef, pack_chunk, unpack_chunk,
+                          unpack_u32)
+
+if TYPE_CHECKING:
+    from drivers.session import Session
+
+Piece = tuple[int, int]    # [start, end) of the transfer
+SPARE_LOSS = 0.1           # send spare copies when a piece is lost this often
+FETCH_BYTES = FRAME_OVERHEAD + Fetch.LAYOUT.size
+MAX_BACKOFF = 8
+
+
+@dataclass
+class _Request:
+    seq: int
+    pieces: list[Piece]    # answers expected, in this order
+    sent: float
+    deadline: float
+    nbytes: int            # on the line, both ways
+    copies: int            # identical frames, each answered, it was sent as
+    answered: bool = False
+
+
+class _Transfer:
+    """Selective repeat over the `size` bytes of one transfer; subclasses say how a
+    request is built and what an answer means."""
+
+    kind: MsgType
+    expect: MsgType
+    burst: int             # pieces per request
+    overhead: int          # line bytes of one piece's exchange besides its data
+
+    def __init__(self, session: Session, size: int):
+        self.session = session
+        self.missing = Ranges(0, size)   # not yet confirmed
+        self.unsent = Ranges(0, size)    # not confirmed and no copy in flight
+        self.flight: dict[int, _Request] = {}
+        self.copies: dict[Piece, int] = {}
+        self.in_flight = 0               # line bytes of the requests in flight
+        self.backoff = 1                 # doubles with each overdue answer, 1 again once one arrives
+
+    def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
+        """Send the request for `pieces`; returns the line bytes it and its answers take,
+        and how many identical frames, each answered, it went as."""
+        raise NotImplementedError
+
+    def _take(self, answer: Message, request: _Request) -> Piece:
+        """The piece `answer` delivers (storing its data); ProtocolError if none of `request`'s."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        """Move every piece."""
+        session = self.session
+        last_heard, sends, heard = time.monotonic(), 0, session.heard()
+        while self.missing:
+            sends += self._fill()
+            until = min([r.deadline for r in self.flight.values()] + [last_heard + session.timeout])
+            for answer in session.receive(until):
+                last_heard, sends, heard = time.monotonic(), 0, session.heard()   # the board is there
+                request = None if answer.type is MsgType.NAK else self.flight.get(answer.seq)
+                if request is not None:
+                    session.check(self.kind, answer, self.expect)
+                    self._answered(request, self._take(answer, request))
+                    self.backoff = 1
+            now = time.monotonic()
+            overdue = [r for r in self.flight.values() if r.deadline <= now]
+            for request in overdue:
+                self._lost(request, len(request.pieces), certain=False)
+            if overdue:
+                self.backoff = min(2 * self.backoff, MAX_BACKOFF)
+            if now - last_heard >= session.timeout:
+                raise session.no_answer(self.kind, last_heard, sends, heard)
+
+    def _fill(self) -> int:
+        """Send requests while the window has room, in one write; returns how many."""
+        line, sent = self.session.line, 0
+        while True:
+            chunk = line.chunk(self.overhead)
+            room = line.window() - self.in_flight
+            if self.flight and room < chunk + self.overhead:
+                break
+            pieces = self._next(chunk, max(1, min(self.burst, room // (chunk + self.overhead))))
+            if not pieces:
+                break
+            seq, now = self.session.next_seq(), time.monotonic()
+            nbytes, copies = self._send(seq, pieces)
+            self.flight[seq] = _Request(seq, pieces, now, now + self._rto(self.in_flight + nbytes), nbytes, copies)
+            self.in_flight += nbytes
+            for piece in pieces:
+                self.copies[piece] = self.copies.get(piece, 0) + 1
+            sent += 1
+        self.session.link.flush()
+        return sent
+
+    def _next(self, chunk: int, count: int) -> list[Piece]:
+        """New pieces from what is unsent; else, on a lossy line, spare copies of the oldest
+        run of consecutive pieces in flight that have no spare yet."""
+        span = self.unsent.first(chunk * count)
+        if span is not None:
+            self.unsent.remove(*span)
+            return [(at, min(at + chunk, span[1])) for at in range(span[0], span[1], chunk)]
+        if self.session.line.loss(chunk + self.overhead) < SPARE_LOSS:
+            return []
+        for request in self.flight.values():
+            run: list[Piece] = []
+            for piece in request.pieces:
+                if self.copies.get(piece) == 1 and len(run) < count and (not run or run[-1][1] == piece[0]):
+                    run.append(piece)
+                elif run:
+                    break
+            if run:
+                return run
+        return []
+
+    def _rto(self, nbytes: int) -> float:
+        return self.session.line.rto(nbytes, self.backoff)
+
+    def _answered(self, request: _Request, piece: Piece) -> None:
+        """`piece` of `request` arrived: what was sent before it and is still unanswered is lost."""
+        for earlier in list(self.flight.values()):
+            if earlier is request:
+                break
+            self._lost(earlier, len(earlier.pieces))
+        now, line = time.monotonic(), self.session.line
+        if not request.answered:   # the round trip of the request and its first answer
+            request.answered = True
+            later = sum(b - a + self.overhead for a, b in request.pieces[1:])
+            line.observe_rtt(now - request.sent, request.nbytes - later)
+        self._lost(request, request.pieces.index(piece), keep=True)
+        del request.pieces[0]
+        self._settle(piece, True, request.copies)
+        if request.pieces:   # a burst: the next piece is due a piece's time from now
+            request.deadline = now + self._rto(request.pieces[0][1] - request.pieces[0][0] + self.overhead)
+        else:
+            self._retire(request)
+
+    def _lost(self, request: _Request, count: int, keep: bool = False, certain: bool = True) -> None:
+        """The first `count` pieces of `request` are lost (`certain`: not only overdue); it
+        is retired unless `keep`."""
+        for piece in request.pieces[:count]:
+            self._settle(piece, False, request.copies, certain)
+        del request.pieces[:count]
+        if not keep:
+            self._retire(request)
+
+    def _retire(self, request: _Request) -> None:
+        if self.flight.pop(request.seq, None) is not None:
+            self.in_flight -= request.nbytes
+
+    def _settle(self, piece: Piece, delivered: bool, copies: int, certain: bool = True) -> None:
+        """One request for `piece` (sent as `copies` frames) got it through or was lost; a
+        lost piece with no request left in flight is unsent again."""
+        nbytes = piece[1] - piece[0] + self.overhead
+        self.session.line.observe_exchange(delivered, nbytes, copies, certain)
+        self.session.retransmits += not delivered
+        left = self.copies.get(piece, 0) - 1
+        if left > 0 and not delivered:
+            self.copies[piece] = left
+            return
+        self.copies.pop(piece, None)
+        if delivered:
+            self.missing.remove(*piece)
+            self.unsent.remove(*piece)
+        elif self.missing.covers(*piece):
+            self.unsent.add(*piece)
+
+
+class _Upload(_Transfer):
+    expect = MsgType.ACK
+    burst = 1
+    overhead = DATA_OVERHEAD + FRAME_OVERHEAD + U32.size   # the chunk's frame and its ACK
+
+    def __init__(self, session: Session, kind: MsgType, data: bytes):
+        super().__init__(session, len(data))
+        self.kind, self.data = kind, data
+
+    def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
+        """On a lossy line with time to spare a chunk goes as several frames at once, each
+        acknowledged, so that an upload does not wait a round trip for every loss."""
+        (start, end), = pieces
+        line = self.session.line
+        copies = 1 if line.bandwidth_bound() else line.copies(end - start + self.overhead)
+        frame = self.session.send(self.kind, seq, pack_chunk(start, self.data[start:end]), copies=copies, flush=False)
+        return copies * (frame + FRAME_OVERHEAD + U32.size), copies
+
+    def _take(self, answer: Message, request: _Request) -> Piece:
+        piece = request.pieces[0] if request.pieces else None
+        if piece is None or unpack_u32(answer.body, "ACK") != piece[0]:
+            raise ProtocolError(f"{self.session.name}: board acknowledged {self.kind.name} at offset "
+                                f"{unpack_u32(answer.body, 'ACK')}, not the chunk it was sent")
+        return piece
+
+
+class _Download(_Transfer):
+    kind = MsgType.FETCH
+    expect = MsgType.RESULT_DATA
+    burst = MAX_BURST
+    overhead = DATA_OVERHEAD
+
+    def __init__(self, session: Session, stream: Stream, size: int):
+        super().__init__(session, size)
+        self.stream, self.data = stream, bytearray(size)
+
+    def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
+        """One FETCH for the run of `pieces`, as frames enough to get through; the board
+        answers only the first that arrives, so the pieces come once."""
+        start, end, chunk = pieces[0][0], pieces[-1][1], pieces[0][1] - pieces[0][0]
+        body = Fetch(self.stream, start, end - start, chunk).pack()
+        copies = self.session.line.copies(FETCH_BYTES)
+        request = self.session.send(MsgType.FETCH, seq, body, copies=copies, flush=False)
+        return request * copies + sum(b - a + DATA_OVERHEAD for a, b in pieces), 1
+
+    def _take(self, answer: Message, request: _Request) -> Piece:
+        offset, data = unpack_chunk(answer.body)
+        piece = (offset, offset + len(data))
+        if piece not in request.pieces:
+            raise ProtocolError(f"{self.session.name}: board sent bytes {piece[0]}..{piece[1]} of the "
+                                f"{self.stream.name} stream, which FETCH did not ask for")
+        self.data[offset:offset + len(data)] = data
+        return piece
+
+
+def upload(session: Session, kind: MsgType, data: bytes) -> None:
+    """Send `data` with LOAD_DATA or RUN_DATA requests."""
+    _Upload(session, kind, data).run()
+
+
+def download(session: Session, stream: Stream, ref: StreamRef) -> bytes:
+    """Fetch `stream` (`ref.size` bytes) and check its CRC-32."""
+    transfer = _Download(session, stream, ref.size)
+    transfer.run()
+    if zlib.crc32(transfer.data) != ref.checksum:
+        raise ProtocolError(f"{session.name}: {stream.name} stream checksum mismatch")
+    return bytes(transfer.data)
