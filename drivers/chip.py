@@ -22,6 +22,9 @@ class NotLoadedError(ChipError):
     """`run` was called before a configuration was loaded."""
 
 
+EMULATED_PREFIX = "seed:"  # chip_id of an emulated chip: "seed:<chip_seed>"
+
+
 @dataclass(frozen=True)
 class ChipIdentity:
     spec_version: str
@@ -30,6 +33,18 @@ class ChipIdentity:
     firmware: str
     mismatch: str = "spec"  # mismatch level the chip realises ("spec", "0.1", ... or "physical")
     capabilities: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def chip_seed(self) -> int | None:
+        """The chip seed of an emulated chip (in process or behind a virtual board); None for a
+        physical chip, which is the chip it is."""
+        if not self.chip_id.startswith(EMULATED_PREFIX):
+            return None
+        return int(self.chip_id[len(EMULATED_PREFIX):])
+
+    @property
+    def emulated(self) -> bool:
+        return self.chip_seed is not None
 
 
 @dataclass

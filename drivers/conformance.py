@@ -44,9 +44,9 @@ def demo_inputs(chip: Chip, steps: int = STEPS, seed: int = 1) -> np.ndarray:
 def reference_chip(chip: Chip) -> EmulatorChip | None:
     """The in-process emulator of the same chip, when the target is an emulated one."""
     identity = chip.identity()
-    if not identity.chip_id.startswith("seed:"):
+    if not identity.emulated:
         return None
-    return EmulatorChip(spec_of(chip), int(identity.chip_id[5:]), identity.mismatch)
+    return EmulatorChip(spec_of(chip), identity.chip_seed, identity.mismatch)
 
 
 def assert_same_result(a, b) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.chip import ChipError, ChipIdentity, NotLoadedError, RunResult
+from drivers.chip import EMULATED_PREFIX, ChipError, ChipIdentity, NotLoadedError, RunResult
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.mismatch import MismatchLevel, check_chip_seed, chip_params, resolve_cv
@@ -29,7 +29,7 @@ class EmulatorChip:
 
     def identity(self) -> ChipIdentity:
         return ChipIdentity(spec_version=self.spec.spec_version, spec_name=self.spec.name,
-                            chip_id=f"seed:{self.chip_seed}", firmware=FIRMWARE, mismatch=str(self.mismatch),
+                            chip_id=f"{EMULATED_PREFIX}{self.chip_seed}", firmware=FIRMWARE, mismatch=str(self.mismatch),
                             capabilities=("state", "noise"))
 
     def load(self, config: ChipConfig) -> None:

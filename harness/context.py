@@ -16,7 +16,6 @@ from harness.run_config import RunConfig
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 from sim.chip.spec import SPEC_VERSION, load_spec
 
-EMULATOR = "emulator"
 
 
 def manifest_for(config: RunConfig) -> dict[str, Any]:
@@ -72,26 +71,32 @@ class HarnessContext:
 
     # ---- driver path -------------------------------------------------------------------
     @property
-    def on_emulator(self) -> bool:
-        return self.config.target == EMULATOR
+    def fixed_chip(self) -> bool:
+        """Whether the target is one fixed chip (a board, a seeded emulator) rather than any chip."""
+        from drivers.targets import parse_target  # noqa: PLC0415 - drivers load on demand
+        return parse_target(self.config.target).fixed_chip
 
     def driver_population(self, spec: str, chip_seed: int,
                           mismatch: MismatchLevel) -> tuple[Any, int, str] | None:
         """(population on the target, the chip seed it realises, that chip's id) for chip
-        `chip_seed` at `mismatch`; None when the target cannot realise it (a board is one fixed
-        chip: its own seed and mismatch)."""
-        from drivers.population import ChipByChip  # noqa: PLC0415 - drivers load on demand
-        if self.on_emulator:
-            return ChipByChip.for_emulator(spec, mismatch), chip_seed, f"seed:{chip_seed}"
-        board = self.board(spec)
-        identity = board.identity()
-        if not identity.chip_id.startswith("seed:") or not _same_level(identity.mismatch, mismatch, spec):
+        `chip_seed` at `mismatch`; None when the target cannot realise it (a fixed chip is its
+        own seed and mismatch, and a physical chip has no emulated twin)."""
+        from drivers.chip import EMULATED_PREFIX  # noqa: PLC0415 - drivers load on demand
+        from drivers.population import ChipByChip  # noqa: PLC0415
+        from drivers.targets import open_population  # noqa: PLC0415
+        if not self.fixed_chip:
+            population = open_population(self.config.target, spec=spec, mismatch=mismatch,
+                                         backend=self.config.backend)
+            return population, chip_seed, f"{EMULATED_PREFIX}{chip_seed}"
+        chip = self.board(spec)
+        identity = chip.identity()
+        if not identity.emulated or not _same_level(identity.mismatch, mismatch, spec):
             return None
-        seed = int(identity.chip_id.split(":", 1)[1])
-        return ChipByChip.for_board(board, seed), seed, identity.chip_id
+        return ChipByChip.for_board(chip, identity.chip_seed), identity.chip_seed, identity.chip_id
 
     def board(self, spec: str) -> Any:
-        """The board at the (serial) target, opened once per session: its port is exclusive."""
+        """The fixed chip of the target (a board, or a seeded emulator), opened once per
+        session: a board's port is exclusive."""
         from drivers.targets import open_chip  # noqa: PLC0415
         if self._board is None:
             self._board = open_chip(self.config.target, spec=spec, link_timeout=self.config.link_timeout or None)

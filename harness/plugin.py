@@ -22,7 +22,8 @@ import pytest
 _CONTEXT = pytest.StashKey["Any"]()
 _OUTCOMES = pytest.StashKey["Any"]()
 _OPTIONS = {  # option -> (run-config field, help)
-    "target": ("target", "chip target of the driver path: 'emulator' or a serial URL (/dev/ttyACM0, socket://h:p)"),
+    "target": ("target", "chip target of the driver path: 'emulator', emulator://SPEC?seed=S&mismatch=M, "
+                         "sim://SPEC, or a serial URL (/dev/ttyACM0, socket://h:p)"),
     "link-timeout": ("link_timeout", "seconds a board may stay silent (default: from the measured line)"),
     "spec": ("specs", "chip spec: a built-in name (dynapse1, dense1k) or a spec file"),
     "chips": ("chips", "number of virtual chips"),
@@ -132,15 +133,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def _board_available(config: pytest.Config, physical: bool) -> bool:
     """Whether the target is a board (and, if `physical`, a real chip rather than an emulated
     board). A board that cannot be reached counts as present: its tests then report the error."""
-    target = config.getoption("harness_target") or context_of(config).config.target
-    if target == "emulator":
-        return False
-    if not physical:
-        return True
-    from drivers.chip import ChipError  # noqa: PLC0415
+    from drivers.chip import ChipError  # noqa: PLC0415 - drivers load on demand
+    from drivers.targets import parse_target  # noqa: PLC0415
     ctx = context_of(config)
+    if parse_target(ctx.config.target).scheme != "board":
+        return False
     try:
-        return not ctx.board(ctx.config.specs[0]).identity().chip_id.startswith("seed:")
+        return not physical or not ctx.board(ctx.config.specs[0]).identity().emulated
     except ChipError:
         return True
 
@@ -175,9 +174,9 @@ def virtual_chips(harness: Any) -> VirtualChips:
 
 @pytest.fixture
 def chip(harness: Any) -> Iterator[Any]:
-    """A Chip on --harness-target: chip #seed of the spec on the emulator, or the board."""
+    """A Chip on --harness-target: chip #seed of the spec on the emulator, or the target's fixed chip."""
     config = harness.config
-    if not harness.on_emulator:
+    if harness.fixed_chip:
         yield harness.board(config.specs[0])  # opened once per session, closed with it
         return
     from drivers.targets import open_chip  # noqa: PLC0415

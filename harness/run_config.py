@@ -186,6 +186,8 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
             if not isinstance(data[name], str) or (name != "cache" and not data[name]):
                 raise fail(name, f"must be a non-empty string, got {data[name]!r}")
             values[name] = data[name]
+    if "target" in values:
+        _check_target(values["target"], fail)
     if "cluster" in data:
         if not isinstance(data["cluster"], str):
             raise fail("cluster", f"must be a string, got {data['cluster']!r}")
@@ -203,6 +205,15 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         values["suite_overrides"] = _suite_overrides(data["suite"], fail)
     values["suites"] = _suites_for_instruments(values.get("suites"), values.get("instruments", "sim"), fail)
     return RunConfig(**values)
+
+
+def _check_target(target: str, fail: Any) -> None:
+    from drivers.errors import UnknownTargetError  # noqa: PLC0415 - keeps import light
+    from drivers.targets import check_target  # noqa: PLC0415
+    try:
+        check_target(target)
+    except UnknownTargetError as exc:
+        raise fail("target", f"is invalid: {exc}") from None
 
 
 def _check_specs(specs: tuple[str, ...], fail: Any) -> None:

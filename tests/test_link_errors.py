@@ -112,7 +112,8 @@ def test_no_answer_says_for_how_long_how_often_and_what_arrived(peer, respond, h
 
 def test_an_unknown_target_scheme_is_a_one_line_error():
     with pytest.raises(UnknownTargetError, match=r"^unknown target 'bogus://x': no 'bogus' scheme; use 'emulator', "
-                                                 r"a device path \(/dev/ttyACM0\) or a URL of scheme socket://"):
+                                                 r"emulator://SPEC\?seed=S&mismatch=M, sim://SPEC\?mismatch=M, a device "
+                                                 r"path \(/dev/ttyACM0\) or a URL of scheme socket://"):
         open_chip("bogus://x")
     assert issubclass(UnknownTargetError, ChipError)
 

@@ -1,12 +1,16 @@
 """The chip-population protocol: the batched simulator and chip-by-chip targets (emulator,
 a virtual board over a serial port) give the same bits for the same trials."""
+import json
+
 import numpy as np
 import pytest
 
 from drivers.chip import ChipError
+from drivers.errors import UnknownTargetError
 from drivers.population import ChipByChip, SimulatedPopulation
-from drivers.targets import open_chip
+from drivers.targets import open_chip, open_population, parse_target
 from tests.chip_factories import random_config, random_inputs
+from tests.test_pipeline import harness, write_config
 from tests.test_serial_board import start_emulator, stop
 
 
@@ -57,3 +61,31 @@ def test_a_board_population_is_the_one_chip_the_board_is(trials):
     simulated = SimulatedPopulation("spec", "numpy").run(config, inputs[:2], [9, 9], noise[:2],
                                                          noise_amplitude=500).spikes
     np.testing.assert_array_equal(over_wire, simulated)
+
+
+def test_targets_are_urls_with_a_scheme_registry():
+    seeded = parse_target("emulator://dynapse1?seed=7&mismatch=spec")
+    assert (seeded.scheme, seeded.spec, seeded.chip_seed, seeded.mismatch, seeded.fixed_chip) == \
+        ("emulator", "dynapse1", 7, "spec", True)
+    assert not parse_target("emulator").fixed_chip and parse_target("socket://127.0.0.1:9").fixed_chip
+    chip = open_chip("emulator://dynapse1?seed=7&mismatch=0.1", chip_seed=3)  # the URL names the chip
+    assert chip.identity().chip_seed == 7 and chip.identity().mismatch == "0.1"
+    assert open_chip("emulator", chip_seed=3).identity().chip_id == "seed:3"
+    assert isinstance(open_population("sim://dynapse1?mismatch=0.1&backend=numpy"), SimulatedPopulation)
+    assert isinstance(open_population("emulator"), ChipByChip)
+    with pytest.raises(ChipError, match="is a dense1k chip, not dynapse1"):
+        open_chip("emulator://dense1k", spec="dynapse1")
+    with pytest.raises(ChipError, match="a chip population"):
+        open_chip("sim://dynapse1")
+    with pytest.raises(UnknownTargetError, match="unknown field 'sed'"):
+        parse_target("emulator://dynapse1?sed=7")
+
+
+def test_a_seeded_emulator_target_is_one_fixed_chip_in_a_run(tmp_path):
+    config = write_config(tmp_path)
+    config.write_text('target = "emulator://dynapse1?seed=2&mismatch=spec"\n' + config.read_text())
+    result = harness("run", str(config), "--out", "run", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    checked = [json.loads(p.read_text())["driver"] for p in (tmp_path / "run/verdicts").glob("*/*/*.json")]
+    assert {c["chip_id"] for d in checked for c in d["chips"]} == {"seed:2"}
+    assert any(d["skipped"] for d in checked)  # the nominal condition: chip #2 at spec mismatch cannot realise it
