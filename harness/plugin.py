@@ -204,4 +204,16 @@ def instruments(harness: Any) -> Any:
 def verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any, setup: Any) -> dict:
     """The suite's measurement of every virtual chip at `condition` under the module's `setup`."""
     from harness.suites.engine import evaluate_condition  # noqa: PLC0415
-    return evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)
+    result = evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)
+    request.node.user_properties.extend(junit_properties(result))
+    return result
+
+
+def junit_properties(verdict: dict) -> list[tuple[str, Any]]:
+    """The condition's measurements as JUnit properties: name, value, units and limits."""
+    y = verdict["yield"]
+    return [("yield", y["value"]), ("yield_units", y["units"]), ("yield_low", y["limits"]["low"]),
+            ("yield_uncalibrated", verdict["deployments"]["uncalibrated"]["yield"]),
+            ("yield_calibrated", verdict["deployments"]["calibrated"]["yield"]),
+            ("accuracy_median", verdict["accuracy"]["median"]), ("accuracy_spec", verdict["accuracy_spec"]),
+            ("judged", verdict["judged"]["deployment"]), ("driver_bit_errors", verdict["driver"]["bit_errors"])]

@@ -79,8 +79,11 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
     assert {"numpy", "python", "snn-hil-harness"} <= set(manifest["packages"])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["totals"]["fail"] == 0 and summary["totals"]["tests"] == 6
-    cases = ET.parse(run / "junit.xml").getroot().iter("testcase")
-    assert len(list(cases)) == 6  # the board-only test is not part of a run on the emulator
+    cases = list(ET.parse(run / "junit.xml").getroot().iter("testcase"))
+    assert len(cases) == 6  # the board-only test is not part of a run on the emulator
+    properties = {p.get("name"): p.get("value") for p in cases[0].iter("property")}
+    assert {"yield", "yield_units", "yield_low", "yield_uncalibrated", "yield_calibrated"} <= set(properties)
+    assert properties["yield_units"] == "fraction"
     records = list((run / "records").glob("*/xor-ads-dynapse1/chip-*.json"))
     assert len(records) == (5 + 1) * 4  # five suites and their reference conditions
     record = json.loads((run / "records/noise/xor-ads-dynapse1/chip-2.json").read_text())
