@@ -3,9 +3,10 @@
 A chip runs K calibration trials drawn class-balanced from the task's training (or
 validation) split — never the test split — and its readout (w_out and an intercept) is
 refitted by ridge regression on that chip's filtered output spikes over the task's
-decision steps. The ridge strength is chosen by cross-validation over the calibration
-trials (folds of one trial per class; held-out squared error, ties to the stronger ridge);
-with a single fold the middle strength is used. Calibration trials run with noise seeds
+decision steps, shrunk towards the compiled readout (so a strong ridge keeps it and only
+refits the intercept). The ridge strength is chosen by cross-validation over the
+calibration trials (folds of one trial per class; held-out squared error, ties to the
+stronger ridge); with a single fold the middle strength is used. Calibration trials run with noise seeds
 disjoint from the test samples' (sample s uses noise seed s).
 
 A `Calibration` is stored as JSON keyed by the chip's identity and the compiled network's
@@ -27,7 +28,7 @@ from sim.atomic import write_json
 from sim.tasks.base import Dataset, Task
 
 SPLITS = ("train", "val")
-STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # relative to the mean feature energy (sim.readout)
+STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # relative to the mean feature energy (sim.readout)
 NOISE_SEED_BASE = 2**32  # calibration trial i runs with noise seed NOISE_SEED_BASE + i
 FORMAT = "snn-hil-calibration"
 
@@ -55,8 +56,8 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     decoders, strengths = [], []
     for chip_spikes in spikes:
         gram, cross, energy = _trial_moments(decoder.filtered(chip_spikes), data)
-        strength = _cross_validated_strength(gram, cross, energy, folds)
-        w = _solve(gram.sum(0), cross.sum(0), strength)
+        strength = _cross_validated_strength(gram, cross, energy, folds, decoder.w_out)
+        w = _solve(gram.sum(0), cross.sum(0), strength, decoder.w_out)
         decoders.append(decoder.with_readout(w[:-1], w[-1]))
         strengths.append(strength)
     return decoders, np.array(strengths)
@@ -75,16 +76,19 @@ def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.
     return np.stack(grams), np.stack(crosses), np.array(energies)
 
 
-def _solve(gram: np.ndarray, cross: np.ndarray, strength: float) -> np.ndarray:
-    """Ridge on [r, 1] with the intercept unpenalised; the penalty is `strength` × the mean
-    diagonal of the features' Gram matrix, as sim.readout.solve_ridge does."""
+def _solve(gram: np.ndarray, cross: np.ndarray, strength: float, prior: np.ndarray) -> np.ndarray:
+    """Ridge on [r, 1] that shrinks w towards `prior` (the compiled readout), the intercept
+    unpenalised: argmin |Xw - Y|² + p·|w - prior|², p = `strength` × the mean diagonal of the
+    features' Gram matrix (as sim.readout.solve_ridge). A weak ridge refits freely; a strong
+    one keeps the compiled readout and refits only the intercept."""
     n = gram.shape[0] - 1
     penalty = strength * max(float(np.trace(gram[:n, :n])) / max(n, 1), 1e-12)
     reg = np.diag(np.r_[np.full(n, penalty), 0.0])
+    target = cross + reg @ np.vstack([prior, np.zeros((1, prior.shape[1]))])
     try:
-        return cho_solve(cho_factor(gram + reg), cross)  # symmetric positive definite: Cholesky
+        return cho_solve(cho_factor(gram + reg), target)  # symmetric positive definite: Cholesky
     except LinAlgError:  # singular (e.g. a silent chip and no penalty): the general solver
-        return np.linalg.lstsq(gram + reg, cross, rcond=None)[0]
+        return np.linalg.lstsq(gram + reg, target, rcond=None)[0]
 
 
 def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
@@ -95,7 +99,7 @@ def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
 
 
 def _cross_validated_strength(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray,
-                              folds: list[np.ndarray]) -> float:
+                              folds: list[np.ndarray], prior: np.ndarray) -> float:
     """The strength with the least held-out squared error summed over folds (ties: stronger)."""
     if len(folds) < 2:
         return STRENGTHS[len(STRENGTHS) // 2]
@@ -104,7 +108,7 @@ def _cross_validated_strength(gram: np.ndarray, cross: np.ndarray, energy: np.nd
     for fold in folds:
         held_gram, held_cross = gram[fold].sum(0), cross[fold].sum(0)
         for i, strength in enumerate(STRENGTHS):
-            w = _solve(total_gram - held_gram, total_cross - held_cross, strength)
+            w = _solve(total_gram - held_gram, total_cross - held_cross, strength, prior)
             errors[i] += float(np.sum(w * (held_gram @ w)) - 2 * np.sum(w * held_cross) + energy[fold].sum())
     best = min(range(len(STRENGTHS)), key=lambda i: (round(errors[i] / max(abs(errors).max(), 1e-12), 9),
                                                        -STRENGTHS[i]))
