@@ -39,6 +39,14 @@ Deviations from the paper's settings, and why (units here: ms, and r in spikes/m
   XOR test accuracy from 87 % to 100 % and mismatch 5 / 10 / 20 % to 100 / 100 / 99 %
   (`decoder_test_accuracy` in the metrics keeps the teacher-readout figure).
 - No membrane noise while training by default (`noise_std`).
+
+Hardware-aware training (`hardware_aware`, a chip mismatch level): every minibatch runs on
+a freshly sampled chip of `chip_spec` (`sim.perturb.ChipDraw`: per-neuron gains per synapse
+type with independent excitatory and inhibitory draws, leak, threshold, drive), with the
+error feedback on, and the update goes to the nominal W_slow; the k level kept is still
+chosen on the nominal network. On XOR this did not make the network robust (the feedback
+holds every sampled chip on the teacher's trajectory, so little of the mismatch reaches the
+learnt error; docs/fidelity.md).
 """
 from __future__ import annotations
 
@@ -49,8 +57,9 @@ from typing import Any, Callable
 import numpy as np
 
 from sim.backend import Backend, get_backend
-from sim.lif import lif_params, simulate
+from sim.lif import LIFParams, input_drive, lif_params, simulate
 from sim.network import SpikingNetwork
+from sim.perturb import ChipDraw, ChipMismatch, apply_chip_mismatch
 from sim.readout import fit_spike_readout
 from sim.tasks.base import Dataset, Task
 from sim.teacher import TeacherParams, predict
@@ -83,10 +92,16 @@ class ADSConfig:
     fast_gain: float = 0.25
     noise_std: float = 0.0
     readout: str = "ridge"  # "ridge": fitted on the filtered spikes; "decoder": W_dec W_out^teacher
+    hardware_aware: float | str | None = None  # chip mismatch level sampled per batch (None: off)
+    chip_spec: str = "dynapse1"  # the chip spec whose mismatch hardware-aware training samples
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
             raise ValueError(f"ADS readout {self.readout!r}: choose one of {', '.join(READOUTS)}")
+
+    def chip_mismatch(self) -> ChipMismatch | None:
+        """The mismatch hardware-aware training samples, or None."""
+        return None if self.hardware_aware is None else ChipMismatch(self.hardware_aware, self.chip_spec)
 
     def k_schedule(self) -> np.ndarray:
         """k for each annealing level, from k_start down to k_end in k_steps equal steps."""
@@ -153,22 +168,48 @@ def to_network(weights: ADSWeights, config: ADSConfig, w_out: np.ndarray, meta: 
         v_reset=config.v_reset, tau_out=config.tau_out, meta=dict(meta or {}))
 
 
+def realised(weights: dict[str, Any], config: ADSConfig, xp: Any,
+             chip: ChipDraw | None = None) -> tuple[LIFParams, Any]:
+    """The network of `weights` (readout W_dec) as `LIFParams` of one draw, realised on
+    `chip` when given, and the factor on W_slow that chip applies (None without a chip).
+    The factor follows W_slow's signs when called; they are taken as fixed for one batch."""
+    dtype = weights["w_slow"].dtype
+    n = weights["w_slow"].shape[0]
+    vector = lambda value: xp.full((1, 1, n), value, dtype)  # noqa: E731
+    params = LIFParams(tau_mem=vector(config.tau_mem), tau_fast=vector(config.tau_fast),
+                       tau_slow=vector(config.tau_slow), v_th=vector(config.v_th), v_rest=vector(config.v_rest),
+                       bias=weights["bias"][None, None], w_in=weights["w_in"][None], w_fast=weights["w_fast"][None],
+                       w_slow=weights["w_slow"][None], w_out=weights["decoder"][None], v_reset=config.v_reset,
+                       tau_out=config.tau_out, alive=vector(1.0))
+    if chip is None:
+        return params, None
+    slow_gain = chip.synapse_gain(params.w_slow, params.tau_slow, "slow", xp)[0]
+    apply_chip_mismatch(params, chip, xp)
+    return params, slow_gain
+
+
 def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSConfig, k: float,
-               eta: float, xp: Any, rng: Any = None) -> float:
+               eta: float, xp: Any, rng: Any = None, chip: ChipDraw | None = None) -> float:
     """One trial of feedback-driven learning on a batch; updates weights["w_slow"] in place.
 
-    inputs [B, T, n_in], latent x [B, T, d]. Returns the trial's normalised MSE of x̃.
+    inputs [B, T, n_in], latent x [B, T, d]. With `chip` (one draw) the network runs as that
+    chip realises it (`sim.perturb.ChipDraw`) while the nominal W_slow learns.
+    Returns the trial's normalised MSE of x̃.
     """
     n_batch, n_steps, _ = inputs.shape
     n = weights["w_slow"].shape[0]
     dtype = weights["w_slow"].dtype
-    drive = xp.matmul(inputs, weights["w_in"]) + weights["bias"]
-    enc, dec, w_slow, w_fast = weights["encoder"], weights["decoder"], weights["w_slow"], weights["w_fast"]
-    v = xp.full((n_batch, n), config.v_rest, dtype)
+    params, slow_gain = realised(weights, config, xp, chip)
+    drive = input_drive(params, inputs, xp)[0] + params.bias[0]
+    enc, dec, w_slow = weights["encoder"], weights["decoder"], weights["w_slow"]
+    v_rest, v_th, a_mem = params.v_rest[0], params.v_th[0], DT_MS / params.tau_mem[0]
+    k_slow, k_fast = xp.exp(-DT_MS / params.tau_slow[0]), xp.exp(-DT_MS / params.tau_fast[0])
+    w_fast = params.w_fast[0] / params.tau_fast[0]
+    tau_slow = params.tau_slow[0]
+    k_out = float(np.exp(-DT_MS / config.tau_out))
+    v = xp.broadcast_to(v_rest, (n_batch, n)).astype(dtype)
     i_slow, i_fast, r = (xp.zeros((n_batch, n), dtype) for _ in range(3))
     e = latent[:, 0] * 0
-    a_mem = DT_MS / config.tau_mem
-    k_slow, k_fast, k_out = (float(np.exp(-DT_MS / tau)) for tau in (config.tau_slow, config.tau_fast, config.tau_out))
     diag = xp.arange(n)
     err, power = 0.0, 0.0
     for t in range(n_steps):
@@ -176,11 +217,11 @@ def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSCon
         current = i_slow + i_fast + k * feedback + drive[:, t]
         if rng is not None:
             current = current + config.noise_std * rng.standard_normal((n_batch, n), dtype=dtype)
-        v = v + a_mem * (config.v_rest - v + current)
-        s = (v >= config.v_th).astype(dtype)
+        v = v + a_mem * (v_rest - v + current)
+        s = (v >= v_th).astype(dtype)
         v = xp.where(s > 0, config.v_reset, v)
-        i_slow = i_slow * k_slow + xp.matmul(s, w_slow) / config.tau_slow
-        i_fast = i_fast * k_fast + xp.matmul(s, w_fast) / config.tau_fast
+        i_slow = i_slow * k_slow + xp.matmul(s, w_slow if slow_gain is None else w_slow * slow_gain) / tau_slow
+        i_fast = i_fast * k_fast + xp.matmul(s, w_fast)
         i_fast = xp.where(xp.abs(i_fast) < 1e-20, 0.0, i_fast)  # no denormals: they are slow on CPUs
         r = r * k_out + s / config.tau_out
         e = latent[:, t] - xp.matmul(r, dec)
@@ -225,6 +266,7 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
     w_out = host.decoder @ teacher.w_out
     rng = xp.random.default_rng(seed) if config.noise_std > 0 else None
     order_rng = np.random.default_rng(seed + 7)
+    mismatch, chip_rng = config.chip_mismatch(), np.random.default_rng(seed + 11)
     n_train = len(task.train)
     per_epoch = -(-n_train // config.batch_size)
     total = config.epochs * per_epoch
@@ -236,9 +278,10 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
         for i in range(0, n_train, config.batch_size):
             level = min(step * len(ks) // max(total, 1), len(ks) - 1)
             idx = order[i:i + config.batch_size]
+            chip = None if mismatch is None else ChipDraw.sample(mismatch, config.n_neurons, 1, chip_rng, xp)
             train_err = train_step(weights, be.asarray(task.train.inputs[idx], np.float32),
                                    be.asarray(latent_train[idx], np.float32), config, float(ks[level]),
-                                   config.eta * float(ks[level] / ks[0]), xp, rng)
+                                   config.eta * float(ks[level] / ks[0]), xp, rng, chip)
             step += 1
             next_level = min(step * len(ks) // max(total, 1), len(ks) - 1)
             report = {"stage": "ads", "step": step, "total": total, "k": float(ks[level]), "train_nmse": train_err}

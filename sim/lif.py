@@ -34,6 +34,7 @@ class LIFParams:
     v_reset: float
     tau_out: float
     alive: Any   # [D, 1, N] 1.0 for a living neuron, 0.0 for a dead one
+    w_in_neg: Any = None  # [D, n_in, N] weights of the inputs' negative parts; None: w_in
 
     @property
     def draws(self) -> int:
@@ -67,6 +68,15 @@ def _flush(a: Any, xp: Any) -> Any:
     return xp.where(xp.abs(a) < 1e-30, 0.0, a).astype(a.dtype, copy=False)
 
 
+def input_drive(params: LIFParams, x: Any, xp: Any) -> Any:
+    """Input current [D, S, T, N] for inputs x [S, T, n_in]: x @ w_in, or, with `w_in_neg`,
+    max(x, 0) @ w_in + min(x, 0) @ w_in_neg (a chip carries the two signs on different synapses)."""
+    if params.w_in_neg is None:
+        return xp.matmul(x[None], params.w_in[:, None])
+    return (xp.matmul(xp.maximum(x, 0)[None], params.w_in[:, None])
+            + xp.matmul(xp.minimum(x, 0)[None], params.w_in_neg[:, None]))
+
+
 @dataclass
 class LIFResult:
     outputs: Any       # [D, S, T, n_out] readout y
@@ -98,7 +108,7 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
     k_out = float(np.exp(-DT_MS / params.tau_out))
     w_fast = params.w_fast / params.tau_fast  # divides each post-synaptic column
     w_slow = params.w_slow / params.tau_slow
-    drive = xp.matmul(x[None], params.w_in[:, None])  # [D, S, T, N]
+    drive = input_drive(params, x, xp)
     rng = xp.random.default_rng(seed) if noise_std > 0 else None
     outputs = xp.zeros((d, n_samples, n_steps, params.w_out.shape[-1]), dtype)
     raster = xp.zeros((d, n_samples, n_steps, n), dtype=xp.uint8) if record_spikes else None

@@ -19,6 +19,10 @@ A `Perturbation` is applied to a `sim.lif.LIFParams` holding D copies of one net
   to the input current by `sim.lif.simulate`.
 - **neuron death**: exactly `round(death · N)` neurons, chosen per draw, are silenced
   (`alive = 0`).
+- **chip mismatch** (`ChipMismatch`): the float network as a vc1 chip with device
+  mismatch (CHIP_SPEC §3) realises it, at the spec's cv per parameter class or one level
+  for every class: per-neuron gains per synapse type, leak, threshold and drive; see
+  `ChipDraw`. Applied after quantisation.
 
 Random numbers come from a host NumPy generator, so NumPy and CuPy see the same draws.
 """
@@ -30,6 +34,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from sim.backend import Backend, get_backend
+from sim.chip.mismatch import CLASS_OF, DRAW_ORDER, MismatchLevel, lognormal_multiplier, mismatch_z, resolve_cv
+from sim.chip.spec import DSYN_RANGE, ChipSpec, load_spec
 from sim.lif import LIFParams, lif_params, simulate
 from sim.network import SpikingNetwork
 from sim.tasks.base import Dataset, Task
@@ -38,6 +44,147 @@ MISMATCH_FLOOR = 0.05
 MISMATCH_FIELDS = ("tau_mem", "tau_slow", "v_th", "w_in", "w_fast", "w_slow")
 QUANTISED_FIELDS = ("w_in", "w_fast", "w_slow")
 TRIAL_BYTES = 256 * 2**20  # budget for one simulate call's input drive [D, S, T, N]
+MAX_DECAY = DSYN_RANGE[1] / 65536  # largest fraction of a current a chip synapse loses per step
+EXC_INH = {"fast": (0, 2), "slow": (1, 3)}  # chip synapse types (AMPA, GABA_A), (NMDA, GABA_B)
+
+
+@dataclass(frozen=True)
+class ChipMismatch:
+    """Mismatch of a vc1 chip spec at `level`: "spec" (the spec's cv per class), a fraction
+    (every class) or {class: cv} (other classes 0), as `sim.chip.mismatch.resolve_cv` reads it."""
+
+    level: MismatchLevel = "spec"
+    spec: str | ChipSpec = "dynapse1"
+
+    @property
+    def cv(self) -> dict[str, float]:
+        """Coefficient of variation per mismatch class (sim.chip.mismatch.resolve_cv)."""
+        return resolve_cv(self.level, load_spec(self.spec))
+
+    @property
+    def label(self) -> str:
+        if isinstance(self.level, dict):
+            return "chip " + ", ".join(f"{name} {cv * 100:g}%" for name, cv in self.level.items())
+        return f"chip {self.level if isinstance(self.level, str) else f'{float(self.level) * 100:g}%'}"
+
+
+@dataclass
+class ChipDraw:
+    """Per-neuron multipliers of D sampled chips, on the backend: [D, 1, N], types [4, D, 1, N].
+
+    The float network as a vc1 chip realises it (harness.compiler): a neuron's incoming
+    weights of one synapse type share that neuron's gain for the type. Recurrent weights
+    w > 0 are AMPA (fast) / NMDA (slow), w < 0 GABA_A / GABA_B; an input's positive part
+    uses the type of its weight's sign and its negative part the other (signed channels).
+    A type's charge per event scales as wsyn/dsyn; its decay per step 1 − e^{−1/τ} as dsyn
+    (the float τ of a class takes the geometric mean of its two types, the charge stays
+    per type). The chip's leak is dmem: τ_mem/m_dmem, and the currents it integrates are
+    not scaled, so every input current and the drive (v_rest − v_reset + bias, carried by
+    idc) are divided by m_dmem; the drive is multiplied by m_idc; the threshold span
+    v_th − v_reset by m_theta. Not modelled: rounding and clipping of chip integers
+    (except the largest dsyn), and the compiler's split of the drive between idc and a
+    bias channel (all of it is taken as idc). With every multiplier 1 (cv 0) each
+    quantity is returned unchanged, bit for bit.
+    """
+
+    dmem: Any
+    theta: Any
+    idc: Any
+    dsyn: Any
+    wsyn: Any
+
+    @classmethod
+    def sample(cls, mismatch: ChipMismatch, n_neurons: int, draws: int, rng: np.random.Generator,
+               xp: Any = np, dtype: Any = np.float32) -> "ChipDraw":
+        """D fresh chips' multipliers: lognormal with the class's cv (CHIP_SPEC §3), per neuron."""
+        return cls._from_z({name: rng.standard_normal((draws, 1, n_neurons)) for name in DRAW_ORDER},
+                           mismatch.cv, xp, dtype)
+
+    @classmethod
+    def of_chips(cls, mismatch: ChipMismatch, chip_seeds: Sequence[int], neurons: np.ndarray,
+                 xp: Any = np, dtype: Any = np.float32) -> "ChipDraw":
+        """The multipliers that chips `chip_seeds` draw for chip neurons `neurons` (the network's
+        neurons in order): the chips' own random numbers (`sim.chip.mismatch.mismatch_z`), so
+        draw d predicts chip chip_seeds[d] (up to the chip's integer rounding)."""
+        n_chip = load_spec(mismatch.spec).n_neurons
+        z = [mismatch_z(seed, n_chip) for seed in chip_seeds]
+        return cls._from_z({name: np.stack([chip[name][neurons] for chip in z])[:, None, :] for name in DRAW_ORDER},
+                           mismatch.cv, xp, dtype)
+
+    @classmethod
+    def _from_z(cls, z: dict[str, np.ndarray], cv: dict[str, float], xp: Any, dtype: Any) -> "ChipDraw":
+        m = {name: xp.asarray(lognormal_multiplier(z[name], cv[CLASS_OF[name]]), dtype=dtype) for name in DRAW_ORDER}
+        return cls(dmem=m["dmem"], theta=m["theta"], idc=m["idc"],
+                   dsyn=xp.stack([m[f"dsyn{k}"] for k in range(4)]), wsyn=xp.stack([m[f"wsyn{k}"] for k in range(4)]))
+
+    def single(self, index: int = 0) -> "ChipDraw":
+        """Chip `index` alone, its multipliers as vectors [N] (types [4, N])."""
+        return ChipDraw(dmem=self.dmem[index, 0], theta=self.theta[index, 0], idc=self.idc[index, 0],
+                        dsyn=self.dsyn[:, index, 0], wsyn=self.wsyn[:, index, 0])
+
+    def _dsyn(self, kind: int, tau: Any, xp: Any) -> Any:
+        """dsyn multiplier of type `kind`, limited by the largest decay a chip realises."""
+        return xp.minimum(self.dsyn[kind], MAX_DECAY / -xp.expm1(-1.0 / tau))
+
+    def _charge(self, kind: int, tau: Any, xp: Any) -> Any:
+        """Charge per event of type `kind` relative to nominal, in the membrane's units."""
+        return self.wsyn[kind] / self._dsyn(kind, tau, xp) / self.dmem
+
+    def tau_mem(self, tau: Any) -> Any:
+        return tau / self.dmem
+
+    def threshold(self, v_th: Any, v_reset: float) -> Any:
+        return v_th + (v_th - v_reset) * (self.theta - 1)
+
+    @property
+    def drive_scale(self) -> Any:
+        """Factor on the drive v_rest − v_reset + bias: m_idc / m_dmem."""
+        return self.idc / self.dmem
+
+    def rest_and_bias(self, v_rest: Any, bias: Any, v_reset: float) -> tuple[Any, Any]:
+        """v_rest and bias with the drive scaled by `drive_scale`."""
+        return v_rest + (v_rest - v_reset) * (self.drive_scale - 1), bias * self.drive_scale
+
+    def synapse(self, w: Any, tau: Any, kind: str, xp: Any) -> tuple[Any, Any]:
+        """(τ, w) of a recurrent class ("fast" or "slow") whose weights w [D, N, N] feed
+        neurons with time constants tau [D, 1, N]."""
+        return self.synapse_tau(tau, kind, xp), w * self.synapse_gain(w, tau, kind, xp)
+
+    def synapse_tau(self, tau: Any, kind: str, xp: Any) -> Any:
+        exc, inh = EXC_INH[kind]
+        m = xp.sqrt(self._dsyn(exc, tau, xp) * self._dsyn(inh, tau, xp))
+        changed = -1.0 / xp.log1p(xp.maximum(xp.expm1(-1.0 / tau) * m, -MAX_DECAY))
+        return xp.where(m == 1, tau, changed)
+
+    def charge_gain(self, w: Any, tau: Any, kind: str, xp: Any) -> Any:
+        """Factor on weights w of class `kind` ("fast" or "slow") into neurons with synaptic
+        time constants tau: the chip's charge per event of the type that w's sign selects."""
+        exc, inh = EXC_INH[kind]
+        return xp.where(w > 0, self._charge(exc, tau, xp), self._charge(inh, tau, xp))
+
+    def synapse_gain(self, w: Any, tau: Any, kind: str, xp: Any) -> Any:
+        """`charge_gain`, corrected for the float increment w/τ under `synapse_tau`'s τ."""
+        new_tau = self.synapse_tau(tau, kind, xp)
+        increment = new_tau * -xp.expm1(-1.0 / new_tau) / (tau * -xp.expm1(-1.0 / tau))
+        return self.charge_gain(w, tau, kind, xp) * increment
+
+    def input_gains(self, w_in: Any, tau_fast: Any, xp: Any) -> tuple[Any, Any]:
+        """Factors on w_in [D, n_in, N] for the inputs' positive and negative parts."""
+        exc, inh = (self._charge(k, tau_fast, xp) for k in EXC_INH["fast"])
+        return xp.where(w_in > 0, exc, inh), xp.where(w_in > 0, inh, exc)
+
+
+def apply_chip_mismatch(params: LIFParams, draw: ChipDraw, xp: Any) -> None:
+    """Realise every draw of `params` as its chip of `draw` (in place); see `ChipDraw`."""
+    pos, neg = draw.input_gains(params.w_in, params.tau_fast, xp)
+    params.w_in, params.w_in_neg = params.w_in * pos, params.w_in * neg
+    if bool(xp.all(pos == neg)):
+        params.w_in_neg = None
+    params.tau_fast, params.w_fast = draw.synapse(params.w_fast, params.tau_fast, "fast", xp)
+    params.tau_slow, params.w_slow = draw.synapse(params.w_slow, params.tau_slow, "slow", xp)
+    params.v_rest, params.bias = draw.rest_and_bias(params.v_rest, params.bias, params.v_reset)
+    params.v_th = draw.threshold(params.v_th, params.v_reset)
+    params.tau_mem = draw.tau_mem(params.tau_mem)
 
 
 @dataclass(frozen=True)
@@ -48,6 +195,7 @@ class Perturbation:
     bits: int | None = None
     noise_std: float = 0.0
     death: float = 0.0
+    chip: ChipMismatch | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mismatch < 1.0:
@@ -62,13 +210,16 @@ class Perturbation:
     @property
     def stochastic(self) -> bool:
         """False when every draw is identical (only quantisation, or nothing)."""
-        return self.mismatch > 0 or self.noise_std > 0 or self.death > 0
+        chip = self.chip is not None and any(v > 0 for v in self.chip.cv.values())
+        return self.mismatch > 0 or self.noise_std > 0 or self.death > 0 or chip
 
     @property
     def label(self) -> str:
         parts = []
         if self.bits is not None:
             parts.append(f"{self.bits} bit")
+        if self.chip is not None:
+            parts.append(self.chip.label)
         if self.mismatch > 0 or not (parts or self.stochastic):
             parts.append(f"mismatch {self.mismatch * 100:g}%")
         if self.noise_std > 0:
@@ -96,11 +247,15 @@ def quantise(w: Any, bits: int, xp: Any) -> Any:
 
 def apply_perturbation(params: LIFParams, p: Perturbation, rng: np.random.Generator,
                        backend: Backend | str = "numpy") -> None:
-    """Perturb every draw of `params` in place (quantise, then mismatch, then death)."""
+    """Perturb every draw of `params` in place (quantise, then chip mismatch, then mismatch,
+    then death)."""
     xp = get_backend(backend).xp
     if p.bits is not None:
         for name in QUANTISED_FIELDS:
             setattr(params, name, quantise(getattr(params, name), p.bits, xp))
+    if p.chip is not None:
+        draw = ChipDraw.sample(p.chip, params.w_slow.shape[-1], params.draws, rng, xp, params.w_slow.dtype)
+        apply_chip_mismatch(params, draw, xp)
     if p.mismatch > 0:
         for name in MISMATCH_FIELDS:
             a = getattr(params, name)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from sim.lif import lif_params, simulate
-from sim.perturb import (MISMATCH_FIELDS, Perturbation, apply_perturbation, evaluate, format_table,
-                         robustness_table)
+from sim.lif import input_drive, lif_params, simulate
+from sim.perturb import (MISMATCH_FIELDS, ChipDraw, ChipMismatch, Perturbation, apply_perturbation, evaluate,
+                         format_table, robustness_table)
 from sim.tasks.base import Task
 from sim.tasks.xor import xor_dataset
 from tests.networks import random_network
@@ -79,7 +79,7 @@ def test_death_fraction_is_exact_and_per_draw():
 def test_noise_and_mismatch_change_outcomes_draw_by_draw():
     net = random_network(np.random.default_rng(6), n_in=1)
     task = tiny_task()
-    for p in (Perturbation(noise_std=2.0), Perturbation(mismatch=0.3)):
+    for p in (Perturbation(noise_std=2.0), Perturbation(mismatch=0.3), Perturbation(chip=ChipMismatch(0.3))):
         outputs = []
         for seed in (0, 1):
             params = lif_params(net, "numpy", draws=2)
@@ -118,3 +118,81 @@ def test_robustness_table_groups_by_method():
         assert summary["q25"] <= summary["median"] <= summary["q75"]
     text = format_table(table)
     assert text.splitlines()[0].startswith("method") and len(text.splitlines()) == 3
+
+
+def chip_params(net, level, draws=8, seed=0):
+    """(params realised on `draws` sampled chips, the draw): the same rng stream as apply_perturbation."""
+    mismatch = ChipMismatch(level)
+    draw = ChipDraw.sample(mismatch, net.n_neurons, draws, np.random.default_rng(seed), np, np.float64)
+    params = perturbed(net, Perturbation(chip=mismatch), draws=draws, seed=seed)
+    return params, draw
+
+
+@pytest.mark.parametrize("level", [0.0, {"dmem": 0.0}])
+def test_chip_mismatch_at_zero_cv_is_the_nominal_network(level):
+    net = random_network(np.random.default_rng(10), n_in=2)
+    nominal = lif_params(net, "numpy", draws=3, dtype=np.float64)
+    params = perturbed(net, Perturbation(chip=ChipMismatch(level)), draws=3)
+    for name in ("tau_mem", "tau_fast", "tau_slow", "v_th", "v_rest", "bias", "w_in", "w_fast", "w_slow", "w_out"):
+        np.testing.assert_array_equal(getattr(params, name), getattr(nominal, name), err_msg=name)
+    assert params.w_in_neg is None
+    x = np.random.default_rng(1).normal(0, 1, (3, 100, 2))
+    np.testing.assert_array_equal(simulate(params, x).outputs, simulate(nominal, x).outputs)
+    assert not Perturbation(chip=ChipMismatch(level)).stochastic
+
+
+def test_chip_slow_gains_are_per_neuron_with_independent_exc_and_inh_draws():
+    net = random_network(np.random.default_rng(11), n=60)
+    params, draw = chip_params(net, {"wsyn_slow": 0.2})
+    nominal = lif_params(net, "numpy", draws=8, dtype=np.float64)
+    for name in ("tau_mem", "tau_fast", "tau_slow", "v_th", "v_rest", "bias", "w_in", "w_fast"):
+        np.testing.assert_array_equal(getattr(params, name), getattr(nominal, name), err_msg=name)
+    ratio = params.w_slow / nominal.w_slow  # [D, pre, post]
+    exc, inh = draw.wsyn[1][:, 0], draw.wsyn[3][:, 0]  # NMDA and GABA_B multipliers [D, N]
+    positive = nominal.w_slow > 0
+    np.testing.assert_allclose(ratio, np.where(positive, exc[:, None, :], inh[:, None, :]), rtol=1e-12)
+    assert np.std(np.log(exc / inh)) > 0.2  # independent draws: a neuron's E and I gains differ
+    assert abs(np.std(np.log(exc)) - np.sqrt(np.log(1 + 0.2**2))) < 0.03
+
+
+def test_chip_inputs_use_the_synapse_type_of_the_current_sign():
+    net = random_network(np.random.default_rng(12), n=40, n_in=2)
+    params, draw = chip_params(net, {"wsyn_fast": 0.3})
+    ampa, gaba_a = draw.wsyn[0], draw.wsyn[2]  # [D, 1, N]
+    w = net.w_in[None]
+    np.testing.assert_allclose(params.w_in, w * np.where(w > 0, ampa, gaba_a), rtol=1e-12)
+    np.testing.assert_allclose(params.w_in_neg, w * np.where(w > 0, gaba_a, ampa), rtol=1e-12)
+    x = np.zeros((1, 30, 2))
+    x[0, :10, 0], x[0, 10:20, 0] = 1.0, -1.0
+    drive = input_drive(params, x, np)
+    np.testing.assert_allclose(drive[:, 0, 5], params.w_in[:, 0])
+    np.testing.assert_allclose(drive[:, 0, 15], -params.w_in_neg[:, 0])
+
+
+def test_chip_dsyn_shortens_tau_and_scales_charge_per_type():
+    net = random_network(np.random.default_rng(13), n=30)
+    params, draw = chip_params(net, {"dsyn": 0.15})
+    nominal = lif_params(net, "numpy", draws=8, dtype=np.float64)
+
+    def decay(tau):
+        return -np.expm1(-1.0 / tau)
+
+    m1, m3 = draw.dsyn[1], draw.dsyn[3]
+    np.testing.assert_allclose(decay(params.tau_slow), decay(nominal.tau_slow) * np.sqrt(m1 * m3), rtol=1e-9)
+    charge = params.w_slow / (params.tau_slow * decay(params.tau_slow))  # per event, float model
+    nominal_charge = nominal.w_slow / (nominal.tau_slow * decay(nominal.tau_slow))
+    np.testing.assert_allclose(charge / nominal_charge, np.where(nominal.w_slow > 0, 1 / m1, 1 / m3), rtol=1e-9)
+
+
+def test_chip_leak_threshold_and_drive():
+    net = random_network(np.random.default_rng(14), n=30)
+    params, draw = chip_params(net, {"dmem": 0.15, "theta": 0.1, "idc": 0.2})
+    nominal = lif_params(net, "numpy", draws=8, dtype=np.float64)
+    np.testing.assert_allclose(params.tau_mem, nominal.tau_mem / draw.dmem, rtol=1e-12)
+    np.testing.assert_allclose(params.v_th - net.v_reset, (nominal.v_th - net.v_reset) * draw.theta, rtol=1e-12)
+    # the chip integrates unscaled currents with a leak changed by m_dmem: a·I is kept, the drive scales by m_idc
+    a, a0 = 1 / params.tau_mem, 1 / nominal.tau_mem
+    drive, drive0 = params.v_rest - net.v_reset + params.bias, nominal.v_rest - net.v_reset + nominal.bias
+    np.testing.assert_allclose(a * drive, a0 * drive0 * draw.idc, rtol=1e-9)
+    np.testing.assert_allclose(a * params.w_slow, a0 * nominal.w_slow, rtol=1e-9)
+    np.testing.assert_allclose(a * params.w_in, a0 * nominal.w_in, rtol=1e-9)

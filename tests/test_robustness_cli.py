@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import harness.deploy  # noqa: F401 - imported before the stubs below, so it keeps the real task registry
 from harness.cli import main
 from sim.baselines import train_reservoir
 from sim.netfile import save_network
@@ -24,6 +25,7 @@ def stubs(monkeypatch):
     """Tiny stand-ins for sim.tasks.registry and sim.methods; records training calls."""
     calls = []
     registry = types.ModuleType("sim.tasks.registry")
+    registry.TaskError = ValueError
     registry.load_task = lambda name, seed: tiny_xor(seed) if name == "xor" else (_ for _ in ()).throw(
         ValueError(f"unknown task {name!r}"))
     methods = types.ModuleType("sim.methods")
@@ -79,3 +81,23 @@ def test_errors_are_clean(tmp_path, stubs):
                                   "--out-dir", str(tmp_path)])
     assert result.exit_code != 0 and "unknown method(s) nope" in result.output
     assert "Traceback" not in result.output
+
+
+def test_float_model_against_chips(tmp_path, stubs):
+    path = tmp_path / "net.npz"
+    save_network(train_reservoir(tiny_xor(0), n_neurons=40, seed=0), path)
+    out = tmp_path / "table.json"
+    result = CliRunner().invoke(main, ["robustness", str(path), "--chips", "3", "--chip-levels", "0,0.1,spec",
+                                       "--no-float-table", "--backend", "numpy", "--test-samples", "8",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "float-predicted" in result.output and "chip spec" in result.output
+    comparison = json.loads(out.read_text())["chip_comparison"]
+    assert comparison["levels"] == ["chip 0%", "chip 10%", "chip spec"] and comparison["chips"] == 3
+    record = comparison["networks"][0]["levels"]
+    assert all(len(record[level][side]) == 3 for level in comparison["levels"] for side in ("float", "chip"))
+    assert len(set(record["chip 0%"]["chip"])) == 1 and len(set(record["chip 0%"]["float"])) == 1  # nominal
+    cell = comparison["methods"]["reservoir"]["chip spec"]
+    assert 0 <= cell["chip"]["yield"] <= 1 and 0 <= cell["float"]["median"] <= 1
+    result = CliRunner().invoke(main, ["robustness", str(path), "--chips", "2", "--chip-levels", "0.1,huge"])
+    assert result.exit_code != 0 and "--chip-levels" in result.output and "Traceback" not in result.output

@@ -30,3 +30,19 @@ def test_train_cli_bad_task_is_a_clean_error(tmp_path):
     assert "Traceback" not in result.output
     result = CliRunner().invoke(train, ["--task", "spoken", "--out", str(tmp_path / "o.npz")])
     assert "unknown task 'spoken'" in result.output
+
+
+def test_train_cli_hardware_aware(tmp_path):
+    out = tmp_path / "net.npz"
+    result = CliRunner().invoke(train, [
+        "--task", "xor", "--method", "bptt", "--backend", "numpy", "--out", str(out), "--neurons", "24",
+        "--epochs", "1", "--train-samples", "16", "--val-samples", "8", "--test-samples", "8",
+        "--hardware-aware", "10%"])
+    assert result.exit_code == 0, result.output
+    assert "hardware-aware at mismatch 0.1" in result.output
+    assert load_network(out).meta["hardware_aware"] == 0.1
+    result = CliRunner().invoke(train, ["--method", "force", "--out", str(out), "--train-samples", "16",
+                                        "--hardware-aware"])
+    assert result.exit_code != 0 and "not 'force'" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(train, ["--out", str(out), "--hardware-aware", "much"])
+    assert result.exit_code != 0 and "expected spec" in result.output

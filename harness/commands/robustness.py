@@ -5,6 +5,13 @@ Rows are training methods (from each network's metadata), columns the perturbati
 accuracy over networks × draws. With `--train`, networks are trained through
 `sim.methods.METHODS` into `--out-dir` first; files already there are reused, so an
 interrupted run resumes.
+
+With `--chips N`, a second table sets the chip-faithful float model against the chip: for
+every network and mismatch level of `--chip-levels`, the median test accuracy over N draws
+of `sim.perturb.ChipMismatch` (float-predicted) and over N virtual chips of `--spec`
+(seeds 0..N-1) running the compiled network with its nominal readout, uncalibrated
+(chip-measured; the readout re-fitted on the nominal chip as `harness compile` does,
+unless `--no-refit`), and the yield: the fraction of draws or chips at accuracy >= 0.75.
 """
 from __future__ import annotations
 
@@ -13,12 +20,19 @@ from typing import Any
 
 import click
 
+from harness.commands.outputs import writable
+import numpy as np
+
 from sim.atomic import write_json
-from sim.backend import BACKEND_NAMES, BackendError, get_backend
+from sim.backend import BACKEND_NAMES, Backend, BackendError, get_backend
+from sim.chip.mismatch import MismatchError, MismatchLevel, resolve_cv
+from sim.chip.spec import SpecError, load_spec
 from sim.netfile import NetworkFileError, load_network, save_network
 from sim.network import SpikingNetwork
-from sim.perturb import format_table, robustness_table
+from sim.perturb import ChipMismatch, Perturbation, evaluate, format_table, robustness_table
 from sim.tasks.base import Task
+
+YIELD_ACCURACY = 0.75  # a chip (or float draw) counts toward the yield at this test accuracy
 
 
 def _load_task(name: str, seed: int, test_samples: int | None) -> Task:
@@ -28,10 +42,10 @@ def _load_task(name: str, seed: int, test_samples: int | None) -> Task:
         raise click.ClickException(f"cannot load tasks: sim.tasks.registry is unavailable ({exc})") from None
     try:
         task = load_task(name, seed)
+        if test_samples is not None:
+            task.test = task.test.balanced(test_samples, task.n_classes)
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"task {name!r}: {exc}") from None
-    if test_samples is not None:
-        task.test = task.test.subset(slice(0, test_samples))
     return task
 
 
@@ -71,18 +85,28 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
               help="With --train: comma-separated training methods.")
 @click.option("--networks", "n_networks", default=5, show_default=True, type=click.IntRange(1),
               help="With --train: networks (seeds 0..n-1) per method.")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="With --train: where networks go.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), callback=writable,
+              help="With --train: where networks go.")
 @click.option("--draws", default=20, show_default=True, type=click.IntRange(1), help="Perturbation draws per network.")
-@click.option("--test-samples", default=None, type=click.IntRange(1), help="Use only the first N test samples.")
+@click.option("--test-samples", default=None, type=click.IntRange(1), help="Use N class-balanced test samples.")
 @click.option("--task-seed", default=0, show_default=True, type=click.IntRange(0),
               help="Seed of the task whose test split every network is evaluated on.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0), help="Seed of the perturbation draws.")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Also write the table and every per-draw accuracy as JSON.")
+@click.option("--chips", default=0, show_default=True, type=click.IntRange(0),
+              help="Also compare the chip-faithful float model with N virtual chips per mismatch level (0: skip).")
+@click.option("--chip-levels", default="0.05,0.1,0.2,spec", show_default=True,
+              help="With --chips: comma-separated mismatch levels (fractions or 'spec').")
+@click.option("--spec", default="dynapse1", show_default=True, help="With --chips: chip spec to compile for.")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="With --chips: re-fit the readout on the nominal chip's spikes, as `harness compile` does.")
+@click.option("--float-table/--no-float-table", default=True, show_default=True,
+              help="The paper's perturbation table (--no-float-table: only the chip comparison).")
 def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None, methods: str, n_networks: int,
                out_dir: Path | None, draws: int, test_samples: int | None, task_seed: int, seed: int, backend: str,
-               json_out: Path | None) -> None:
+               json_out: Path | None, chips: int, chip_levels: str, spec: str, refit: bool, float_table: bool) -> None:
     """Accuracy of NETWORKS (.npz) under mismatch, quantisation, noise and neuron death."""
     try:
         be = get_backend(backend)
@@ -102,17 +126,91 @@ def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None
             raise click.ClickException(f"networks name tasks {sorted(tasks)}; pick one with --task")
         task_name = tasks.pop()
     task = _load_task(task_name, task_seed, test_samples)
+    levels = _levels(chip_levels, spec) if chips else []
+    table: dict[str, Any] = {}
     try:
-        table = robustness_table(nets, task, draws=draws, seed=seed, backend=be, progress=_progress)
-    except ValueError as exc:
+        if float_table:
+            table = robustness_table(nets, task, draws=draws, seed=seed, backend=be, progress=_progress)
+            click.echo(f"task {task.name}: {len(nets)} network(s), {draws} draw(s), {len(task.test)} test samples; "
+                       "median [25th-75th percentile] test accuracy in %")
+            click.echo(format_table(table))
+        if chips:
+            table["chip_comparison"] = chip_comparison(nets, task, chips=chips, spec=spec, levels=levels, seed=seed,
+                                                       backend=be, refit=refit)
+            click.echo(f"float-predicted (sim.perturb.ChipMismatch, {chips} draws) vs chip-measured ({chips} virtual "
+                       f"{spec} chips, uncalibrated{', readout re-fitted on the nominal chip' if refit else ''}), "
+                       f"{len(task.test)} test samples; yield: accuracy >= {YIELD_ACCURACY}, in %")
+            click.echo(format_comparison(table["chip_comparison"]))
+    except ValueError as exc:  # also harness.compiler.CompileError
         raise click.ClickException(str(exc)) from None
-    click.echo(f"task {task.name}: {len(nets)} network(s), {draws} draw(s), {len(task.test)} test samples; "
-               "median [25th-75th percentile] test accuracy in %")
-    click.echo(format_table(table))
     if json_out is not None:
         table["files"] = [str(p) for p in paths]
         write_json(json_out, table)
         click.echo(f"-> {json_out}")
+
+
+def chip_comparison(nets: list[SpikingNetwork], task: Task, *, chips: int, spec: str, levels: list[MismatchLevel],
+                    seed: int, backend: Backend, refit: bool) -> dict[str, Any]:
+    """Float-predicted vs chip-measured test accuracy per network and mismatch level.
+
+    Returns {"spec", "chips", "refit", "levels": labels, "networks": [{"method", "seed",
+    "levels": {label: {"float": [N], "chip": [N]}}}], "methods": {method: {label: {"float",
+    "chip": {"median", "yield"}}}}} with accuracies pooled over a method's networks."""
+    from harness.compiler import compile_network  # noqa: PLC0415 - the chip side, only with --chips
+    from harness.deploy import evaluate_batched, refit_readout  # noqa: PLC0415
+
+    records = []
+    labels = [ChipMismatch(level, spec).label for level in levels]
+    for i, net in enumerate(nets):
+        compiled = compile_network(net, spec, task.train.inputs)
+        if refit:
+            compiled = refit_readout(compiled, task, backend.name)
+        cells = {}
+        for level, label in zip(levels, labels):
+            predicted = evaluate(net, task, Perturbation(chip=ChipMismatch(level, spec)), draws=chips, seed=seed,
+                                 backend=backend)
+            measured = evaluate_batched(compiled, task, chip_seeds=range(chips), mismatch=level, backend=backend.name)
+            cells[label] = {"float": predicted.tolist(), "chip": measured.tolist()}
+            click.echo(f"  network {i}: {label}: float {np.median(predicted):.3f}, chip {np.median(measured):.3f}",
+                       err=True)
+        records.append({"method": str(net.meta.get("method", "unknown")), "seed": net.meta.get("seed"),
+                        "levels": cells})
+    methods = {}
+    for method in dict.fromkeys(r["method"] for r in records):
+        mine = [r for r in records if r["method"] == method]
+        methods[method] = {label: {side: _median_and_yield(np.concatenate([r["levels"][label][side] for r in mine]))
+                                   for side in ("float", "chip")} for label in labels}
+    return {"spec": spec, "chips": chips, "refit": refit, "levels": labels, "networks": records, "methods": methods}
+
+
+def _median_and_yield(accuracy: np.ndarray) -> dict[str, float]:
+    return {"median": float(np.median(accuracy)), "yield": float(np.mean(accuracy >= YIELD_ACCURACY))}
+
+
+def format_comparison(table: dict[str, Any]) -> str:
+    """One line per method and level: float-predicted and chip-measured median and yield in %."""
+    lines = [f"{'method':<10} {'level':<10} {'float median':>12} {'chip median':>11} {'chip - float':>12} "
+             f"{'float yield':>11} {'chip yield':>10}"]
+    for method, cells in table["methods"].items():
+        for label, cell in cells.items():
+            f, c = cell["float"], cell["chip"]
+            lines.append(f"{method:<10} {label:<10} {100 * f['median']:>12.1f} {100 * c['median']:>11.1f} "
+                         f"{100 * (c['median'] - f['median']):>+12.1f} {100 * f['yield']:>11.0f} "
+                         f"{100 * c['yield']:>10.0f}")
+    return "\n".join(lines)
+
+
+def _levels(text: str, spec: str) -> list[MismatchLevel]:
+    """'0.05,0.1,spec' -> [0.05, 0.1, 'spec'], each checked against `spec`."""
+    try:
+        chip_spec = load_spec(spec)
+        levels: list[MismatchLevel] = [item if item == "spec" else float(item)
+                                       for item in (part.strip() for part in text.split(",")) if item]
+        for level in levels:
+            resolve_cv(level, chip_spec)
+    except (ValueError, SpecError, MismatchError) as exc:
+        raise click.ClickException(f"--chip-levels {text!r} / --spec {spec!r}: {exc}") from None
+    return levels
 
 
 def _progress(record: dict[str, Any]) -> None:

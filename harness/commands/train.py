@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from harness.commands.outputs import writable
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.methods import METHODS
 from sim.netfile import save_network
@@ -36,12 +37,23 @@ class _Bar:
             self.bar = None
 
 
+def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | None) -> float | str | None:
+    """'spec', or a level like 0.1 or 10% as a fraction."""
+    if value is None or value == "spec":
+        return value
+    try:
+        return float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected spec, a fraction like 0.1 or a percentage like 10%") from None
+
+
 @click.command()
 @click.option("--task", "task_name", default="xor", show_default=True, help="xor, keyword, or a path to a .npz data set.")
 @click.option("--method", default="ads", show_default=True, type=click.Choice(sorted(METHODS)))
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output network .npz.")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
+              help="Output network .npz.")
 @click.option("--neurons", type=click.IntRange(1), default=None, help="Spiking neurons (default: the method's, per task).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (default: the method's, per task).")
 @click.option("--teacher-epochs", type=click.IntRange(1), default=None, help="ads only: maximum rate-teacher epochs.")
@@ -49,9 +61,13 @@ class _Bar:
 @click.option("--val-samples", type=click.IntRange(1), default=None, help="Validation-set size (xor, keyword).")
 @click.option("--test-samples", type=click.IntRange(1), default=None, help="Test-set size (xor, keyword).")
 @click.option("--duration-ms", type=click.IntRange(1), default=None, help="keyword only: clip length in ms.")
+@click.option("--hardware-aware", "hardware_aware", is_flag=False, flag_value="spec", default=None,
+              callback=_mismatch_level, metavar="[LEVEL]",
+              help="ads, bptt: train on a freshly sampled dynapse1 chip per minibatch, at mismatch LEVEL "
+                   "(spec, 0.1, 10%; alone: spec).")
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
-          test_samples: int | None, duration_ms: int | None) -> None:
+          test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -65,13 +81,14 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     bar = _Bar()
     try:
         net = run_training(method, task, n_neurons=neurons, epochs=epochs, seed=seed, backend=backend,
-                           progress=bar, **extra)
-    except (BackendError, ImportError) as exc:
+                           progress=bar, hardware_aware=hardware_aware, **extra)
+    except (BackendError, ImportError, ValueError) as exc:
         raise click.ClickException(f"method {method!r}: {exc}") from None
     finally:
         bar.close()
     save_network(net, out)
     metrics = net.meta["metrics"]
     extra_info = "".join(f", {k} {metrics[k]:.3f}" for k in ("teacher_test_accuracy", "latent_nmse_test") if k in metrics)
+    aware = "" if hardware_aware is None else f", hardware-aware at mismatch {hardware_aware}"
     click.echo(f"{method} on {task.name}: test accuracy {metrics['test_accuracy']:.3f}{extra_info} "
-               f"({net.n_neurons} neurons) -> {out}")
+               f"({net.n_neurons} neurons{aware}) -> {out}")

@@ -17,7 +17,10 @@ true gradient of a smooth model and can be checked against finite differences.
 
 Training: Adam on w_in, w_slow, bias and w_out, each parameter's step size scaled by
 its initial spread, global gradient-norm clipping, minibatches of trials; the network
-with the best validation accuracy (measured by `sim.lif.simulate`) is kept.
+with the best validation accuracy (measured by `sim.lif.simulate`) is kept. Hardware-aware
+(`hardware_aware`, a chip mismatch level): each minibatch's forward and backward pass runs
+on a freshly sampled chip (`sim.perturb.ChipDraw`), the gradient flows to the nominal
+parameters, and epochs are judged by the median validation accuracy over sampled chips.
 
 Deviations from the paper's BPTT baseline: the recurrent weights start from the
 liquid-state reservoir's random sparse matrix at a lower gain (1.5), and the readout
@@ -36,9 +39,10 @@ from sim.adam import Adam
 from sim.backend import Backend, get_backend
 from sim.baselines.common import finish, neuron_budget, positive, reservoir, window_rates
 from sim.baselines.reservoir import window_targets
+from sim.chip.mismatch import MismatchLevel
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
-from sim.perturb import evaluate
+from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate
 from sim.readout import ridge
 from sim.tasks.base import Dataset, Task
 
@@ -47,6 +51,7 @@ INIT = {"gain": 1.5, "density": 0.1, "input_scale": 2.0, "bias_range": (0.5, 1.2
         "tau_syn": 70.0}
 OPTIM = {"lr": 5e-4, "batch": 32, "clip": 1.0, "beta": 5.0, "ridge": 1e-4}
 DEFAULT_EPOCHS = 8
+SELECTION_CHIPS = 8  # hardware-aware: sampled chips that judge each epoch on the validation split
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,33 @@ class Fixed:
 
 
 def loss_and_grad_arrays(params: dict[str, Any], fixed: Fixed, x: Any, target: Any, mask: Any,
-                         spike: Spike, xp: Any) -> tuple[float, dict[str, Any]]:
-    """Masked MSE and its gradient for inputs x [B, T, n_in], target [B, T, n_out], mask [B, T]."""
+                         spike: Spike, xp: Any, chip: ChipDraw | None = None) -> tuple[float, dict[str, Any]]:
+    """Masked MSE and its gradient for inputs x [B, T, n_in], target [B, T, n_out], mask [B, T].
+
+    With `chip` (one draw, vectors [N]) the network runs as that chip realises it
+    (`sim.perturb.ChipDraw`: per-neuron gains by synapse type, leak, threshold, drive; the
+    slow τ keeps its nominal value, its charge changes) and the gradient is the nominal
+    parameters'. The inputs' signs take separate weights there, so x becomes [x⁺, x⁻]."""
+    if chip is None:
+        return _loss_and_grad(params, fixed, x, target, mask, spike, xp)
+    tau = xp.full(fixed.v_th.shape, fixed.tau, params["w_slow"].dtype)
+    slow = chip.charge_gain(params["w_slow"], tau, "slow", xp)
+    pos, neg = chip.input_gains(params["w_in"], xp.ones_like(tau), xp)  # inputs: fast types, τ 1 ms
+    v_rest, bias = chip.rest_and_bias(fixed.v_rest, params["bias"], fixed.v_reset)
+    realised = {"w_in": xp.concatenate([params["w_in"] * pos, params["w_in"] * neg]), "w_slow": params["w_slow"] * slow,
+                "bias": bias, "w_out": params["w_out"]}
+    on_chip = Fixed(a_mem=DT_MS / chip.tau_mem(DT_MS / fixed.a_mem), v_rest=v_rest,
+                    v_th=chip.threshold(fixed.v_th, fixed.v_reset), v_reset=fixed.v_reset, tau=fixed.tau)
+    loss, grads = _loss_and_grad(realised, on_chip, xp.concatenate([xp.maximum(x, 0), xp.minimum(x, 0)], -1),
+                                 target, mask, spike, xp)
+    n_in = params["w_in"].shape[0]
+    return loss, {"w_in": grads["w_in"][:n_in] * pos + grads["w_in"][n_in:] * neg, "w_slow": grads["w_slow"] * slow,
+                  "bias": grads["bias"] * chip.drive_scale, "w_out": grads["w_out"]}
+
+
+def _loss_and_grad(params: dict[str, Any], fixed: Fixed, x: Any, target: Any, mask: Any,
+                   spike: Spike, xp: Any) -> tuple[float, dict[str, Any]]:
+    """`loss_and_grad_arrays` of the network as given."""
     b, n_steps, _ = x.shape
     n = params["w_slow"].shape[0]
     k = float(np.exp(-DT_MS / fixed.tau))
@@ -150,9 +180,13 @@ def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backe
 
 
 def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | None = None, seed: int = 0,
-                   backend: Backend | str = "numpy",
-                   progress: Callable[[dict], None] | None = None) -> SpikingNetwork:
-    """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient."""
+                   backend: Backend | str = "numpy", progress: Callable[[dict], None] | None = None,
+                   hardware_aware: MismatchLevel | None = None, chip_spec: str = "dynapse1") -> SpikingNetwork:
+    """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient.
+
+    `hardware_aware`: a chip mismatch level (`sim.perturb.ChipMismatch` of `chip_spec`); each
+    minibatch then runs on a freshly sampled chip, and the epoch kept is the one with the best
+    median validation accuracy over `SELECTION_CHIPS` sampled chips."""
     started = time.perf_counter()
     be = get_backend(backend)
     xp = be.xp
@@ -164,23 +198,34 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     lr = {name: OPTIM["lr"] * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}
     optim = Adam(params, lr, OPTIM["clip"], xp)
     data, spike = task.train, Spike()
-    best = (float(evaluate(net, task, data=task.val, backend=be)[0]), -1, net)
+    mismatch = None if hardware_aware is None else ChipMismatch(hardware_aware, chip_spec)
+    chip_rng = np.random.default_rng(seed + 11)
+
+    def score(candidate: SpikingNetwork) -> float:
+        if mismatch is None:
+            return float(evaluate(candidate, task, data=task.val, backend=be)[0])
+        return float(np.median(evaluate(candidate, task, Perturbation(chip=mismatch), draws=SELECTION_CHIPS,
+                                        seed=seed, data=task.val, backend=be)))
+
+    best = (score(net), -1, net)
     for epoch in range(epochs):
         order = rng.permutation(len(data))
         losses = []
         for first in range(0, len(order), OPTIM["batch"]):
             idx = order[first:first + OPTIM["batch"]]
+            chip = None if mismatch is None else ChipDraw.sample(mismatch, net.n_neurons, 1, chip_rng, xp).single()
             loss, grads = loss_and_grad_arrays(params, fixed, be.asarray(data.inputs[idx]),
-                                               be.asarray(data.targets[idx]), be.asarray(data.mask[idx]), spike, xp)
+                                               be.asarray(data.targets[idx]), be.asarray(data.mask[idx]), spike, xp,
+                                               chip)
             optim.step(params, grads)
             losses.append(loss)
         trained = net.replace(**{name: be.to_numpy(p) for name, p in params.items()})
-        acc = float(evaluate(trained, task, data=task.val, backend=be)[0])
+        acc = score(trained)
         if progress is not None:
             progress({"epoch": epoch, "loss": float(np.mean(losses)), "acc": acc})
         if acc > best[0]:
             best = (acc, epoch, trained)
     val_acc, best_epoch, trained = best
     return finish(trained, task, method="bptt", seed=seed, started=started, backend=be,
-                  hyper={**INIT, **OPTIM, "epochs": epochs},
+                  hyper={**INIT, **OPTIM, "epochs": epochs, "hardware_aware": hardware_aware, "chip_spec": chip_spec},
                   extra={"val_accuracy": val_acc, "best_epoch": best_epoch})
