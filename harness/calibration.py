@@ -3,10 +3,11 @@
 A chip runs K calibration trials drawn class-balanced from the task's training (or
 validation) split — never the test split — and its readout (w_out and an intercept) is
 refitted by ridge regression on that chip's filtered output spikes over the task's
-decision steps, shrunk towards the compiled readout (so a strong ridge keeps it and only
-refits the intercept). The ridge strength is chosen by cross-validation over the
-calibration trials (folds of one trial per class; held-out squared error, ties to the
-stronger ridge); with a single fold the middle strength is used. Calibration trials run with noise seeds
+decision steps, shrunk either towards zero (a free refit) or towards the compiled readout
+(a strong ridge then keeps it and refits the intercept). Strength and prior are chosen by
+cross-validation over the calibration trials (folds of one trial per class; held-out
+squared error, ties to the stronger ridge); with a single fold, the middle strength
+towards zero. Calibration trials run with noise seeds
 disjoint from the test samples' (sample s uses noise seed s).
 
 A `Calibration` is stored as JSON keyed by the chip's identity and the compiled network's
@@ -28,7 +29,7 @@ from sim.atomic import write_json
 from sim.tasks.base import Dataset, Task
 
 SPLITS = ("train", "val")
-STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # relative to the mean feature energy (sim.readout)
+STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # relative to the mean feature energy (sim.readout)
 NOISE_SEED_BASE = 2**32  # calibration trial i runs with noise seed NOISE_SEED_BASE + i
 FORMAT = "snn-hil-calibration"
 
@@ -48,19 +49,31 @@ def noise_seeds(trials: int) -> np.ndarray:
     return NOISE_SEED_BASE + np.arange(trials, dtype=np.uint64)
 
 
+@dataclass(frozen=True)
+class RidgeChoice:
+    """What cross-validation chose: the ridge strength, and what the readout is shrunk towards."""
+
+    strength: float
+    towards: str  # "zero" (a free refit) or "compiled" (the compiled readout, adjusted)
+
+    def __str__(self) -> str:
+        return f"ridge {self.strength:g} towards the {'compiled readout' if self.towards == 'compiled' else 'zero'}"
+
+
 def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
-                 n_classes: int) -> tuple[list[Decoder], np.ndarray]:
+                 n_classes: int) -> tuple[list[Decoder], list[RidgeChoice]]:
     """Per chip, the decoder refitted on that chip's calibration spikes [chips, K, T, neurons]
-    of `data` (K trials, class-balanced); returns (decoders, chosen strength per chip)."""
+    of `data` (K trials, class-balanced); returns (decoders, the ridge chosen per chip)."""
     folds = _folds(data.labels, n_classes)
-    decoders, strengths = [], []
+    priors = {"zero": np.zeros_like(decoder.w_out), "compiled": decoder.w_out}
+    decoders, choices = [], []
     for chip_spikes in spikes:
         gram, cross, energy = _trial_moments(decoder.filtered(chip_spikes), data)
-        strength = _cross_validated_strength(gram, cross, energy, folds, decoder.w_out)
-        w = _solve(gram.sum(0), cross.sum(0), strength, decoder.w_out)
+        choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
+        w = _solve(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))
-        strengths.append(strength)
-    return decoders, np.array(strengths)
+        choices.append(choice)
+    return decoders, choices
 
 
 def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,19 +89,20 @@ def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.
     return np.stack(grams), np.stack(crosses), np.array(energies)
 
 
-def _solve(gram: np.ndarray, cross: np.ndarray, strength: float, prior: np.ndarray) -> np.ndarray:
-    """Ridge on [r, 1] that shrinks w towards `prior` (the compiled readout), the intercept
-    unpenalised: argmin |Xw - Y|² + p·|w - prior|², p = `strength` × the mean diagonal of the
-    features' Gram matrix (as sim.readout.solve_ridge). A weak ridge refits freely; a strong
-    one keeps the compiled readout and refits only the intercept."""
+def _solve(gram: np.ndarray, cross: np.ndarray, strength: float, priors: list[np.ndarray]) -> list[np.ndarray]:
+    """Ridge on [r, 1] shrinking w towards each of `priors`, the intercept unpenalised:
+    argmin |Xw - Y|² + p·|w - prior|², p = `strength` × the mean diagonal of the features'
+    Gram matrix (as sim.readout.solve_ridge); one factorisation serves every prior."""
     n = gram.shape[0] - 1
     penalty = strength * max(float(np.trace(gram[:n, :n])) / max(n, 1), 1e-12)
     reg = np.diag(np.r_[np.full(n, penalty), 0.0])
-    target = cross + reg @ np.vstack([prior, np.zeros((1, prior.shape[1]))])
+    targets = np.concatenate([cross + reg @ np.vstack([prior, np.zeros((1, prior.shape[1]))]) for prior in priors],
+                             axis=1)
     try:
-        return cho_solve(cho_factor(gram + reg), target)  # symmetric positive definite: Cholesky
+        solution = cho_solve(cho_factor(gram + reg), targets)  # symmetric positive definite: Cholesky
     except LinAlgError:  # singular (e.g. a silent chip and no penalty): the general solver
-        return np.linalg.lstsq(gram + reg, target, rcond=None)[0]
+        solution = np.linalg.lstsq(gram + reg, targets, rcond=None)[0]
+    return np.split(solution, len(priors), axis=1)
 
 
 def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
@@ -98,21 +112,23 @@ def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
     return [np.array([m[i] for m in members]) for i in range(per_class)]
 
 
-def _cross_validated_strength(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray,
-                              folds: list[np.ndarray], prior: np.ndarray) -> float:
-    """The strength with the least held-out squared error summed over folds (ties: stronger)."""
+def _cross_validated_ridge(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray, folds: list[np.ndarray],
+                           priors: dict[str, np.ndarray]) -> RidgeChoice:
+    """The ridge (strength and prior) with the least held-out squared error summed over
+    folds; ties go to the stronger ridge. With one fold: the middle strength towards zero."""
     if len(folds) < 2:
-        return STRENGTHS[len(STRENGTHS) // 2]
+        return RidgeChoice(STRENGTHS[len(STRENGTHS) // 2], "zero")
     total_gram, total_cross = gram.sum(0), cross.sum(0)
-    errors = np.zeros(len(STRENGTHS))
+    errors = {RidgeChoice(s, towards): 0.0 for s in STRENGTHS for towards in priors}
     for fold in folds:
         held_gram, held_cross = gram[fold].sum(0), cross[fold].sum(0)
-        for i, strength in enumerate(STRENGTHS):
-            w = _solve(total_gram - held_gram, total_cross - held_cross, strength, prior)
-            errors[i] += float(np.sum(w * (held_gram @ w)) - 2 * np.sum(w * held_cross) + energy[fold].sum())
-    best = min(range(len(STRENGTHS)), key=lambda i: (round(errors[i] / max(abs(errors).max(), 1e-12), 9),
-                                                       -STRENGTHS[i]))
-    return STRENGTHS[best]
+        for strength in STRENGTHS:
+            fits = _solve(total_gram - held_gram, total_cross - held_cross, strength, list(priors.values()))
+            for towards, w in zip(priors, fits):
+                errors[RidgeChoice(strength, towards)] += float(
+                    np.sum(w * (held_gram @ w)) - 2 * np.sum(w * held_cross) + energy[fold].sum())
+    scale = max(abs(e) for e in errors.values()) or 1.0
+    return min(errors, key=lambda c: (round(errors[c] / scale, 9), -c.strength))
 
 
 @dataclass(frozen=True)
@@ -123,12 +139,13 @@ class Calibration:
     network: str              # fingerprint of the compiled network (harness.networks.compiled_fingerprint)
     trials: int
     split: str
-    strength: float
+    ridge: RidgeChoice
     decoder: Decoder
 
     def save(self, path: str | Path) -> Path:
         return write_json(path, {"format": FORMAT, "chip": self.chip, "network": self.network, "trials": self.trials,
-                                 "split": self.split, "strength": self.strength, "decoder": self.decoder.to_dict()})
+                                 "split": self.split, "ridge": {"strength": self.ridge.strength, "towards": self.ridge.towards},
+                                 "decoder": self.decoder.to_dict()})
 
     @classmethod
     def load(cls, path: str | Path) -> "Calibration":
@@ -137,8 +154,9 @@ class Calibration:
             data = json.loads(path.read_text())
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise CalibrationError(f"{path}: not a calibration file (make one with `harness calibrate`)")
-            return cls(dict(data["chip"]), str(data["network"]), int(data["trials"]), str(data["split"]),
-                       float(data["strength"]), Decoder.from_dict(data["decoder"]))
+            ridge = RidgeChoice(float(data["ridge"]["strength"]), str(data["ridge"]["towards"]))
+            return cls(dict(data["chip"]), str(data["network"]), int(data["trials"]), str(data["split"]), ridge,
+                       Decoder.from_dict(data["decoder"]))
         except FileNotFoundError:
             raise CalibrationError(f"{path}: no such calibration file") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:

@@ -15,7 +15,7 @@ import numpy as np
 
 from drivers.chip import Chip
 from drivers.population import MAX_BATCH, ChipByChip, ChipPopulation, SimulatedPopulation
-from harness.calibration import calibration_data, fit_readouts, noise_seeds
+from harness.calibration import RidgeChoice, calibration_data, fit_readouts, noise_seeds
 from harness.compiler import CompiledNetwork, CompileError
 from harness.compiler.decoding import Decoder
 from sim.backend import get_backend
@@ -124,14 +124,14 @@ def population_spikes(compiled: CompiledNetwork, data: Dataset, chip_seeds: Sequ
 
 
 def calibrate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, trials: int, split: str = "train",
-                      noise_amplitude: int = 0) -> tuple[Decoder, float]:
-    """(the chip's fitted readout, chosen ridge strength) from `trials` class-balanced
+                      noise_amplitude: int = 0) -> tuple[Decoder, RidgeChoice]:
+    """(the chip's fitted readout, the chosen ridge) from `trials` class-balanced
     calibration trials run through one chip target (loads the configuration)."""
     check_task(compiled, task)
     data = calibration_data(task, trials, split)
     spikes = population_spikes(compiled, data, [0], noise_seeds(trials), ChipByChip.for_chip(chip), noise_amplitude)
-    decoders, strengths = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
-    return decoders[0], float(strengths[0])
+    decoders, choices = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
+    return decoders[0], choices[0]
 
 
 def evaluate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, split: str = "test",

@@ -71,20 +71,20 @@ def test_the_fit_recovers_a_known_readout_with_its_intercept():
     labels = np.arange(8) % 2
     data = calibration_data(make_xor(0, 8, 8, 8, 500), 8, "train")  # for its shapes only
     data = type(data)(np.zeros((8, 60, 1), np.float32), targets, np.ones((8, 60), bool), labels)
-    (fitted,), strengths = fit_readouts(decoder, spikes, data, n_classes=2)
-    assert strengths[0] == min(strengths)  # no noise: cross-validation picks the weakest ridge
+    (fitted,), (choice,) = fit_readouts(decoder, spikes, data, n_classes=2)
+    assert choice.strength == 1e-4  # no noise: cross-validation picks the weakest ridge
     np.testing.assert_allclose(fitted.decode(spikes[0]), targets, atol=0.05)
     assert abs(fitted.bias[0] - 0.7) < 0.1
 
 
 def test_batched_and_single_chip_calibration_agree_bit_for_bit(task, compiled):
     chip = EmulatorChip("dynapse1", 7, "spec")
-    decoder, strength = calibrate_on_chip(compiled, chip, task, 4)
+    decoder, ridge = calibrate_on_chip(compiled, chip, task, 4)
     data = calibration_data(task, 4, "train")
     spikes = population_spikes(compiled, data, [7], NOISE_SEED_BASE + np.arange(4, dtype=np.uint64),
                                SimulatedPopulation("spec", "numpy"))
-    (batched,), strengths = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
-    assert strengths[0] == strength
+    (batched,), (choice,) = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
+    assert choice == ridge
     assert batched.w_out.tobytes() == decoder.w_out.tobytes() and batched.bias.tobytes() == decoder.bias.tobytes()
     result = evaluate_deployments(compiled, task, chip_seeds=[6, 7], backend="numpy", samples=8, trials=(0, 4))
     assert result[4][1] == evaluate_on_chip(compiled, EmulatorChip("dynapse1", 7, "spec"), task, samples=8,

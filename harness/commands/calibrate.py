@@ -39,13 +39,12 @@ def calibrate(source: Path, target: str, chip_seed: int, mismatch: str, spec: st
                          link_timeout=link_timeout)
         try:
             identity = chip.identity()
-            decoder, strength = calibrate_on_chip(compiled, chip, task, trials, split)
+            decoder, ridge = calibrate_on_chip(compiled, chip, task, trials, split)
         finally:
             chip.close()
-        calibration = Calibration(asdict(identity), compiled_fingerprint(compiled), trials, split, strength,
-                                  decoder)
+        calibration = Calibration(asdict(identity), compiled_fingerprint(compiled), trials, split, ridge, decoder)
         calibration.save(out)
     except (CompileError, ChipError, SpecError, MismatchError, CalibrationError, OutputError, *TASK_ERRORS) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"calibrated {identity.spec_name} chip {identity.chip_id} ({target}) on {trials} class-balanced "
-               f"{split} trials (ridge strength {strength:g}) -> {out}")
+               f"{split} trials ({ridge}) -> {out}")
