@@ -25,7 +25,7 @@ from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, MAX_BURST, REQUESTS, VERSI
                           decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
 from sim.chip.config import ConfigError
 from sim.chip.mismatch import MismatchLevel
-from sim.chip.spec import ChipSpec, load_spec
+from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
 DEFAULT_MAX_STEPS = 100_000
@@ -98,7 +98,7 @@ class _RunJob:
 class BoardServer:
     """Chip #`chip_seed` of `spec` behind the wire protocol."""
 
-    def __init__(self, spec: str | ChipSpec = "dynapse1", chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
+    def __init__(self, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
                  max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S):
         self.spec = load_spec(spec)
         self.chip_seed = chip_seed

@@ -12,7 +12,7 @@ from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.mismatch import MismatchLevel, check_chip_seed, chip_params, resolve_cv
 from sim.chip.noise import check_noise, noise_keys, noise_step
-from sim.chip.spec import ISYN_MAX, SYNAPSE_SIGNS, V_RANGE, ChipSpec, load_spec
+from sim.chip.spec import DEFAULT_SPEC, ISYN_MAX, SYNAPSE_SIGNS, V_RANGE, ChipSpec, load_spec
 
 FIRMWARE = "emulator-1"
 
@@ -20,7 +20,7 @@ FIRMWARE = "emulator-1"
 class EmulatorChip:
     """Chip #`chip_seed` of `spec` at mismatch `mismatch` ('spec', a cv, or 0 for nominal)."""
 
-    def __init__(self, spec: str | ChipSpec = "dynapse1", chip_seed: int = 0, mismatch: MismatchLevel = "spec"):
+    def __init__(self, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0, mismatch: MismatchLevel = "spec"):
         self.spec = load_spec(spec)
         self.chip_seed = check_chip_seed(chip_seed)
         resolve_cv(mismatch, self.spec)  # validate now, not at load time

@@ -18,7 +18,7 @@ from drivers.errors import UnknownTargetError
 from drivers.population import ChipByChip, ChipPopulation, SimulatedPopulation
 from drivers.serial_board import SerialBoard
 from sim.chip.mismatch import MismatchLevel
-from sim.chip.spec import ChipSpec, load_spec
+from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 EMULATOR = "emulator"
 SIMULATOR = "sim"
@@ -75,7 +75,7 @@ def check_target(target: str) -> None:
     parse_target(target)
 
 
-def open_chip(target: str, *, spec: str | ChipSpec = "dynapse1", chip_seed: int = 0,
+def open_chip(target: str, *, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0,
               mismatch: MismatchLevel = "spec", link_timeout: float | None = None) -> Chip:
     """One chip: the emulated chip the URL (or else `chip_seed`, `mismatch`) names, or the
     board at the URL. A board is the chip it is, but its spec must be `spec`.
@@ -96,7 +96,7 @@ def open_chip(target: str, *, spec: str | ChipSpec = "dynapse1", chip_seed: int 
     return board
 
 
-def open_population(target: str, *, spec: str | ChipSpec = "dynapse1", mismatch: MismatchLevel = "spec",
+def open_population(target: str, *, spec: str | ChipSpec = DEFAULT_SPEC, mismatch: MismatchLevel = "spec",
                     backend: str = "auto") -> ChipPopulation:
     """Many chips on `target`: the batched simulator, or emulated chips one by one. A target
     that is one fixed chip (a board, a seeded emulator) is opened with `open_chip`."""

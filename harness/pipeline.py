@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from tqdm import tqdm
 
 from harness.context import manifest_for, network_plan
 from harness.networks import deploy
 from harness.report import render
 from harness.results import RunDir
 from harness.outcomes import EXIT_CODES
+from harness.progress import StageBars
 from harness.run_config import RunConfig
 from harness.suites.catalog import SUITES
 from sim.atomic import write_atomic
@@ -46,31 +46,6 @@ class RunOutcome:
         return EXIT_CODES[self.verdict]
 
 
-class StageBars:
-    """A tqdm bar per training stage, fed by the methods' progress callbacks."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled = label, enabled
-        self.bar: tqdm | None = None
-        self.stage: str | None = None
-
-    def __call__(self, report: dict) -> None:
-        if not self.enabled or "total" not in report:
-            return
-        if report.get("stage") != self.stage:
-            self.close()
-            self.stage = report.get("stage")
-            self.bar = tqdm(total=int(report["total"]), desc=f"train {self.label} [{self.stage}]", leave=False)
-        assert self.bar is not None
-        self.bar.n = int(report.get("step", self.bar.n + 1))
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
 def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
                  echo: Callable[[str], None] = print) -> RunOutcome:
     """The whole job into run directory `out`; RunInterrupted on Ctrl-C (resumable)."""
@@ -78,7 +53,7 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
     resumed = run.start(config.to_toml(), manifest_for(config))
     echo(f"{'resuming' if resumed else 'run'} in {run.root}")
     for key, task, method, spec in network_plan(config):
-        bars = StageBars(key, progress)
+        bars = StageBars(f"train {key} ", enabled=progress, leave=False)
         try:
             _, info = deploy(config, run, task, method, spec, progress=bars)
         finally:

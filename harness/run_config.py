@@ -38,6 +38,7 @@ except ModuleNotFoundError:  # Python 3.10
 from harness.cluster import check_cluster
 from harness.suites.catalog import SUITES as SUITE_CATALOG, check_sweep
 from sim.backend import BACKEND_NAMES
+from sim.chip.spec import DEFAULT_SPEC
 
 ALL_METHODS = ("ads", "bptt", "force", "reservoir")
 SUITES = tuple(SUITE_CATALOG)
@@ -62,7 +63,7 @@ def suite_defaults() -> dict[str, dict[str, Any]]:
 class RunConfig:
     tasks: tuple[str, ...] = ("xor",)
     methods: tuple[str, ...] = ("ads",)
-    specs: tuple[str, ...] = ("dynapse1",)
+    specs: tuple[str, ...] = (DEFAULT_SPEC,)
     chips: int = 64
     seed: int = 0
     target: str = "emulator"
@@ -263,7 +264,7 @@ def _mismatch(value: Any, fail: Any) -> str | float:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise fail("mismatch", f"must be 'spec' or a number, got {value!r}")
     try:
-        resolve_cv(value, load_spec("dynapse1"))
+        resolve_cv(value, load_spec(DEFAULT_SPEC))
     except MismatchError as exc:
         raise fail("mismatch", f"is invalid: {exc}") from None
     return float(value) if isinstance(value, int) else value

@@ -57,6 +57,7 @@ from typing import Any, Callable
 import numpy as np
 
 from sim.backend import Backend, get_backend
+from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import LIFParams, input_drive, lif_params, simulate
 from sim.network import SpikingNetwork
 from sim.perturb import ChipDraw, ChipMismatch, apply_chip_mismatch
@@ -93,7 +94,7 @@ class ADSConfig:
     noise_std: float = 0.0
     readout: str = "ridge"  # "ridge": fitted on the filtered spikes; "decoder": W_dec W_out^teacher
     hardware_aware: float | str | None = None  # chip mismatch level sampled per batch (None: off)
-    chip_spec: str = "dynapse1"  # the chip spec whose mismatch hardware-aware training samples
+    chip_spec: str = DEFAULT_SPEC  # the chip spec whose mismatch hardware-aware training samples
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:

@@ -35,7 +35,7 @@ import numpy as np
 
 from sim.backend import Backend, get_backend
 from sim.chip.mismatch import CLASS_OF, DRAW_ORDER, MismatchLevel, lognormal_multiplier, mismatch_z, resolve_cv
-from sim.chip.spec import DSYN_RANGE, ChipSpec, load_spec
+from sim.chip.spec import DEFAULT_SPEC, DSYN_RANGE, ChipSpec, load_spec
 from sim.lif import LIFParams, lif_params, simulate
 from sim.network import SpikingNetwork
 from sim.tasks.base import Dataset, Task
@@ -54,7 +54,7 @@ class ChipMismatch:
     (every class) or {class: cv} (other classes 0), as `sim.chip.mismatch.resolve_cv` reads it."""
 
     level: MismatchLevel = "spec"
-    spec: str | ChipSpec = "dynapse1"
+    spec: str | ChipSpec = DEFAULT_SPEC
 
     @property
     def cv(self) -> dict[str, float]:

@@ -13,7 +13,7 @@ from sim.backend import BACKEND_NAMES, BackendError
 from sim.chip.config import ChipConfig, ConfigError
 from sim.chip.inputs import InputError
 from sim.chip.mismatch import MismatchError, resolve_cv
-from sim.chip.spec import SYNAPSE_TYPES, SpecError, load_spec
+from sim.chip.spec import DEFAULT_SPEC, SYNAPSE_TYPES, SpecError, load_spec
 
 
 @click.group()
@@ -22,7 +22,7 @@ def chip() -> None:
 
 
 @chip.command()
-@click.argument("spec", default="dynapse1")
+@click.argument("spec", default=DEFAULT_SPEC)
 def info(spec: str) -> None:
     """Print the geometry and default mismatch of SPEC (a built-in name or a TOML/JSON file)."""
     try:

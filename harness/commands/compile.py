@@ -12,13 +12,13 @@ from harness.deploy import TASK_ERRORS, check_task, measure, task_for
 from sim.atomic import OutputError, write_json
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.chip.mismatch import MismatchError, resolve_cv
-from sim.chip.spec import SpecError
+from sim.chip.spec import DEFAULT_SPEC, SpecError
 from sim.netfile import NetworkFileError, load_network
 
 
 @click.command("compile")
 @click.argument("net_file", metavar="NET", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--spec", default="dynapse1", show_default=True, help="Chip spec: dynapse1, dense1k or a TOML/JSON file.")
+@click.option("--spec", default=DEFAULT_SPEC, show_default=True, help="Chip spec: dynapse1, dense1k or a TOML/JSON file.")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Compiled configuration (.npz; also a plain chip configuration).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path), callback=writable,

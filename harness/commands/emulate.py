@@ -10,13 +10,13 @@ from drivers.board_server import DEFAULT_MAX_STEPS, BoardServer
 from drivers.endpoints import Endpoint, PtyEndpoint, TcpEndpoint, parse_host_port
 from drivers.serving import DEFAULT_IDLE_TIMEOUT_S, serve
 from sim.chip.mismatch import MismatchError
-from sim.chip.spec import SpecError
+from sim.chip.spec import DEFAULT_SPEC, SpecError
 
 
 @click.command()
 @click.option("--pty", "use_pty", is_flag=True, help="Serve on a new pseudo-terminal; prints its device path.")
 @click.option("--listen", metavar="HOST:PORT", help="Serve on a TCP port (port 0 picks one); prints the socket:// URL.")
-@click.option("--spec", default="dynapse1", show_default=True, help="Chip spec: a built-in name or a TOML/JSON file.")
+@click.option("--spec", default=DEFAULT_SPEC, show_default=True, help="Chip spec: a built-in name or a TOML/JSON file.")
 @click.option("--chip-seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1))
 @click.option("--mismatch", default="spec", show_default=True, help="'spec', 0 (nominal), a cv like 0.1 or 10%.")
 @click.option("--max-steps", default=DEFAULT_MAX_STEPS, show_default=True, type=click.IntRange(1),

@@ -26,7 +26,7 @@ import numpy as np
 from sim.atomic import write_json
 from sim.backend import BACKEND_NAMES, Backend, BackendError, get_backend
 from sim.chip.mismatch import MismatchError, MismatchLevel, resolve_cv
-from sim.chip.spec import SpecError, load_spec
+from sim.chip.spec import DEFAULT_SPEC, SpecError, load_spec
 from sim.netfile import NetworkFileError, load_network, save_network
 from sim.network import SpikingNetwork
 from sim.perturb import ChipMismatch, Perturbation, evaluate, format_table, robustness_table
@@ -99,7 +99,7 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
               help="Also compare the chip-faithful float model with N virtual chips per mismatch level (0: skip).")
 @click.option("--chip-levels", default="0.05,0.1,0.2,spec", show_default=True,
               help="With --chips: comma-separated mismatch levels (fractions or 'spec').")
-@click.option("--spec", default="dynapse1", show_default=True, help="With --chips: chip spec to compile for.")
+@click.option("--spec", default=DEFAULT_SPEC, show_default=True, help="With --chips: chip spec to compile for.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="With --chips: re-fit the readout on the nominal chip's spikes, as `harness compile` does.")
 @click.option("--float-table/--no-float-table", default=True, show_default=True,

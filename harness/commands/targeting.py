@@ -9,6 +9,7 @@ import click
 
 from harness.compiler import CompiledNetwork, CompileError, compile_network
 from harness.deploy import check_task, task_for
+from sim.chip.spec import DEFAULT_SPEC
 from sim.netfile import NetworkFileError, load_network
 from sim.tasks.base import Task
 
@@ -18,7 +19,7 @@ TARGET_OPTIONS = [
     click.option("--chip-seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1),
                  help="Which emulated chip (ignored by boards)."),
     click.option("--mismatch", default="spec", show_default=True, help="Emulated mismatch: spec, 0, 0.1, 10%."),
-    click.option("--spec", default="dynapse1", show_default=True,
+    click.option("--spec", default=DEFAULT_SPEC, show_default=True,
                  help="Spec to compile a plain network for, without a readout re-fit (a compiled file carries "
                       "its own)."),
     click.option("--task", "task_name", help="Task name or .npz data set (default: the network's own)."),

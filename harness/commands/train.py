@@ -4,37 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from tqdm import tqdm
-
 from harness.commands.outputs import writable
+from harness.progress import StageBars
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.methods import METHODS
 from sim.netfile import save_network
-
-
-class _Bar:
-    """A tqdm bar per training stage, fed by the methods' progress dicts."""
-
-    def __init__(self) -> None:
-        self.bar: tqdm | None = None
-        self.stage: str | None = None
-
-    def __call__(self, report: dict) -> None:
-        stage = str(report.get("stage", "train"))
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = tqdm(total=report.get("total"), desc=stage, unit="step", dynamic_ncols=True)
-        assert self.bar is not None
-        if "step" in report:
-            self.bar.n = int(report["step"])
-        self.bar.set_postfix({k: f"{v:.4g}" for k, v in report.items()
-                              if isinstance(v, float) and k not in ("step", "total")}, refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | None) -> float | str | None:
@@ -78,7 +52,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
     extra = {"teacher_epochs": teacher_epochs} if method == "ads" else {}
-    bar = _Bar()
+    bar = StageBars()
     try:
         net = run_training(method, task, n_neurons=neurons, epochs=epochs, seed=seed, backend=backend,
                            progress=bar, hardware_aware=hardware_aware, **extra)

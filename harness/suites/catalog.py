@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from sim.chip.spec import DEFAULT_SPEC
+
 
 def _number(low: float, high: float | None = None) -> Callable[[Any], str | None]:
     """A check that a value is a finite number in [low, high]."""
@@ -37,7 +39,7 @@ def _mismatch_level(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return "must be 'spec' or a number"
     try:
-        resolve_cv(value, load_spec("dynapse1"))
+        resolve_cv(value, load_spec(DEFAULT_SPEC))
     except MismatchError as exc:
         return f"is not a mismatch level ({exc})"
     return None

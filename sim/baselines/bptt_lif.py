@@ -40,6 +40,7 @@ from sim.backend import Backend, get_backend
 from sim.baselines.common import finish, neuron_budget, positive, reservoir, window_rates
 from sim.baselines.reservoir import window_targets
 from sim.chip.mismatch import MismatchLevel
+from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
 from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate
@@ -181,7 +182,7 @@ def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backe
 
 def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | None = None, seed: int = 0,
                    backend: Backend | str = "numpy", progress: Callable[[dict], None] | None = None,
-                   hardware_aware: MismatchLevel | None = None, chip_spec: str = "dynapse1") -> SpikingNetwork:
+                   hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC) -> SpikingNetwork:
     """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient.
 
     `hardware_aware`: a chip mismatch level (`sim.perturb.ChipMismatch` of `chip_spec`); each

@@ -19,6 +19,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 SPEC_VERSION = "vc1"
 BUILTIN_SPECS = ("dynapse1", "dense1k")
+DEFAULT_SPEC = BUILTIN_SPECS[0]  # the chip a command targets unless told otherwise
 SYNAPSE_TYPES = ("AMPA", "NMDA", "GABA_A", "GABA_B")
 SYNAPSE_SIGNS = (1, 1, -1, -1)
 MISMATCH_CLASSES = ("dmem", "theta", "idc", "dsyn", "wsyn_fast", "wsyn_slow")
