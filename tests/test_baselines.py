@@ -30,13 +30,10 @@ def window_mse(outputs, data):
     return np.mean((mean - np.einsum("stk,st->sk", data.targets, mask)) ** 2)
 
 
-def test_bptt_backward_matches_finite_differences():
-    rng = np.random.default_rng(0)
-    data = xor_dataset(4, rng, n_steps=90, pulse_ms=5)
-    net = tiny_net(rng)
-    spike = Spike(beta=3.0, smooth=True)
-    _, grads = loss_and_grad(net, data, spike)
-    eps = 1e-6
+def assert_gradients_match(loss_and_grad, net, eps: float = 1e-6) -> None:
+    """The hand-written gradients of `loss_and_grad(net) -> (loss, grads)` against central
+    finite differences, for every trained parameter."""
+    _, grads = loss_and_grad(net)
     for name in TRAINED:
         a = getattr(net, name)
         numeric = np.zeros_like(a)
@@ -44,10 +41,18 @@ def test_bptt_backward_matches_finite_differences():
             up, down = a.copy(), a.copy()
             up[i] += eps
             down[i] -= eps
-            numeric[i] = (loss_and_grad(net.replace(**{name: up}), data, spike)[0]
-                          - loss_and_grad(net.replace(**{name: down}), data, spike)[0]) / (2 * eps)
+            numeric[i] = (loss_and_grad(net.replace(**{name: up}))[0]
+                          - loss_and_grad(net.replace(**{name: down}))[0]) / (2 * eps)
         assert np.abs(numeric).max() > 1e-4, name
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-7 * np.abs(numeric).max(), err_msg=name)
+
+
+def test_bptt_backward_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    data = xor_dataset(4, rng, n_steps=90, pulse_ms=5)
+    net = tiny_net(rng)
+    spike = Spike(beta=3.0, smooth=True)
+    assert_gradients_match(lambda candidate: loss_and_grad(candidate, data, spike), net)
 
 
 def test_bptt_forward_is_the_lif_simulator():
