@@ -1,12 +1,5 @@
 """Float simulation and training of spiking networks, and the batched vc1 chip simulator.
 
-`sim` knows nothing of drivers or the CLI.
-
-The simulators multiply many small matrices per time step and parallelise over chips
-themselves; a multithreaded BLAS on such small products only adds contention (10x
-slower on 2 busy cores, measured). So BLAS runs single-threaded unless the user set
-OPENBLAS_NUM_THREADS (effective when `sim` is imported before NumPy, as the CLI does).
+`sim` knows nothing of drivers or the CLI, and sets nothing process-wide: the BLAS
+threading default belongs to the application (`harness`, see its package docstring).
 """
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
