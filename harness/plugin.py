@@ -210,10 +210,10 @@ def verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any,
 
 
 def junit_properties(verdict: dict) -> list[tuple[str, Any]]:
-    """The condition's measurements as JUnit properties: name, value, units and limits."""
-    y = verdict["yield"]
-    return [("yield", y["value"]), ("yield_units", y["units"]), ("yield_low", y["limits"]["low"]),
-            ("yield_uncalibrated", verdict["deployments"]["uncalibrated"]["yield"]),
-            ("yield_calibrated", verdict["deployments"]["calibrated"]["yield"]),
-            ("accuracy_median", verdict["accuracy"]["median"]), ("accuracy_spec", verdict["accuracy_spec"]),
-            ("judged", verdict["judged"]["deployment"]), ("driver_bit_errors", verdict["driver"]["bit_errors"])]
+    """The condition's measurements as JUnit properties: value, units and limits of each."""
+    properties = []
+    for m in verdict["measurements"]:
+        properties += [(m["name"], m["value"]), (f"{m['name']}.units", m["units"]),
+                       *((f"{m['name']}.{side}", m["limits"][side]) for side in ("low", "high")
+                         if m["limits"][side] is not None)]
+    return properties

@@ -81,9 +81,10 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
     assert summary["totals"]["fail"] == 0 and summary["totals"]["tests"] == 6
     cases = list(ET.parse(run / "junit.xml").getroot().iter("testcase"))
     assert len(cases) == 6  # the board-only test is not part of a run on the emulator
-    properties = {p.get("name"): p.get("value") for p in cases[0].iter("property")}
-    assert {"yield", "yield_units", "yield_low", "yield_uncalibrated", "yield_calibrated"} <= set(properties)
-    assert properties["yield_units"] == "fraction"
+    properties = {p.get("name"): p.get("value") for case in cases for p in case.iter("property")}
+    assert {"yield", "yield.units", "yield.low", "yield_uncalibrated", "yield_calibrated",
+            "accuracy_median_calibrated", "driver_bit_errors", "driver_bit_errors.high"} <= set(properties)
+    assert properties["yield.units"] == "fraction" and properties["driver_bit_errors.high"] == "0.0"
     records = list((run / "records").glob("*/xor-ads-dynapse1/chip-*.json"))
     assert len(records) == (5 + 1) * 4  # five suites and their reference conditions
     record = json.loads((run / "records/noise/xor-ads-dynapse1/chip-2.json").read_text())

@@ -119,6 +119,8 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "deployments": {name: _deployment(by_name[accuracy_name(k)], spec_limit)
                         for name, k in (("uncalibrated", 0), ("calibrated", trials))},
         "population": _population(setup, seeds), "yield": yield_.to_dict(), "accuracy": _spread(values),
+        "measurements": [m.to_dict() for m in condition_measurements(yield_, by_name, trials, spec_limit,
+                                                                     driver["bit_errors"])],
         "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
         "reused_chips": len(seeds) - computed, "driver": driver, "outcome": outcome,
@@ -126,6 +128,18 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     }
     ctx.run.write_verdict(suite, deployment.key, condition.label, verdict)
     return verdict
+
+
+def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
+                           bit_errors: int) -> list[Measurement]:
+    """A condition's measurements with names, units and limits (OpenHTF style): the judged
+    yield (with its limit), both deployments' yield and median accuracy, and the driver check."""
+    measurements = [judged]
+    for deployment, k in (("uncalibrated", 0), ("calibrated", trials)):
+        values = by_name[accuracy_name(k)]
+        measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
+                         Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
+    return [*measurements, Measurement("driver_bit_errors", float(bit_errors), "bits", high=0.0)]
 
 
 def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: np.ndarray) -> dict[str, Any]:
