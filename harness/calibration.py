@@ -66,9 +66,10 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     of `data` (K trials, class-balanced); returns (decoders, the ridge chosen per chip)."""
     folds = _folds(data.labels, n_classes)
     priors = {"zero": np.zeros_like(decoder.w_out), "compiled": decoder.w_out}
+    steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1  # the filter is causal: no later step counts
     decoders, choices = [], []
     for chip_spikes in spikes:
-        gram, cross, energy = _trial_moments(decoder.filtered(chip_spikes), data)
+        gram, cross, energy = _trial_moments(decoder.filtered(chip_spikes[:, :steps]), data)
         choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
         w = _solve(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))
@@ -77,10 +78,13 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
 
 
 def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per trial, over its decision steps, the moments of the features with an intercept
-    column, x = [r, 1]: (Σ xxᵀ [K, n+1, n+1], Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
+    """Per trial, over its decision steps, the moments of the features [K, steps, n] (the
+    first `steps` of the trial, holding every decision step) with an intercept column,
+    x = [r, 1]: (Σ xxᵀ [K, n+1, n+1], Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
+    steps = features.shape[1]
     grams, crosses, energies = [], [], []
-    for trial_features, targets, mask in zip(features, np.asarray(data.targets, np.float64), data.mask):
+    for trial_features, targets, mask in zip(features, np.asarray(data.targets[:, :steps], np.float64),
+                                             data.mask[:, :steps]):
         x = np.concatenate([trial_features[mask], np.ones((int(mask.sum()), 1))], axis=1)
         y = targets[mask]
         grams.append(x.T @ x)

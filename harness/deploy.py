@@ -105,9 +105,13 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
                                                   calibration.subset(slice(0, k)), task.n_classes)
         spikes = population_spikes(compiled, data, group, np.arange(len(data), dtype=np.uint64), population,
                                    noise_amplitude)
+        outputs: dict[int, list[np.ndarray]] = {k: [] for k in trials}
+        for i, chip in enumerate(spikes):
+            chip = chip.astype(np.float64)  # once per chip for every readout
+            for k in trials:
+                outputs[k].append(readouts[k][i].decode(chip))
         for k in trials:
-            outputs = np.stack([decoder.decode(chip) for decoder, chip in zip(readouts[k], spikes)])
-            accuracy[k].append(task.accuracy(outputs, data))
+            accuracy[k].append(task.accuracy(np.stack(outputs[k]), data))
     return {k: np.concatenate(v) for k, v in accuracy.items()}
 
 
