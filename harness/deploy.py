@@ -90,6 +90,8 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
     population = SimulatedPopulation(mismatch, backend)
     most = max(trials)
     calibration = calibration_data(task, most, calibration_split) if most else None
+    encoded = compiled.encoder.encode(data.inputs)
+    encoded_calibration = None if calibration is None else compiled.encoder.encode(calibration.inputs)
     seeds = [int(s) for s in chip_seeds]
     per_group = max(1, MAX_BATCH // (len(data) + most))
     accuracy: dict[int, list[np.ndarray]] = {k: [] for k in trials}
@@ -97,13 +99,13 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
         group = seeds[first:first + per_group]
         readouts = {0: [compiled.decoder] * len(group)}
         if calibration is not None:
-            cal_spikes = population_spikes(compiled, calibration, group, noise_seeds(most), population,
+            cal_spikes = population_spikes(compiled, encoded_calibration, group, noise_seeds(most), population,
                                            noise_amplitude)
             for k in trials:
                 if k:
                     readouts[k], _ = fit_readouts(compiled.decoder, cal_spikes[:, :k],
                                                   calibration.subset(slice(0, k)), task.n_classes)
-        spikes = population_spikes(compiled, data, group, np.arange(len(data), dtype=np.uint64), population,
+        spikes = population_spikes(compiled, encoded, group, np.arange(len(data), dtype=np.uint64), population,
                                    noise_amplitude)
         outputs: dict[int, list[np.ndarray]] = {k: [] for k in trials}
         for i, chip in enumerate(spikes):
@@ -115,12 +117,12 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
     return {k: np.concatenate(v) for k, v in accuracy.items()}
 
 
-def population_spikes(compiled: CompiledNetwork, data: Dataset, chip_seeds: Sequence[int], noise_seeds: np.ndarray,
-                      population: ChipPopulation, noise_amplitude: int = 0) -> np.ndarray:
+def population_spikes(compiled: CompiledNetwork, encoded: np.ndarray, chip_seeds: Sequence[int],
+                      noise_seeds: np.ndarray, population: ChipPopulation, noise_amplitude: int = 0) -> np.ndarray:
     """Output-neuron spikes [chips, samples, T, K] of every chip of `population` on every
-    sample of `data` (sample s with noise seed noise_seeds[s]), chips × samples in one run."""
-    encoded = compiled.encoder.encode(data.inputs)
-    n = len(data)
+    encoded sample [samples, T, M] (sample s with noise seed noise_seeds[s]), chips × samples
+    in one run."""
+    n = len(encoded)
     chip_of, sample_of = np.repeat(np.asarray(chip_seeds, np.uint64), n), np.tile(np.arange(n), len(chip_seeds))
     spikes = population.run(compiled.config, encoded[sample_of], chip_of, np.asarray(noise_seeds, np.uint64)[sample_of],
                             noise_amplitude=noise_amplitude, neurons=compiled.decoder.neurons).spikes
@@ -133,7 +135,8 @@ def calibrate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, trials:
     calibration trials run through one chip target (loads the configuration)."""
     check_task(compiled, task)
     data = calibration_data(task, trials, split)
-    spikes = population_spikes(compiled, data, [0], noise_seeds(trials), ChipByChip.for_chip(chip), noise_amplitude)
+    spikes = population_spikes(compiled, compiled.encoder.encode(data.inputs), [0], noise_seeds(trials),
+                               ChipByChip.for_chip(chip), noise_amplitude)
     decoders, choices = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
     return decoders[0], choices[0]
 
@@ -144,8 +147,8 @@ def evaluate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, split: s
     read out with `decoder` (a calibration's) or the compiled readout."""
     check_task(compiled, task)
     data = split_data(task, split, samples)
-    spikes = population_spikes(compiled, data, [0], np.arange(len(data), dtype=np.uint64), ChipByChip.for_chip(chip),
-                               noise_amplitude)[0]
+    spikes = population_spikes(compiled, compiled.encoder.encode(data.inputs), [0], np.arange(len(data), dtype=np.uint64),
+                               ChipByChip.for_chip(chip), noise_amplitude)[0]
     return float(task.accuracy((decoder or compiled.decoder).decode(spikes), data))
 
 
@@ -153,8 +156,8 @@ def refit_readout(compiled: CompiledNetwork, task: Task, backend: str = "auto") 
     """The compiled network with its readout re-fitted by ridge on the nominal chip's spikes on
     the training split (host-side only: the chip configuration is unchanged)."""
     train = task.train
-    spikes = population_spikes(compiled, train, [0], np.arange(len(train), dtype=np.uint64),
-                               SimulatedPopulation(0, backend))[0]
+    spikes = population_spikes(compiled, compiled.encoder.encode(train.inputs), [0],
+                               np.arange(len(train), dtype=np.uint64), SimulatedPopulation(0, backend))[0]
     return replace(compiled, decoder=compiled.decoder.refit(spikes, train.targets, train.mask),
                    report={**compiled.report, "readout_refit": {"split": "train", "samples": len(train),
                                                                 "chip": "nominal"}})

@@ -18,9 +18,9 @@ import pytest
 from harness.context import manifest_for, network_plan
 from harness.networks import deploy
 from harness.report import render
-from harness.results import RunDir
 from harness.outcomes import EXIT_CODES
 from harness.progress import StageBars
+from harness.results import RunDir
 from harness.run_config import RunConfig
 from harness.suites.catalog import SUITES
 from sim.atomic import write_atomic
@@ -65,10 +65,10 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
              f"of {fan_in.get('limit')}")
     run.outcomes_path.unlink(missing_ok=True)  # outcomes are this session's, never an earlier one's
     interrupted = run_suites(run, config, progress)
-    summary = run.write_summary()
     if interrupted:
+        run.write_summary()
         raise RunInterrupted(f"interrupted; rerun the same command to resume {run.root}")
-    render(run)
+    _, summary = render(run)
     return RunOutcome(run, resumed, summary)
 
 

@@ -15,15 +15,15 @@ from harness.suites.catalog import SUITES
 from sim.atomic import write_text
 
 
-def render(run: RunDir) -> Path:
-    """Write plots/*.png, summary.json and report.md; returns the report's path."""
+def render(run: RunDir) -> tuple[Path, dict[str, Any]]:
+    """Write summary.json, plots/*.png and report.md; returns the report's path and the summary."""
     run = RunDir(run.root.resolve())
     summary = run.write_summary()
     measured = [t for t in summary["tests"] if t.get("verdict")]
     plots = plot_all(run, measured)
     text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
                       *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
-    return write_text(run.report_path, text)
+    return write_text(run.report_path, text), summary
 
 
 def _pct(value: float) -> str:

@@ -81,7 +81,8 @@ def test_batched_and_single_chip_calibration_agree_bit_for_bit(task, compiled):
     chip = EmulatorChip("dynapse1", 7, "spec")
     decoder, ridge = calibrate_on_chip(compiled, chip, task, 4)
     data = calibration_data(task, 4, "train")
-    spikes = population_spikes(compiled, data, [7], NOISE_SEED_BASE + np.arange(4, dtype=np.uint64),
+    spikes = population_spikes(compiled, compiled.encoder.encode(data.inputs), [7],
+                               NOISE_SEED_BASE + np.arange(4, dtype=np.uint64),
                                SimulatedPopulation("spec", "numpy"))
     (batched,), (choice,) = fit_readouts(compiled.decoder, spikes, data, task.n_classes)
     assert choice == ridge

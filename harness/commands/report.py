@@ -18,7 +18,7 @@ def report(run_dir: Path) -> None:
     if not run.manifest_path.is_file():
         raise click.ClickException(f"{run_dir} is not a run directory (no manifest.json); make one with `harness run`")
     try:
-        path = render(run)
+        path, _ = render(run)
     except (ResultsError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"report: {path}")
