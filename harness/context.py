@@ -1,8 +1,9 @@
 """What a suite run needs, shared by the pytest plugin and `harness run`.
 
-A `HarnessContext` holds the run configuration and run directory, deploys networks on
-first use, opens the driver-path target and the lab instruments once per session, and
-closes them at the end.
+A `HarnessContext` holds the run configuration, the run directory and the session's
+measurement stream (with the run directory subscribed to it), deploys networks on first
+use, opens the driver-path target and the lab instruments once per session, and closes
+them at the end.
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.networks import Deployment, deploy, network_key
+from harness.recorder import RunRecorder
 from harness.results import RunDir
 from harness.run_config import RunConfig
+from harness.stream import MeasurementStream
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 from sim.chip.spec import SPEC_VERSION, load_spec
 
@@ -45,6 +48,7 @@ class Instruments:
 class HarnessContext:
     config: RunConfig
     run: RunDir
+    stream: MeasurementStream
     progress: bool = False
     _deployments: dict[str, Deployment] = field(default_factory=dict)
     _board: Any = None
@@ -52,15 +56,18 @@ class HarnessContext:
     _client: Any = None
 
     @classmethod
-    def open(cls, config: RunConfig, results: str | Path, progress: bool = False) -> "HarnessContext":
-        """Use run directory `results` for `config` (claiming it when new)."""
+    def open(cls, config: RunConfig, results: str | Path, stream: MeasurementStream,
+             progress: bool = False) -> "HarnessContext":
+        """Use run directory `results` for `config` (claiming it when new); the directory
+        records what `stream` publishes."""
         run = RunDir(results)
         toml = config.to_toml()
         if run.config_path.exists():
             run.check_config(toml)
         else:
             run.start(toml, manifest_for(config))
-        return cls(config, run, progress)
+        stream.subscribe(RunRecorder(run))
+        return cls(config, run, stream, progress)
 
     # ---- networks ----------------------------------------------------------------------
     def deployment(self, key: str) -> Deployment:

@@ -1,18 +1,20 @@
-"""The outcome of every configured test of a pytest session, as the harness counts them.
+"""The outcome of every configured test of a pytest session, published on the measurement stream.
 
-One entry per test case: `pass`, `fail` (an assertion: a measurement missed its limit),
-`error` (an exception in setup, call or teardown: a chip, target or instrument that failed),
-or `skip` (with its reason); plus collection errors. The counts therefore equal pytest's,
-and the run's outcome follows from them: PASS only when every configured test ran and
-passed; any error, collection error or skip — or no test at all — is ERROR; otherwise a
-failure is FAIL.
+One `TestFinished` per test case: `pass`, `fail` (an assertion: a measurement missed its
+limit), `error` (an exception in setup, call or teardown: a chip, target or instrument that
+failed), or `skip` (with its reason); then one `SessionFinished` with the collection
+errors. The counts therefore equal pytest's, and the run's outcome follows from them: PASS
+only when every configured test ran and passed; any error, collection error or skip — or
+no test at all — is ERROR; otherwise a failure is FAIL.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
+
+from harness.stream import MeasurementStream, SessionFinished, TestFinished
 
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 2}
@@ -20,21 +22,12 @@ EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 2}
 PLACE = ("suite", "network", "condition")
 
 
-@dataclass
-class TestOutcome:
-    nodeid: str
-    outcome: str                 # pass | fail | error | skip
-    message: str = ""
-    suite: str | None = None
-    network: str | None = None
-    condition: str | None = None
-
-
 @dataclass(eq=False)  # hashable: pytest keeps plugins in sets
 class OutcomeLog:
-    """A pytest plugin object that records each test's outcome (register it per session)."""
+    """A pytest plugin object that publishes each test's outcome on `stream` (one per session)."""
 
-    tests: dict[str, TestOutcome] = field(default_factory=dict)
+    stream: MeasurementStream
+    running: dict[str, TestFinished] = field(default_factory=dict)
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     interrupted: bool = False
 
@@ -46,23 +39,30 @@ class OutcomeLog:
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         place = {k: v for k, v in report.user_properties if k in PLACE}
-        entry = self.tests.setdefault(report.nodeid, TestOutcome(report.nodeid, "pass", **place))
+        entry = self.running.setdefault(report.nodeid, TestFinished(report.nodeid, "pass", **place))
         if report.skipped:
-            entry.outcome, entry.message = "skip", _skip_reason(report)
-        elif report.failed:
+            entry = replace(entry, outcome="skip", message=_skip_reason(report))
+        elif report.failed and entry.outcome != "error":
             # an assertion in the test body is a failed measurement; anything else is an error
             failed_assertion = report.when == "call" and _crash_type(report) == "AssertionError"
-            if entry.outcome != "error":
-                entry.outcome = "fail" if failed_assertion else "error"
-                entry.message = _crash_message(report)
+            entry = replace(entry, outcome="fail" if failed_assertion else "error", message=_crash_message(report))
+        self.running[report.nodeid] = entry
+
+    @pytest.hookimpl
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        if nodeid in self.running:
+            self.stream.publish(self.running.pop(nodeid))
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self.interrupted = True
 
-    def to_dict(self, pytest_exit: int) -> dict[str, Any]:
-        return {"pytest_exit": pytest_exit, "interrupted": self.interrupted,
-                "collection_errors": self.collection_errors, "tests": [asdict(t) for t in self.tests.values()]}
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        for unfinished in self.running.values():  # interrupted mid-test: what it reported so far
+            self.stream.publish(unfinished)
+        self.running.clear()
+        self.stream.publish(SessionFinished(int(exitstatus), self.interrupted, tuple(self.collection_errors)))
 
 
 def run_outcome(outcomes: dict[str, Any]) -> str:

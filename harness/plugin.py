@@ -20,7 +20,8 @@ from typing import Any, Iterator
 import pytest
 
 _CONTEXT = pytest.StashKey["Any"]()
-_OUTCOMES = pytest.StashKey["Any"]()
+_STREAM = pytest.StashKey["Any"]()
+_CONSOLE = pytest.StashKey["list[str]"]()
 _OPTIONS = {  # option -> (run-config field, help)
     "target": ("target", "chip target of the driver path: 'emulator', emulator://SPEC?seed=S&mismatch=M, "
                          "sim://SPEC, or a serial URL (/dev/ttyACM0, socket://h:p)"),
@@ -49,13 +50,24 @@ def _dest(name: str) -> str:
     return f"harness_{name.replace('-', '_')}"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from harness import hooks  # noqa: PLC0415
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_board(physical=False): needs a chip board (--harness-target a "
                                        "serial URL); physical=True: a real chip, not an emulated board")
     config.addinivalue_line("markers", "needs_instrument(kind): needs lab instruments (--harness-instruments)")
+    from harness.console import ConsoleLines  # noqa: PLC0415
     from harness.outcomes import OutcomeLog  # noqa: PLC0415
-    config.stash[_OUTCOMES] = OutcomeLog()
-    config.pluginmanager.register(config.stash[_OUTCOMES], "harness-outcomes")
+    from harness.stream import MeasurementStream  # noqa: PLC0415
+    stream = config.stash[_STREAM] = MeasurementStream()
+    config.stash[_CONSOLE] = []
+    stream.subscribe(ConsoleLines(config.stash[_CONSOLE].append))
+    config.pluginmanager.register(OutcomeLog(stream), "harness-outcomes")
+    config.pluginmanager.register(JUnitProperties(stream), "harness-junit")
+    config.hook.pytest_harness_stream.call_historic(kwargs={"stream": stream})
     if any(config.getoption(_dest(name)) is not None for name in (*_OPTIONS, "config", "results")):
         context_of(config)  # bad option values are usage errors before collection
 
@@ -72,10 +84,11 @@ def context_of(config: pytest.Config) -> Any:
         results = config.getoption("harness_results") or tempfile.mkdtemp(prefix="harness-results-")
         try:
             run_config = load_config(config.getoption("harness_config")).with_options(**overrides)
-            config.stash[_CONTEXT] = HarnessContext.open(run_config, results,
-                                                         progress=config.getoption("harness_progress"))
+            ctx = HarnessContext.open(run_config, results, config.stash[_STREAM],
+                                      progress=config.getoption("harness_progress"))
         except (RunConfigError, ResultsError) as exc:
             raise pytest.UsageError(str(exc)) from None
+        config.stash[_CONTEXT] = ctx
     return config.stash[_CONTEXT]
 
 
@@ -84,15 +97,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.stash[_CONTEXT].close()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Every test's outcome into the run directory (when this session used the harness)."""
-    if _CONTEXT in session.config.stash:
-        session.config.stash[_CONTEXT].run.write_outcomes(session.config.stash[_OUTCOMES].to_dict(int(exitstatus)))
-
-
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if _CONTEXT in config.stash:
         ctx = config.stash[_CONTEXT]
+        terminalreporter.section("harness")
+        for line in config.stash[_CONSOLE]:
+            terminalreporter.write_line(line)
         terminalreporter.write_line(f"harness: target {ctx.config.target}, {ctx.config.chips} virtual chips, "
                                     f"results in {ctx.run.root}")
 
@@ -204,16 +214,36 @@ def instruments(harness: Any) -> Any:
 def verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any, setup: Any) -> dict:
     """The suite's measurement of every virtual chip at `condition` under the module's `setup`."""
     from harness.suites.engine import evaluate_condition  # noqa: PLC0415
-    result = evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)
-    request.node.user_properties.extend(junit_properties(result))
-    return result
+    return evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)
 
 
-def junit_properties(verdict: dict) -> list[tuple[str, Any]]:
-    """The condition's measurements as JUnit properties: value, units and limits of each."""
+class JUnitProperties:
+    """Subscribes the JUnit XML to the stream: the measurements of a test's verdict become
+    properties of that test (value, units and limits of each)."""
+
+    def __init__(self, stream: Any):
+        self.item: pytest.Item | None = None
+        stream.subscribe(self)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.item = item
+
+    @pytest.hookimpl
+    def pytest_runtest_logfinish(self) -> None:
+        self.item = None
+
+    def __call__(self, event: Any) -> None:
+        from harness.stream import ConditionMeasured  # noqa: PLC0415
+        if isinstance(event, ConditionMeasured) and self.item is not None:
+            self.item.user_properties.extend(junit_properties(event.measurements))
+
+
+def junit_properties(measurements: Any) -> list[tuple[str, Any]]:
+    """Value, units and limits of each measurement as JUnit properties."""
     properties = []
-    for m in verdict["measurements"]:
-        properties += [(m["name"], m["value"]), (f"{m['name']}.units", m["units"]),
-                       *((f"{m['name']}.{side}", m["limits"][side]) for side in ("low", "high")
-                         if m["limits"][side] is not None)]
+    for m in measurements:
+        properties += [(m.name, m.value), (f"{m.name}.units", m.units),
+                       *((f"{m.name}.{side}", limit) for side, limit in (("low", m.low), ("high", m.high))
+                         if limit is not None)]
     return properties

@@ -1,7 +1,8 @@
 """The Markdown report of a run directory (report.md), with its plots.
 
-Everything comes from the run directory (manifest, verdicts, networks, compiled
-configurations), so `harness report DIR` re-renders it at any time.
+Everything comes from the run's summary (built by the measurement stream's recorder) and
+its directory (manifest, networks, compiled configurations), so `harness report DIR`
+re-renders it at any time from a replay of the directory.
 """
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from harness.suites.catalog import SUITES
 from sim.atomic import write_text
 
 
-def render(run: RunDir) -> tuple[Path, dict[str, Any]]:
-    """Write summary.json, plots/*.png and report.md; returns the report's path and the summary."""
+def render(run: RunDir, summary: dict[str, Any]) -> Path:
+    """Write plots/*.png and report.md of a run and its summary (harness.recorder); returns
+    the report's path."""
     run = RunDir(run.root.resolve())
-    summary = run.write_summary()
     measured = [t for t in summary["tests"] if t.get("verdict")]
     plots = plot_all(run, measured)
     text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
                       *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
-    return write_text(run.report_path, text), summary
+    return write_text(run.report_path, text)
 
 
 def _pct(value: float) -> str:

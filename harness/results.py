@@ -10,7 +10,8 @@
     outcomes.json             each configured test's outcome (pass, fail, error, skip) and message
     summary.json, junit.xml, plots/*.png, report.md
 
-Every file is written atomically (temporary file + os.replace), so an interrupted run
+Records, verdicts, outcomes.json and summary.json are written by the measurement stream's
+`harness.recorder.RunRecorder`. Every file is written atomically (temporary file + os.replace), so an interrupted run
 leaves only complete files; a chip condition already recorded with the same fingerprint
 is reused, never recomputed.
 """
@@ -182,40 +183,12 @@ class RunDir:
             yield self.read_json(path) or {}
 
     # ---- verdicts and summary ----------------------------------------------------------
-    def write_verdict(self, suite: str, network: str, condition: str, verdict: dict[str, Any]) -> Path:
-        return write_json(self.verdict_path(suite, network, condition),
-                          {"suite": suite, "network": network, "condition": condition, **verdict})
+    def write_verdict(self, verdict: dict[str, Any]) -> Path:
+        """A test case's verdict (with its suite, network and condition)."""
+        return write_json(self.verdict_path(verdict["suite"], verdict["network"], verdict["condition"]), verdict)
 
     def verdicts(self) -> list[dict[str, Any]]:
         return [self.read_json(p) or {} for p in sorted((self.root / "verdicts").glob("*/*/*.json"))]
 
     def write_outcomes(self, outcomes: dict[str, Any]) -> Path:
         return write_json(self.outcomes_path, outcomes)
-
-    def write_summary(self) -> dict[str, Any]:
-        """summary.json: the manifest's essentials, the run's outcome, and every configured
-        test with its outcome and, where it measured, its verdict."""
-        from harness.outcomes import run_outcome  # noqa: PLC0415
-        outcomes = self.read_json(self.outcomes_path) or {"errors": ["no test outcomes recorded: the suites "
-                                                                     "did not run"]}
-        verdicts = {(v["suite"], v["network"], v["condition"]): v for v in self.verdicts()}
-        tests = []
-        for test in outcomes.get("tests", []):
-            verdict = verdicts.get((test["suite"], test["network"], test["condition"]))
-            measured = verdict if verdict is not None and test["outcome"] in ("pass", "fail") else {}
-            tests.append({**measured, **test, "verdict": measured.get("outcome")})
-        states = [t["outcome"] for t in tests]
-        manifest = self.manifest()
-        summary = {
-            "outcome": run_outcome(outcomes),
-            "run": {key: manifest.get(key) for key in ("created", "resumed", "spec_version", "seed", "chip_seeds",
-                                                       "target", "networks")},
-            "totals": {"tests": len(tests), **{o: states.count(o) for o in ("pass", "fail", "error", "skip")},
-                       "characterised": sum(t["verdict"] == "info" for t in tests)},
-            "errors": [*outcomes.get("errors", []),
-                       *(f"collecting {e['nodeid']}: {e['message']}" for e in outcomes.get("collection_errors", []))],
-            "pytest_exit": outcomes.get("pytest_exit"),
-            "tests": tests,
-        }
-        write_json(self.summary_path, summary)
-        return summary

@@ -3,8 +3,10 @@ import json
 
 import pytest
 
-from harness.results import Measurement, ResultsError, RunDir
+from harness.recorder import RunRecorder, replay
+from harness.results import FRACTION, Measurement, ResultsError, RunDir
 from harness.run_config import RunConfig, RunConfigError, config_from_dict, load_config
+from harness.stream import ConditionMeasured, MeasurementStream, SessionFinished, TestFinished
 
 
 def test_measurement_outcome_follows_limits():
@@ -60,27 +62,30 @@ def test_interrupted_writes_leave_no_debris_and_corrupt_files_are_named(tmp_path
 def test_summary_joins_test_outcomes_and_verdicts(tmp_path):
     run = RunDir(tmp_path)
     run.start("x = 1\n", {"seed": 3, "chip_seeds": [3, 4]})
-    tests = []
+    stream, recorder = MeasurementStream(), RunRecorder(run)
+    stream.subscribe(recorder)
+    yield_ = Measurement("yield", 0.5, FRACTION, low=0.8)
     for condition, verdict, outcome in (("level=0.1", "pass", "pass"), ("level=0.3", "info", "pass"),
                                         ("level=spec", "fail", "fail"), ("level=0.2", "pass", "error")):
-        run.write_verdict("mismatch_yield", "xor-ads-dynapse1", condition, {"outcome": verdict})
-        tests.append({"nodeid": condition, "outcome": outcome, "message": "", "suite": "mismatch_yield",
-                      "network": "xor-ads-dynapse1", "condition": condition})
-    tests.append({"nodeid": "skipped", "outcome": "skip", "message": "no board", "suite": "supply_sweep",
-                  "network": "xor-ads-dynapse1", "condition": None})
-    run.write_outcomes({"pytest_exit": 1, "tests": tests, "collection_errors": []})
-    summary = run.write_summary()
+        stream.publish(ConditionMeasured("mismatch_yield", "xor-ads-dynapse1", condition, (yield_,), verdict))
+        stream.publish(TestFinished(condition, outcome, "", "mismatch_yield", "xor-ads-dynapse1", condition))
+    stream.publish(TestFinished("skipped", "skip", "no board", "supply_sweep", "xor-ads-dynapse1"))
+    stream.publish(SessionFinished(1))
+    summary = recorder.summary
     assert summary["totals"] == {"tests": 5, "pass": 2, "fail": 1, "error": 1, "skip": 1, "characterised": 1}
     assert summary["outcome"] == "ERROR"
     assert [t.get("verdict") for t in summary["tests"]] == ["pass", "info", "fail", None, None]  # no stale verdict
+    assert summary["tests"][0]["measurements"] == [yield_.to_dict()]
     assert summary["run"]["chip_seeds"] == [3, 4]
     assert json.loads(run.summary_path.read_text()) == summary
+    assert json.loads(run.outcomes_path.read_text())["tests"][4]["message"] == "no board"
+    assert replay(run) == summary  # the run directory gives the same summary again
 
 
 def test_a_run_without_recorded_outcomes_is_an_error(tmp_path):
     run = RunDir(tmp_path)
     run.start("x = 1\n", {"seed": 0, "chip_seeds": [0]})
-    summary = run.write_summary()
+    summary = replay(run)
     assert summary["outcome"] == "ERROR" and summary["totals"]["tests"] == 0 and summary["errors"]
 
 

@@ -12,13 +12,14 @@ from sim.atomic import OutputError
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
     """Re-render RUN_DIR/report.md, summary.json and RUN_DIR/plots/*.png from its records."""
+    from harness.recorder import replay  # noqa: PLC0415
     from harness.report import render  # noqa: PLC0415 - matplotlib loads only when used
     from harness.results import ResultsError, RunDir  # noqa: PLC0415
     run = RunDir(run_dir)
     if not run.manifest_path.is_file():
         raise click.ClickException(f"{run_dir} is not a run directory (no manifest.json); make one with `harness run`")
     try:
-        path, _ = render(run)
+        path = render(run, replay(run))
     except (ResultsError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"report: {path}")

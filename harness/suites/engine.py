@@ -5,9 +5,11 @@ evaluates every virtual chip on the batched simulator, in chunks whose chip reco
 written as soon as they are done (finished chips are reused on a rerun), computes the
 yield on class-balanced test samples, puts it next to the suite's reference condition
 (the same chips without the perturbation under test), cross-checks a sample of chips
-through the driver path bit for bit, and writes a verdict. The verdict is computed in the
-test's setup (the plugin's `verdict` fixture), so a chip, target or instrument that fails
-is a pytest ERROR; `check` turns the verdict into the test's assertions (a FAIL).
+through the driver path bit for bit, and publishes each chip's measurements and the verdict
+on the session's measurement stream (harness.stream), to which the run directory, JUnit and
+the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
+fixture), so a chip, target or instrument that fails is a pytest ERROR; `check` turns the
+verdict into the test's assertions (a FAIL).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from harness.context import HarnessContext
 from harness.deploy import evaluate_deployments
 from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
+from harness.stream import ChipMeasured, ConditionMeasured
 from harness.suites.catalog import SUITES
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 
@@ -109,7 +112,7 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         driver = driver_check(ctx, deployment, setup, seeds[:int(params["driver_chips"])],
                               int(params["driver_samples"]))
     outcome = "fail" if driver["bit_errors"] else yield_.outcome if condition.asserted else "info"
-    verdict = {
+    facts = {
         "condition_value": condition.value, "asserted": condition.asserted, "fingerprint": fingerprint,
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
         "spec": deployment.spec.name, "accuracy_spec": spec_limit, "yield_threshold": threshold,
@@ -119,19 +122,20 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "deployments": {name: _deployment(by_name[accuracy_name(k)], spec_limit)
                         for name, k in (("uncalibrated", 0), ("calibrated", trials))},
         "population": _population(setup, seeds), "yield": yield_.to_dict(), "accuracy": _spread(values),
-        "measurements": [m.to_dict() for m in condition_measurements(yield_, by_name, trials, spec_limit,
-                                                                     driver["bit_errors"])],
         "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
-        "reused_chips": len(seeds) - computed, "driver": driver, "outcome": outcome,
+        "reused_chips": len(seeds) - computed, "driver": driver,
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
-    ctx.run.write_verdict(suite, deployment.key, condition.label, verdict)
-    return verdict
+    measured_condition = ConditionMeasured(
+        suite, deployment.key, condition.label,
+        condition_measurements(yield_, by_name, trials, spec_limit, driver["bit_errors"]), outcome, facts)
+    ctx.stream.publish(measured_condition)
+    return measured_condition.verdict()
 
 
 def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
-                           bit_errors: int) -> list[Measurement]:
+                           bit_errors: int) -> tuple[Measurement, ...]:
     """A condition's measurements with names, units and limits (OpenHTF style): the judged
     yield (with its limit), both deployments' yield and median accuracy, and the driver check."""
     measurements = [judged]
@@ -139,7 +143,7 @@ def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], 
         values = by_name[accuracy_name(k)]
         measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
                          Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
-    return [*measurements, Measurement("driver_bit_errors", float(bit_errors), "bits", high=0.0)]
+    return (*measurements, Measurement("driver_bit_errors", float(bit_errors), "bits", high=0.0))
 
 
 def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: np.ndarray) -> dict[str, Any]:
@@ -193,10 +197,10 @@ def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, labe
         for part, results in _chunk_results(ctx, chunks, args):
             for i, seed in enumerate(part):
                 measured[seed] = {accuracy_name(k): float(results[k][i]) for k in budgets}
-                records = [Measurement("accuracy", measured[seed][judged], FRACTION, low=limit),
-                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items())]
+                records = (Measurement("accuracy", measured[seed][judged], FRACTION, low=limit),
+                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items()))
                 measured[seed]["accuracy"] = measured[seed][judged]
-                ctx.run.record(folder, deployment.key, seed, label, fingerprint, records, context)
+                ctx.stream.publish(ChipMeasured(folder, deployment.key, label, seed, fingerprint, records, context))
             bar.update(len(part))
     return measured, len(missing)
 
