@@ -8,8 +8,10 @@ the suites `condition` (parametrised from the suite catalog) and `verdict` (the 
 measurement at that condition, computed in setup, so a failing chip, target or instrument
 is an ERROR and only a missed limit is a FAIL). Markers: `needs_board` (not collected on
 the in-process emulator; `physical=True`: not collected on an emulated board either) and
-`needs_instrument` (skipped without instruments). Every test's outcome is written to the
-run directory's outcomes.json (harness.outcomes). The suites live in `harness.suites`.
+`needs_instrument` (skipped without instruments). Each session has a measurement stream
+(harness.stream): the suites publish what they measure, the plugin every test's outcome
+(harness.outcomes); the run directory, the JUnit properties and the console subscribe, and
+other plugins can with the `pytest_harness_stream` hook. The suites live in `harness.suites`.
 """
 from __future__ import annotations
 
