@@ -3,7 +3,9 @@
 Import the tests into a test module and provide a `chip_factory` fixture: a callable
 that returns a fresh, open Chip (the fixture closes what it made). tests/test_conformance.py
 runs it for the in-process emulator, a virtual board on a pty, one on TCP, and a
-physical board given by $HARNESS_BOARD_URL.
+physical board given by $HARNESS_BOARD_URL. Results are compared as the harness compares
+targets: the chip as a population (`ChipByChip`) against the batched simulator
+(`SimulatedPopulation`), through `assert_same_result`, which the other driver tests share.
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import numpy as np
 import pytest
 
 from drivers.chip import Chip, ChipError, NotLoadedError
-from drivers.emulator import EmulatorChip
 from drivers.payloads import image_checksum
+from drivers.population import ChipByChip, SimulatedPopulation, result_differences
 from sim.chip.config import ChipConfig
 from sim.chip.spec import ChipSpec, load_spec
 
@@ -41,21 +43,22 @@ def demo_inputs(chip: Chip, steps: int = STEPS, seed: int = 1) -> np.ndarray:
     return (np.random.default_rng(seed).random((steps, spec.inputs)) < 0.05).astype(np.uint8) * 3
 
 
-def reference_chip(chip: Chip) -> EmulatorChip | None:
-    """The in-process emulator of the same chip, when the target is an emulated one."""
+def reference_population(chip: Chip) -> SimulatedPopulation | None:
+    """The batched simulator at the chip's mismatch level, when the target is an emulated chip
+    (its seed names the chip to simulate); None for a physical chip, which has no twin."""
     identity = chip.identity()
     if not identity.emulated:
         return None
-    return EmulatorChip(spec_of(chip), identity.chip_seed, identity.mismatch)
+    return SimulatedPopulation(identity.mismatch, "numpy")
 
 
-def assert_same_result(a, b) -> None:
-    np.testing.assert_array_equal(a.spikes, b.spikes)
-    for name in ("v", "isyn", "refr"):
-        left, right = getattr(a, name), getattr(b, name)
-        assert (left is None) == (right is None), name
-        if left is not None:
-            np.testing.assert_array_equal(left, right, err_msg=name)
+def assert_same_result(expected, actual, *, labels: tuple[str, str] = ("expected", "actual"), where: str = "") -> None:
+    """AssertionError, listing what differs (`drivers.population.result_differences`), unless
+    two results (`PopulationResult`s, or single runs' `RunResult`s) agree bit for bit."""
+    differences = result_differences(expected, actual, labels)
+    if differences:
+        raise AssertionError(f"{labels[1]} differs from {labels[0]}{' on ' + where if where else ''}:\n  "
+                             + "\n  ".join(differences))
 
 
 def test_identity(chip_factory):
@@ -81,20 +84,31 @@ def test_configuration_round_trip(chip_factory):
 
 
 def test_same_seeds_same_bits_as_the_emulator(chip_factory):
+    """Same trial, same bits; and an emulated chip gives the bits of the batched simulator
+    (which test_chip_equivalence holds to the emulator), state included, for every trial, its
+    noise amplitude, and a selection of neurons."""
     chip = chip_factory()
-    config, inputs = demo_config(chip), demo_inputs(chip)
-    chip.load(config)
-    first = chip.run(inputs, noise_amplitude=40, noise_seed=11, record_state=True)
-    again = chip.run(inputs, noise_amplitude=40, noise_seed=11, record_state=True)
-    assert_same_result(first, again)
-    assert first.spikes.shape == (STEPS, spec_of(chip).n_neurons) and first.spikes.dtype == bool
-    assert first.spikes.any(), "demo configuration should make the chip spike"
-    reference = reference_chip(chip)
+    spec, identity = spec_of(chip), chip.identity()
+    config = demo_config(chip)
+    inputs = np.stack([demo_inputs(chip), demo_inputs(chip), demo_inputs(chip, seed=2)])
+    trials = dict(chip_seeds=[identity.chip_seed or 0] * 3, noise_seeds=[11, 11, 0])
+    amplitudes = [40, 40, 0]  # per trial: the third runs without noise
+    target = ChipByChip.for_chip(chip)
+    recorded = target.run(config, inputs, **trials, noise_amplitude=amplitudes, record_state=True)
+    assert_same_result(recorded.subset([0]), recorded.subset([1]), labels=("a run", "the same run again"),
+                       where=identity.chip_id)
+    assert recorded.spikes.shape == (3, STEPS, spec.n_neurons) and recorded.spikes.dtype == bool
+    assert recorded.spikes[0].any(), "demo configuration should make the chip spike"
+    reference = reference_population(chip)
     if reference is None:
-        pytest.skip(f"{chip.identity().chip_id} is a physical chip: no emulator to compare with")
-    reference.load(config)
-    assert_same_result(first, reference.run(inputs, noise_amplitude=40, noise_seed=11, record_state=True))
-    assert_same_result(chip.run(inputs), reference.run(inputs))
+        pytest.skip(f"{identity.chip_id} is a physical chip: no emulator to compare with")
+    labels = (f"the simulator at mismatch {identity.mismatch}", identity.chip_id)
+    assert_same_result(reference.run(config, inputs, **trials, noise_amplitude=amplitudes, record_state=True),
+                       recorded, labels=labels, where="recorded runs")
+    neurons = [spec.n_neurons - 1, 0, 5]
+    assert_same_result(reference.run(config, inputs, **trials, noise_amplitude=amplitudes, neurons=neurons),
+                       target.run(config, inputs, **trials, noise_amplitude=amplitudes, neurons=neurons),
+                       labels=labels, where=f"neurons {neurons}")
 
 
 def test_bad_configuration_is_rejected_clearly(chip_factory):

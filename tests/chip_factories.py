@@ -7,6 +7,9 @@ Two layers:
 * hypothesis strategies (`configs`, `input_rasters`, `chip_seeds`, `mismatch_levels`, ...)
   built on top of them, for property tests.
 
+`CPU_PATHS` and `GPU_PATHS` list the simulator's kernel paths; `simulated` opens one as a
+chip population.
+
 The configurations cover the whole valid range of every code, and deliberately include
 the extremes of CHIP_SPEC §2–4: isyn saturation (2**24-1), v clipping (±2**23), disabled
 neurons, empty CAM slots, t_ref 0..255, input counts 0..15.
@@ -18,17 +21,27 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from drivers.population import SimulatedPopulation
 from sim.chip.config import EMPTY, ChipConfig
 from sim.chip.spec import MISMATCH_CLASSES, SPEC_VERSION, ChipSpec, load_spec
 
 BUILTIN = ("dynapse1", "dense1k")
 U64 = 2**64 - 1
 
-# Every way BatchedChips can run: (backend, kernel, propagation). The fused CPU kernel walks
-# the fan-out table whatever `propagation` says, so it is listed once.
+# Every way BatchedChips (and so SimulatedPopulation) can run: (backend, kernel, propagation).
+# The fused CPU kernel walks the fan-out table whatever `propagation` says, so it is listed once.
 CPU_PATHS = (("numpy", "fused", "auto"), ("numpy", "vector", "events"), ("numpy", "vector", "dense"),
              ("numpy", "vector", "auto"))
 GPU_PATHS = (("cupy", "fused", "events"), ("cupy", "fused", "dense"), ("cupy", "fused", "auto"))
+
+
+
+def simulated(level: Any, path: tuple[str, str, str], threads: int | None = None) -> SimulatedPopulation:
+    """The batched simulator at mismatch `level` on kernel `path` ((backend, kernel, propagation)),
+    as a chip population."""
+    backend, kernel, propagation = path
+    return SimulatedPopulation(level, backend, kernel=kernel, propagation=propagation, threads=threads)
+
 
 # Inclusive value ranges of each DAC-coded bias (CHIP_SPEC §2).
 VALUE_RANGES = {

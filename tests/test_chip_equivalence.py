@@ -5,6 +5,10 @@ the spike rasters and the full integer state (v, isyn, refr) at every step are i
 on every kernel path of this machine (`CPU_PATHS`: the fused Numba kernel and the vectorised
 NumPy baseline with every propagation mode, auto switching between them) and, where a GPU
 is present, on the CuPy kernel (`GPU_PATHS`).
+
+Both sides are chip populations, as the harness runs them: `SimulatedPopulation` on a kernel
+path, and `ChipByChip.for_emulator` (one EmulatorChip per chip seed); results are diffed by
+`drivers.conformance.assert_same_result`.
 """
 from __future__ import annotations
 
@@ -13,14 +17,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from drivers.conformance import assert_same_result
 from drivers.emulator import EmulatorChip
+from drivers.population import ChipByChip, PopulationResult, SimulatedPopulation
 from sim.backend import cupy_available
 from sim.chip import kernel_numpy
-from sim.chip.batched import BatchedChips
 from sim.chip.spec import ISYN_MAX, V_RANGE
 from tests.chip_factories import (BUILTIN, CPU_PATHS, GPU_PATHS, chip_seeds, configs, input_rasters,
                                   mismatch_levels, noise_amplitudes, noise_seeds, random_chip_seed, random_config,
-                                  random_inputs, random_level, random_noise, small_specs)
+                                  random_inputs, random_level, random_noise, simulated, small_specs)
 
 NEEDS_GPU = pytest.mark.skipif(not cupy_available(), reason="no GPU/CuPy")
 FUSED = CPU_PATHS[0]
@@ -31,50 +36,40 @@ PROPERTY = settings(max_examples=8, deadline=None, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def emulator(config, chip_seed, level):
-    chip = EmulatorChip(config.spec, chip_seed=chip_seed, mismatch=level)
-    chip.load(config)
-    return chip
-
-
-def batched_chips(config, seeds, level, path, threads=None):
-    backend, kernel, propagation = path
-    return BatchedChips(config, seeds, mismatch=level, backend=backend, propagation=propagation, threads=threads,
-                        kernel=kernel)
+def trials(seeds, inputs, noise):
+    """The population arguments of chips `seeds` on `inputs` ([T, M] shared, broadcast over the
+    trials so that the simulator runs it as one raster; or [B, T, M]) with `noise` (one noise
+    seed for every chip, or one per chip)."""
+    b = len(seeds)
+    rasters = inputs if inputs.ndim == 3 else np.broadcast_to(inputs, (b, *inputs.shape))
+    noise = [int(s) for s in np.broadcast_to(np.asarray(noise, dtype=object), (b,))]
+    return dict(inputs=rasters, chip_seeds=list(seeds), noise_seeds=noise)
 
 
 def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *, path=FUSED, neurons=None,
-                      threads=None):
-    """Run BatchedChips on kernel `path` once (state recorded, and again unrecorded with
-    `neurons`) and every chip on its own EmulatorChip; every bit must match. Returns the
-    batched result."""
-    b = len(seeds)
-    chips = batched_chips(config, seeds, level, path, threads)
-    batched = chips.run(inputs, noise_amplitude=amplitudes, noise_seeds=noise_seeds_, record_state=True)
-    n = config.spec.n_neurons
-    steps = inputs.shape[-2]
+                      threads=None) -> PopulationResult:
+    """Run the simulated population on kernel `path` once (state recorded, and again unrecorded
+    with `neurons`) and the emulated one (an EmulatorChip per distinct seed, every run from
+    power-on); every bit must match. `amplitudes`: one noise amplitude, or one per chip.
+    Returns the simulated result."""
+    b, n, steps = len(seeds), config.spec.n_neurons, inputs.shape[-2]
+    run = dict(trials(seeds, inputs, noise_seeds_), noise_amplitude=amplitudes)
+    population = simulated(level, path, threads)
+    batched = population.run(config, **run, record_state=True)
     assert batched.spikes.shape == (b, steps, n) and batched.spikes.dtype == bool
     assert batched.v.shape == (b, steps, n) and batched.isyn.shape == (b, steps, 4, n)
     assert batched.refr.shape == (b, steps, n)
-    per_chip_noise = np.broadcast_to(np.asarray(noise_seeds_, dtype=object), (b,))
-    loaded = {}  # one emulator per distinct seed: runs always start from power-on
-    for i, seed in enumerate(seeds):
-        x = inputs[i] if inputs.ndim == 3 else inputs
-        if seed not in loaded:
-            loaded[seed] = emulator(config, seed, level)
-        ref = loaded[seed].run(x, noise_amplitude=amplitudes, noise_seed=int(per_chip_noise[i]), record_state=True)
-        where = f"chip {i} (seed {seed}, level {level!r}, {'/'.join(path)})"
-        np.testing.assert_array_equal(ref.spikes, batched.spikes[i], err_msg=f"spikes differ on {where}")
-        np.testing.assert_array_equal(ref.v, batched.v[i], err_msg=f"v differs on {where}")
-        np.testing.assert_array_equal(ref.isyn, batched.isyn[i], err_msg=f"isyn differs on {where}")
-        np.testing.assert_array_equal(ref.refr, batched.refr[i], err_msg=f"refr differs on {where}")
+    emulated = ChipByChip.for_emulator(config.spec, level)
+    labels, where = ("the emulator", "/".join(path)), f"chips {list(seeds)} at level {level!r}"
+    assert_same_result(emulated.run(config, **run, record_state=True), batched, labels=labels, where=where)
+    emulated.close()
     # the unrecorded fast path (only enabled neurons simulated) with a neuron selection
     if neurons is None:
         neurons = np.random.default_rng(len(seeds)).permutation(n)[: max(1, n // 3)]
-    fast = chips.run(inputs, noise_amplitude=amplitudes, noise_seeds=noise_seeds_, neurons=neurons)
-    np.testing.assert_array_equal(fast.neurons, neurons)
-    np.testing.assert_array_equal(fast.spikes, batched.spikes[:, :, neurons],
-                                  err_msg=f"unrecorded run with neurons= differs ({'/'.join(path)})")
+    fast = population.run(config, **run, neurons=neurons)
+    assert fast.v is None and fast.spikes.shape == (b, steps, len(neurons))
+    assert_same_result(PopulationResult(batched.spikes[:, :, neurons]), fast,
+                       labels=(labels[1] + " recorded", labels[1] + " unrecorded"), where=f"{where}, neurons=")
     # the spec's invariants hold in the recorded state
     assert batched.isyn.min() >= 0 and batched.isyn.max() <= ISYN_MAX
     assert batched.v.min() >= V_RANGE[0] and batched.v.max() <= V_RANGE[1]
@@ -109,6 +104,9 @@ def test_batches_of_chips_with_repeats_per_chip_inputs_and_noise(config, seed_po
                                                                   noise_pool, data):
     seeds = [seed_pool[i % len(seed_pool)] for i in picks]  # repeated seeds on purpose
     noise = [noise_pool[i % len(noise_pool)] for i in range(len(seeds))]
+    if data.draw(st.booleans(), label="an amplitude per chip"):  # repeats too: trials group by amplitude
+        amplitude = data.draw(st.lists(st.sampled_from([amplitude, 0, 300]), min_size=len(seeds),
+                                       max_size=len(seeds)))
     inputs = data.draw(input_rasters(config.spec, 20, batch=len(seeds)))
     neurons = data.draw(st.lists(st.integers(0, config.spec.n_neurons - 1), min_size=1, max_size=40))
     assert_equivalent(config, seeds, level, inputs, amplitude, noise,
@@ -179,38 +177,56 @@ def test_seventeen_chips_on_threads_equal_the_emulator(path):
     chip_seeds_ = [seeds[i % 5] for i in range(17)]
     inputs = random_inputs(rng, 10 if path[2] == "dense" else 25, 64, rate=0.05, batch=17)
     noise = [int(s) for s in rng.integers(0, 2**63, 17)]
-    one = batched_chips(config, chip_seeds_, "spec", path, threads=1).run(
-        inputs, noise_amplitude=200, noise_seeds=noise, record_state=True)
+    one = simulated("spec", path, threads=1).run(config, **trials(chip_seeds_, inputs, noise), noise_amplitude=200,
+                                                 record_state=True)
     many = assert_equivalent(config, chip_seeds_, "spec", inputs, 200, noise, path=path, threads=3)
-    for name in ("spikes", "v", "isyn", "refr"):
-        np.testing.assert_array_equal(getattr(one, name), getattr(many, name))
+    assert_same_result(one, many, labels=("1 thread", "3 threads"), where="/".join(path))
     assert many.spikes.any()
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_an_amplitude_per_trial_equals_the_emulator_and_each_trial_alone(path):
+    """Trials of different noise amplitudes (in batches of at most max_batch) give the bits
+    they give on the emulator, and alone."""
+    rng = np.random.default_rng(6)
+    config = random_config(rng, "dynapse1", fill=0.3, regimes=("active",))
+    seeds, amplitudes = [4, 9, 4, 2**64 - 1, 9], [300, 0, 5000, 300, 300]
+    inputs = random_inputs(rng, 30, 64, rate=0.1)
+    assert_equivalent(config, seeds, "spec", inputs, amplitudes, 8, path=path)
+    population = SimulatedPopulation("spec", path[0], max_batch=2, kernel=path[1], propagation=path[2])
+    together = population.run(config, **trials(seeds, inputs, 8), noise_amplitude=amplitudes, record_state=True)
+    for i, (seed, amplitude) in enumerate(zip(seeds, amplitudes)):
+        alone = population.run(config, **trials([seed], inputs, 8), noise_amplitude=amplitude, record_state=True)
+        assert_same_result(alone, together.subset([i]), labels=("alone", "among the others"), where=f"trial {i}")
+    assert not np.array_equal(together.v[0], together.v[2]), "the amplitude should change the run"
+    with pytest.raises(ValueError, match="2 amplitudes for 5 trials"):
+        population.run(config, **trials(seeds, inputs, 8), noise_amplitude=[0, 1])
 
 
 def test_repeated_seed_same_input_and_noise_give_identical_chips():
     rng = np.random.default_rng(9)
     config = random_config(rng, "dynapse1", fill=0.3, regimes=("active",), p_disabled=0.0)
     inputs = random_inputs(rng, 40, 64, rate=0.1)
-    result = BatchedChips(config, [5, 6, 5], mismatch=0.3, backend="numpy").run(
-        inputs, noise_amplitude=100, noise_seeds=[1, 1, 1], record_state=True)
-    np.testing.assert_array_equal(result.v[0], result.v[2])
+    population = SimulatedPopulation(0.3, "numpy")
+    result = population.run(config, **trials([5, 6, 5], inputs, [1, 1, 1]), noise_amplitude=100, record_state=True)
+    assert_same_result(result.subset([0]), result.subset([2]), labels=("chip 5", "chip 5 again"))
     assert not np.array_equal(result.v[0], result.v[1]), "different chips should differ at cv 0.3"
-    other = BatchedChips(config, [5, 6, 5], mismatch=0.3, backend="numpy").run(
-        inputs, noise_amplitude=100, noise_seeds=[1, 1, 2], record_state=True)
+    other = population.run(config, **trials([5, 6, 5], inputs, [1, 1, 2]), noise_amplitude=100, record_state=True)
     assert not np.array_equal(other.v[0], other.v[2]), "a different noise seed must change the run"
 
 
 def test_emulator_runs_start_from_power_on():
+    """A population of one emulator (loaded once) gives the same bits before and after another
+    run on that chip."""
     rng = np.random.default_rng(4)
     config = random_config(rng, "dynapse1", fill=0.3, regimes=("active",))
     inputs = random_inputs(rng, 30, 64, rate=0.1)
     chip = EmulatorChip("dynapse1", chip_seed=3)
-    chip.load(config)
-    first = chip.run(inputs, noise_amplitude=50, noise_seed=1, record_state=True)
+    population = ChipByChip.for_chip(chip)
+    run = dict(trials([3], inputs, 1), noise_amplitude=50, record_state=True)
+    first = population.run(config, **run)
     chip.run(random_inputs(rng, 7, 64, rate=0.5))
-    again = chip.run(inputs, noise_amplitude=50, noise_seed=1, record_state=True)
-    for name in ("spikes", "v", "isyn", "refr"):
-        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    assert_same_result(first, population.run(config, **run), labels=("first run", "after another run"))
     assert first.spikes.any()
 
 
@@ -265,10 +281,8 @@ def test_cupy_equals_the_fused_cpu_kernel_on_a_larger_batch():
     config = random_config(rng, "dynapse1", fill=0.3, regimes=("active", "extreme"))
     seeds = [random_chip_seed(rng) for _ in range(12)]
     inputs = random_inputs(rng, 50, 64, rate=0.1, batch=12)
-    run = lambda path: batched_chips(config, seeds, "spec", path).run(  # noqa: E731
-        inputs, noise_amplitude=700, noise_seeds=list(range(12)), record_state=True)
+    run = lambda path: simulated("spec", path).run(  # noqa: E731
+        config, **trials(seeds, inputs, list(range(12))), noise_amplitude=700, record_state=True)
     cpu = run(FUSED)
     for path in GPU_PATHS:
-        gpu = run(path)
-        for name in ("spikes", "v", "isyn", "refr"):
-            np.testing.assert_array_equal(getattr(cpu, name), getattr(gpu, name), err_msg=f"{path}: {name}")
+        assert_same_result(cpu, run(path), labels=("/".join(FUSED), "/".join(path)))

@@ -1,4 +1,10 @@
-"""The serial driver under injected faults: noisy line, dead link, board reset, unplug."""
+"""The serial driver under injected faults: noisy line, dead link, board reset, unplug.
+
+Results are compared as the harness compares targets: the board as a population
+(`ChipByChip.for_board`) against the batched simulator (`SimulatedPopulation`) on the same
+trials; the tests of the link alone (timeouts, a vanished port, the fault injector) talk to
+the board directly.
+"""
 import time
 
 import numpy as np
@@ -8,11 +14,11 @@ import serial
 from drivers.board_server import BoardServer
 from drivers.chip import ChipError
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
-from drivers.emulator import EmulatorChip
 from drivers.endpoints import PtyEndpoint
 from drivers.errors import BoardResetError, LinkError, LinkTimeout
 from drivers.faults import FaultyPort, Faults
 from drivers.link import POLL_S
+from drivers.population import ChipByChip, SimulatedPopulation
 from drivers.serial_board import SerialBoard
 from drivers.serving import BackgroundServer
 from sim.chip.spec import ChipSpec, load_spec
@@ -43,18 +49,26 @@ def open_board(server):
         board.close()
 
 
-def reference(config, inputs, **run):
-    chip = EmulatorChip(TINY, SEED)
-    chip.load(config)
-    return chip.run(inputs, **run)
+def trials(inputs, noise_seeds):
+    """One trial of `inputs` per noise seed, all on chip SEED (the board's)."""
+    return dict(inputs=np.stack([inputs] * len(noise_seeds)), chip_seeds=[SEED] * len(noise_seeds),
+                noise_seeds=noise_seeds)
+
+
+def assert_board_matches_simulator(population, config, trial, **run):
+    """The board, as `population` (which loads `config` on first use), gives the simulator's
+    bits on `trial`."""
+    on_board = population.run(config, **trial, **run)
+    assert_same_result(SimulatedPopulation("spec", "numpy").run(config, **trial, **run), on_board,
+                       labels=("the simulator", "the board"), where=f"{len(trial['chip_seeds'])} trials {run}")
+    return on_board
 
 
 def test_noisy_line_still_gives_bit_identical_results(open_board):
     board, port = open_board(Faults(corrupt=0.01, drop=0.003, duplicate=0.003, delay=0.05))
     config, inputs = demo_config(board), demo_inputs(board, steps=50)
-    board.load(config)
-    for run in (dict(noise_amplitude=30, noise_seed=3), dict(noise_seed=4)):
-        assert_same_result(board.run(inputs, **run), reference(config, inputs, **run))
+    trial = trials(inputs, noise_seeds=[3, 4])
+    assert_board_matches_simulator(ChipByChip.for_board(board, SEED), config, trial, noise_amplitude=[30, 0])
     assert board.retransmits > 0, "the faults should have forced retransmissions"
 
 
@@ -72,12 +86,13 @@ def test_dead_link_times_out_within_the_configured_time(open_board):
 
 def test_board_reset_mid_run_is_reloaded_and_rerun(open_board, server):
     board, port = open_board()
-    config, inputs = demo_config(board), demo_inputs(board, steps=60)
-    board.load(config)
+    population = ChipByChip.for_board(board, SEED)
+    config, trial = demo_config(board), trials(demo_inputs(board, steps=60), noise_seeds=[0])
+    assert_board_matches_simulator(population, config, trial)   # loads the configuration
     port.arm_reset(server.server.reboot, after_writes=2)   # RUN_BEGIN, RUN_DATA, then reset
-    assert_same_result(board.run(inputs, noise_amplitude=9), reference(config, inputs, noise_amplitude=9))
+    assert_board_matches_simulator(population, config, trial, noise_amplitude=9)
     assert board.resets_seen == 1
-    assert_same_result(board.run(inputs), reference(config, inputs))
+    assert_board_matches_simulator(population, config, trial)
 
 
 def test_board_reset_mid_run_raises_when_asked_to(open_board, server):
@@ -88,7 +103,7 @@ def test_board_reset_mid_run_raises_when_asked_to(open_board, server):
     with pytest.raises(BoardResetError, match="the board reset .* lost its configuration"):
         board.run(inputs)
     board.load(config)   # the session re-synchronised: loading again works
-    assert_same_result(board.run(inputs), reference(config, inputs))
+    assert_board_matches_simulator(ChipByChip.for_board(board, SEED), config, trials(inputs, noise_seeds=[0]))
 
 
 def test_vanished_port_is_a_clear_error(open_board):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from drivers.chip import ChipError
+from drivers.conformance import assert_same_result
 from drivers.errors import UnknownTargetError
-from drivers.population import ChipByChip, SimulatedPopulation
+from drivers.population import ChipByChip, PopulationResult, SimulatedPopulation
 from drivers.targets import open_chip, open_population, parse_target
 from tests.chip_factories import random_config, random_inputs
 from tests.test_pipeline import harness, write_config
@@ -29,8 +30,7 @@ def test_simulated_and_chip_by_chip_populations_agree_bit_for_bit(trials):
     emulated = ChipByChip.for_emulator("dynapse1", "spec")
     one_by_one = emulated.run(config, inputs, seeds, noise, noise_amplitude=500, record_state=True)
     emulated.close()
-    for name in ("spikes", "v", "isyn", "refr"):
-        np.testing.assert_array_equal(getattr(simulated, name), getattr(one_by_one, name), err_msg=name)
+    assert_same_result(simulated, one_by_one, labels=("simulated", "chip by chip"))
     assert simulated.spikes.any() and not simulated.spikes.all()
 
 
@@ -38,8 +38,19 @@ def test_selected_neurons(trials):
     config, inputs, seeds, noise = trials
     neurons = [5, 0, 700]
     full = SimulatedPopulation("spec", "numpy").run(config, inputs, seeds, noise).spikes
-    picked = ChipByChip.for_emulator("dynapse1", "spec").run(config, inputs, seeds, noise, neurons=neurons).spikes
-    np.testing.assert_array_equal(picked, full[:, :, neurons])
+    picked = ChipByChip.for_emulator("dynapse1", "spec").run(config, inputs, seeds, noise, neurons=neurons)
+    assert_same_result(PopulationResult(full[:, :, neurons]), picked, labels=("simulated, all neurons", "picked"))
+
+
+def test_trials_must_agree_in_number(trials):
+    config, inputs, seeds, noise = trials
+    for population in (SimulatedPopulation("spec", "numpy"), ChipByChip.for_emulator("dynapse1", "spec")):
+        with pytest.raises(ValueError, match="5 input rasters, 4 chip seeds and 5 noise seeds"):
+            population.run(config, inputs, seeds[:4], noise)
+        with pytest.raises(ValueError, match="3 amplitudes for 5 trials"):
+            population.run(config, inputs, seeds, noise, noise_amplitude=[1, 2, 3])
+    with pytest.raises(ValueError, match="kernel 'numba'"):
+        SimulatedPopulation("spec", "numpy", kernel="numba")
 
 
 def test_a_board_population_is_the_one_chip_the_board_is(trials):
@@ -49,7 +60,7 @@ def test_a_board_population_is_the_one_chip_the_board_is(trials):
         board = open_chip(port, spec="dynapse1")
         try:
             population = ChipByChip.for_board(board, 9)
-            over_wire = population.run(config, inputs[:2], [9, 9], noise[:2], noise_amplitude=500).spikes
+            over_wire = population.run(config, inputs[:2], [9, 9], noise[:2], noise_amplitude=[500, 0])
             with pytest.raises(ChipError, match="is chip seed 9, not 3"):
                 population.run(config, inputs[:1], [3], noise[:1])
             population.close()  # leaves the board, which the caller owns, open
@@ -59,8 +70,8 @@ def test_a_board_population_is_the_one_chip_the_board_is(trials):
     finally:
         stop(proc)
     simulated = SimulatedPopulation("spec", "numpy").run(config, inputs[:2], [9, 9], noise[:2],
-                                                         noise_amplitude=500).spikes
-    np.testing.assert_array_equal(over_wire, simulated)
+                                                         noise_amplitude=[500, 0])
+    assert_same_result(simulated, over_wire, labels=("the simulator", "the board"))
 
 
 def test_targets_are_urls_with_a_scheme_registry():
