@@ -159,7 +159,10 @@ def verdict(yield_value: float, asserted: bool = True, bit_errors: int = 0) -> d
     return {"asserted": asserted, "accuracy_spec": 0.75, "chip_seeds": list(range(10)),
             "yield": {"value": yield_value, "limits": {"low": low, "high": None}, "outcome": outcome},
             "accuracy": {"median": 0.7}, "reference": {"condition": "mismatch=spec", "yield": 0.5},
-            "driver": {"target": "emulator", "bit_errors": bit_errors, "chips": []}}
+            "driver": {"target": "emulator", "bit_errors": bit_errors,
+                       "chips": [{"chip_seed": 4, "chip_id": "emulated:4", "bit_errors": bit_errors,
+                                  "differences": ["spikes: 3 of 800 entries differ, first at trial 0, step 5, "
+                                                  "neuron 7: simulator True, driver False"] if bit_errors else []}]}}
 
 
 def test_the_engine_fails_a_missed_yield_and_names_the_reference():
@@ -172,7 +175,8 @@ def test_the_engine_fails_a_missed_yield_and_names_the_reference():
 
 def test_the_engine_fails_a_driver_path_that_differs_from_the_simulator():
     from harness.suites.engine import check
-    with pytest.raises(AssertionError, match="differs from the batched simulator in 3 spike bits"):
+    with pytest.raises(AssertionError, match="differs from the batched simulator in 3 spike bits: chip seed 4 "
+                                             r"\(emulated:4\): spikes: .* first at trial 0, step 5, neuron 7"):
         check(verdict(1.0, bit_errors=3))
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from drivers.population import SimulatedPopulation
+from drivers.population import SimulatedPopulation, result_differences
 from harness.cluster import task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
@@ -97,10 +97,15 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     started = time.perf_counter()
     spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
     trials, judged = deployments(params)
-    budgets = (0, trials)
+    if _is_population(ctx, deployment, setup):  # the run's chip population itself: shared with the references
+        budgets = population_budgets(params)
+        measured, computed = measure_chips(ctx, REFERENCE, deployment, f"mismatch={setup.mismatch}",
+                                           setup.mismatch, setup, params, budgets)
+    else:
+        budgets = (0, trials)
+        measured, computed = measure_chips(ctx, suite, deployment, condition.label, condition.value, setup, params,
+                                           budgets)
     fingerprint = _fingerprint(deployment, setup, params, budgets)
-    measured, computed = measure_chips(ctx, suite, deployment, condition.label, condition.value, setup, params,
-                                       budgets)
     seeds = ctx.config.chip_seeds
     by_name = {name: np.array([measured[s][name] for s in seeds]) for name in measured[seeds[0]]}
     values = by_name[judged]
@@ -156,7 +161,7 @@ def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: n
     spec_limit = float(params["accuracy_spec"])
     trials, judged = deployments(params)
     curve = [] if SUITES[suite].perturbs_population else [int(k) for k in params["budget_curve"]]
-    budgets = tuple(sorted({0, trials, *curve}))
+    budgets = (0, trials) if SUITES[suite].perturbs_population else population_budgets(params)
     measured, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params, budgets)
     seeds = ctx.config.chip_seeds
     ref = np.array([measured[s][judged] for s in seeds])
@@ -166,6 +171,20 @@ def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: n
             "delta_median": float(np.median(values) - np.median(ref)),
             "budget_curve": {str(k): _deployment(np.array([measured[s][accuracy_name(k)] for s in seeds]), spec_limit)
                              for k in curve}}
+
+
+def population_budgets(params: dict[str, Any]) -> tuple[int, ...]:
+    """The calibration budgets measured on the run's chip population: the judged one and
+    every one of `budget_curve`."""
+    trials, _ = deployments(params)
+    return tuple(sorted({0, trials, *(int(k) for k in params["budget_curve"])}))
+
+
+def _is_population(ctx: HarnessContext, deployment: Deployment, setup: Setup) -> bool:
+    """Whether `setup` is the run's chip population unperturbed (e.g. mismatch_yield at the
+    run's own level), whose measurements the reference conditions already make."""
+    return (str(setup.mismatch) == str(ctx.config.mismatch) and setup.noise_amplitude == 0 and not setup.tag
+            and setup.compiled_for(0) is deployment.compiled)
 
 
 def _deployment(values: np.ndarray, spec_limit: float) -> dict[str, Any]:
@@ -277,12 +296,13 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
         compiled = setup.compiled_for(chip_seed)
         encoded = compiled.encoder.encode(data.inputs)
         runs = [population.run(compiled.config, encoded, [chip_seed] * len(data), noise,
-                               noise_amplitude=setup.noise_amplitude).spikes for population in (driver, simulated)]
+                               noise_amplitude=setup.noise_amplitude) for population in (driver, simulated)]
         driver.close()
-        errors = int(np.count_nonzero(runs[0] != runs[1]))
+        errors = int(np.count_nonzero(runs[0].spikes != runs[1].spikes))
         bit_errors += errors
         checked.append({"chip_seed": chip_seed, "chip_id": chip_id, "samples": len(data),
-                        "bits": int(runs[1].size), "bit_errors": errors})
+                        "bits": int(runs[1].spikes.size), "bit_errors": errors,
+                        "differences": result_differences(runs[1], runs[0], ("simulator", "driver"))})
     return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "skipped": skipped}
 
 
@@ -291,7 +311,8 @@ def check(verdict: dict[str, Any]) -> None:
     driver = verdict["driver"]
     assert driver["bit_errors"] == 0, (
         f"driver path ({driver['target']}) differs from the batched simulator in {driver['bit_errors']} "
-        f"spike bits: {driver['chips']}")
+        f"spike bits: " + "; ".join(f"chip seed {c['chip_seed']} ({c['chip_id']}): {' '.join(c['differences'])}"
+                                    for c in driver["chips"] if c["bit_errors"]))
     if verdict["asserted"]:
         y = verdict["yield"]
         assert y["outcome"] == "pass", (
