@@ -29,12 +29,15 @@ TASK_ERRORS = (TaskError,)
 
 
 def task_for(meta: dict, name: str | None = None) -> Task:
-    """The task a network was trained on (same seed and sizes, from its metadata), or `name`."""
+    """The task a network was trained on (same seed and sizes, from its metadata), or `name`
+    split with the network's task seed (so a data set given again under a new path keeps
+    its training samples out of the test split)."""
     trained_on = meta.get("task")
     name = name or trained_on
     if name is None:
         raise TaskError("the network's metadata names no task; pass --task")
-    return rebuild_task(name, meta.get("task_meta") or {}) if name == trained_on else load_task(name)
+    task_meta = meta.get("task_meta") or {}
+    return rebuild_task(name, task_meta) if name == trained_on else load_task(name, int(task_meta.get("seed", 0)))
 
 
 def check_task(compiled: CompiledNetwork | SpikingNetwork, task: Task) -> None:

@@ -102,3 +102,14 @@ def test_a_trained_xor_network_keeps_its_accuracy_on_the_nominal_dense1k_chip():
     compiled = compile_network(net, "dense1k", xor.train.inputs)
     nominal = evaluate_batched(compiled, xor, mismatch=0, backend="numpy")[0]
     assert nominal >= float_accuracy - 0.03
+
+
+def test_a_data_set_given_under_a_new_path_keeps_the_training_split(tmp_path):
+    from harness.deploy import task_for  # noqa: PLC0415
+    from sim.tasks.userdata import load_userdata  # noqa: PLC0415
+    rng = np.random.default_rng(0)
+    moved = tmp_path / "moved.npz"
+    np.savez(moved, inputs=rng.normal(size=(40, 20, 2)), labels=np.arange(40) % 2)
+    meta = {"task": "data", "task_meta": {"source": str(tmp_path / "gone.npz"), "seed": 3, "final_fraction": 0.25}}
+    task = task_for(meta, str(moved))
+    np.testing.assert_array_equal(task.test.inputs, load_userdata(moved, seed=3).test.inputs)

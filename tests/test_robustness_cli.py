@@ -28,6 +28,7 @@ def stubs(monkeypatch):
     registry.TaskError = ValueError
     registry.load_task = lambda name, seed: tiny_xor(seed) if name == "xor" else (_ for _ in ()).throw(
         ValueError(f"unknown task {name!r}"))
+    registry.rebuild_task = lambda name, meta: registry.load_task(name, meta["seed"])
     methods = types.ModuleType("sim.methods")
 
     def reservoir(task, *, seed, backend):
@@ -101,3 +102,19 @@ def test_float_model_against_chips(tmp_path, stubs):
     assert 0 <= cell["chip"]["yield"] <= 1 and 0 <= cell["float"]["median"] <= 1
     result = CliRunner().invoke(main, ["robustness", str(path), "--chips", "2", "--chip-levels", "0.1,huge"])
     assert result.exit_code != 0 and "--chip-levels" in result.output and "Traceback" not in result.output
+
+
+def test_a_network_trained_on_user_data_is_evaluated_on_its_own_test_split(tmp_path):
+    from sim.tasks.userdata import load_userdata  # noqa: PLC0415
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 2
+    inputs = rng.normal(0.0, 0.1, (60, 50, 1)) + np.where(labels, 1.0, -1.0)[:, None, None]
+    data = tmp_path / "mydata.npz"
+    np.savez(data, inputs=inputs, labels=labels)
+    net = tmp_path / "net.npz"
+    save_network(train_reservoir(load_userdata(data, seed=3), n_neurons=40, seed=0), net)
+    out = tmp_path / "table.json"
+    result = CliRunner().invoke(main, ["robustness", str(net), "--draws", "1", "--backend", "numpy",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output  # the task is the recorded data file, not a name to look up
+    assert json.loads(out.read_text())["n_test"] == len(load_userdata(data, seed=3).test)

@@ -35,13 +35,15 @@ from sim.tasks.base import Task
 YIELD_ACCURACY = 0.75  # a chip (or float draw) counts toward the yield at this test accuracy
 
 
-def _load_task(name: str, seed: int, test_samples: int | None) -> Task:
+def _load_task(name: str, seed: int, test_samples: int | None, task_meta: dict[str, Any] | None = None) -> Task:
+    """Task `name` split with `seed`; with `task_meta` (a network's record of the task it was
+    trained on: sizes, or the user's data file) the same task rebuilt with that seed."""
     try:
-        from sim.tasks.registry import load_task  # noqa: PLC0415 - heavy, only when needed
+        from sim.tasks.registry import load_task, rebuild_task  # noqa: PLC0415 - heavy, only when needed
     except ImportError as exc:
         raise click.ClickException(f"cannot load tasks: sim.tasks.registry is unavailable ({exc})") from None
     try:
-        task = load_task(name, seed)
+        task = load_task(name, seed) if task_meta is None else rebuild_task(name, {**task_meta, "seed": seed})
         if test_samples is not None:
             task.test = task.test.balanced(test_samples, task.n_classes)
     except (ValueError, OSError) as exc:
@@ -89,8 +91,9 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
               help="With --train: where networks go.")
 @click.option("--draws", default=20, show_default=True, type=click.IntRange(1), help="Perturbation draws per network.")
 @click.option("--test-samples", default=None, type=click.IntRange(1), help="Use N class-balanced test samples.")
-@click.option("--task-seed", default=0, show_default=True, type=click.IntRange(0),
-              help="Seed of the task whose test split every network is evaluated on.")
+@click.option("--task-seed", default=None, type=click.IntRange(0),
+              help="Seed of the task whose test split every network is evaluated on "
+                   "(default: the seed the networks' task was built with when they agree, else 0).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0), help="Seed of the perturbation draws.")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), callback=writable,
@@ -105,7 +108,7 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
 @click.option("--float-table/--no-float-table", default=True, show_default=True,
               help="The paper's perturbation table (--no-float-table: only the chip comparison).")
 def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None, methods: str, n_networks: int,
-               out_dir: Path | None, draws: int, test_samples: int | None, task_seed: int, seed: int, backend: str,
+               out_dir: Path | None, draws: int, test_samples: int | None, task_seed: int | None, seed: int, backend: str,
                json_out: Path | None, chips: int, chip_levels: str, spec: str, refit: bool, float_table: bool) -> None:
     """Accuracy of NETWORKS (.npz) under mismatch, quantisation, noise and neuron death."""
     try:
@@ -121,11 +124,15 @@ def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None
         raise click.ClickException("no networks: give NET.npz files or --train")
     nets = _load_networks(paths)
     tasks = {str(n.meta.get("task")) for n in nets}
+    task_meta = None
     if task_name is None:
         if len(tasks) != 1 or "None" in tasks:
             raise click.ClickException(f"networks name tasks {sorted(tasks)}; pick one with --task")
-        task_name = tasks.pop()
-    task = _load_task(task_name, task_seed, test_samples)
+        task_name, task_meta = tasks.pop(), nets[0].meta.get("task_meta") or {}
+    if task_seed is None:
+        recorded = {int((n.meta.get("task_meta") or {}).get("seed", 0)) for n in nets}
+        task_seed = recorded.pop() if len(recorded) == 1 else 0
+    task = _load_task(task_name, task_seed, test_samples, task_meta)
     levels = _levels(chip_levels, spec) if chips else []
     table: dict[str, Any] = {}
     try:
