@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from chip_workload import poisson_inputs, random_config  # noqa: E402
+from first_call import first_call_costs  # noqa: E402
 
 from drivers.emulator import EmulatorChip  # noqa: E402
 from sim.chip.batched import BatchedChips  # noqa: E402
@@ -37,20 +37,6 @@ KERNELS = {"vector": ("numpy", "vector", "auto"), "numba": ("numpy", "fused", "a
            "cupy-dense": ("cupy", "fused", "dense")}  # name: (backend, kernel, propagation)
 LABELS = {"vector": "NumPy vector", "numba": "fused Numba", "cupy": "fused CuPy",
           "cupy-events": "CuPy events only", "cupy-dense": "CuPy dense only"}
-FIRST_CALL = """
-import sys, time
-start = time.perf_counter()
-sys.path.insert(0, {bench!r})
-from chip_workload import poisson_inputs, random_config
-from sim.chip.batched import BatchedChips
-chips = BatchedChips(random_config(), [0, 1], backend="numpy")
-x = poisson_inputs(50, 64)
-ready = time.perf_counter()
-chips.run(x)
-first = time.perf_counter()
-chips.run(x)
-print(ready - start, first - ready, time.perf_counter() - first)
-"""
 
 
 def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int,
@@ -82,16 +68,19 @@ def time_rockpool(python: str, n_chips: int, steps: int) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+FIRST_CALL_SETUP = """
+from chip_workload import poisson_inputs, random_config
+from sim.chip.batched import BatchedChips
+chips = BatchedChips(random_config(), [0, 1], backend="numpy")
+x = poisson_inputs(50, 64)
+"""
+
+
 def compile_cost() -> None:
     """First call of the fused Numba kernel in fresh processes: empty cache, then cache on disk."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        for label in ("empty cache (compiles)", "cache on disk"):
-            out = subprocess.run([sys.executable, "-c", FIRST_CALL.format(bench=str(BENCH))], env=env, check=True,
-                                 capture_output=True, text=True, cwd=BENCH.parent).stdout
-            ready, first, second = map(float, out.split())
-            print(f"first call, fresh process, {label:24}: {first:6.2f} s  (second call {second:.3f} s, "
-                  f"import and set-up {ready:.2f} s)")
+    for label, ready, first, second in first_call_costs(FIRST_CALL_SETUP, "chips.run(x)"):
+        print(f"first call, fresh process, {label:24}: {first:6.2f} s  (second call {second:.3f} s, "
+              f"import and set-up {ready:.2f} s)")
 
 
 def main() -> None:

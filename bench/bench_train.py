@@ -3,7 +3,8 @@
 One "step" is one 1-ms time step of one sample (forward + backward for the teacher;
 the feedback-driven learning step for ADS). Measured on NumPy with batch 1 (baseline)
 and batch B, and on CuPy when present; prints a plain table with the ratio to the
-NumPy batch-1 baseline of the same run.
+NumPy batch-1 baseline of the same run. On NumPy the ADS steps run the fused Numba
+kernel (`sim.kernels`); `bench/bench_training.py` compares it with the array code.
 
     python bench/bench_train.py [--steps 200] [--batch 32]
 """

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The GPU checks of the vc1 kernels, for a machine with an NVIDIA GPU (about 5 minutes):
-# installs cupy-cuda12x if missing, runs the CuPy equivalence tests, then the GPU benchmark
-# at B = 1024 and 8192 next to the fused Numba kernel (all propagation paths, to tune
-# sim/chip/kernel_cupy.GPU_EVENT_COST).
+# The GPU checks, for a machine with an NVIDIA GPU (about 5 minutes): installs cupy-cuda12x
+# if missing, runs the CuPy equivalence tests of the vc1 kernels and of training, then the
+# GPU benchmark at B = 1024 and 8192 next to the fused Numba kernel (all propagation paths,
+# to tune sim/chip/kernel_cupy.GPU_EVENT_COST) and the training throughput.
 #
 #     bash bench/device_check.sh [python]      # run from anywhere; default python3
 set -uo pipefail
@@ -25,8 +25,10 @@ PY
 
 echo "== CuPy equivalence tests (the CPU ones run elsewhere)"
 timeout 150 "$PY" -m pytest -q -x -k "cupy" tests/test_chip_equivalence.py || status=1
+timeout 60 "$PY" -m pytest -q -x tests/test_training_gpu.py || status=1
 
 echo "== GPU benchmark"
 timeout 130 "$PY" bench/bench_chip.py --steps 200 --batches 1024,8192 \
     --kernels numba,cupy,cupy-events,cupy-dense || status=1
+timeout 60 "$PY" bench/bench_train.py --steps 200 --batch 256 || status=1
 exit $status

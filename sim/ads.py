@@ -1,6 +1,7 @@
 """Network ADS: a spiking network learns to reproduce the rate teacher's latent x(t).
 
-Per step (dt = 1 ms), batched over samples b, written against `xp`:
+Per step (dt = 1 ms), batched over samples b, written against `xp` (on NumPy the fused
+kernel `sim.kernels.ads_run` computes the same trial with W_slow kept factorised):
 
     I      = I_slow + I_fast + k·(e D) + c_t W_in + bias + noise
     V     ← V + dt/τ_mem (V_rest − V + I);  spike s = V ≥ V_th, then V ← V_reset
@@ -51,11 +52,12 @@ learnt error; docs/fidelity.md).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable
 
 import numpy as np
 
+from sim import kernels
 from sim.backend import Backend, get_backend
 from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import LIFParams, input_drive, lif_params, simulate
@@ -172,8 +174,10 @@ def to_network(weights: ADSWeights, config: ADSConfig, w_out: np.ndarray, meta: 
 def realised(weights: dict[str, Any], config: ADSConfig, xp: Any,
              chip: ChipDraw | None = None) -> tuple[LIFParams, Any]:
     """The network of `weights` (readout W_dec) as `LIFParams` of one draw, realised on
-    `chip` when given, and the factor on W_slow that chip applies (None without a chip).
-    The factor follows W_slow's signs when called; they are taken as fixed for one batch."""
+    `chip` when given, and the factor on W_slow that chip applies: None without a chip, and
+    for a chip that realises the network exactly (a draw without mismatch), which is then
+    the nominal network. The factor follows W_slow's signs when called; they are taken as
+    fixed for one batch."""
     dtype = weights["w_slow"].dtype
     n = weights["w_slow"].shape[0]
     vector = lambda value: xp.full((1, 1, n), value, dtype)  # noqa: E731
@@ -184,8 +188,13 @@ def realised(weights: dict[str, Any], config: ADSConfig, xp: Any,
                        tau_out=config.tau_out, alive=vector(1.0))
     if chip is None:
         return params, None
+    nominal = replace(params)
     slow_gain = chip.synapse_gain(params.w_slow, params.tau_slow, "slow", xp)[0]
     apply_chip_mismatch(params, chip, xp)
+    same = lambda a, b: a is b or (a is not None and b is not None and bool(xp.array_equal(a, b)))  # noqa: E731
+    if same(slow_gain, xp.ones_like(slow_gain)) and all(same(getattr(params, f.name), getattr(nominal, f.name))
+                                                        for f in fields(LIFParams)):
+        return nominal, None
     return params, slow_gain
 
 
@@ -195,12 +204,16 @@ def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSCon
 
     inputs [B, T, n_in], latent x [B, T, d]. With `chip` (one draw) the network runs as that
     chip realises it (`sim.perturb.ChipDraw`) while the nominal W_slow learns.
-    Returns the trial's normalised MSE of x̃.
+    Returns the trial's normalised MSE of x̃. On NumPy, for the nominal network (see
+    `realised`) without noise, the fused kernel `sim.kernels.ads_run` runs the trial;
+    otherwise the array code below.
     """
+    params, slow_gain = realised(weights, config, xp, chip)
+    if slow_gain is None and rng is None and kernels.fused(xp):
+        return _train_step_fused(weights, inputs, latent, config, k, eta)
     n_batch, n_steps, _ = inputs.shape
     n = weights["w_slow"].shape[0]
     dtype = weights["w_slow"].dtype
-    params, slow_gain = realised(weights, config, xp, chip)
     drive = input_drive(params, inputs, xp)[0] + params.bias[0]
     enc, dec, w_slow = weights["encoder"], weights["decoder"], weights["w_slow"]
     v_rest, v_th, a_mem = params.v_rest[0], params.v_th[0], DT_MS / params.tau_mem[0]
@@ -231,6 +244,30 @@ def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSCon
         if t % 10 == 0:
             err += float((e ** 2).sum())
             power += float((latent[:, t] ** 2).sum())
+    return err / max(power, 1e-12)
+
+
+def _train_step_fused(weights: dict[str, np.ndarray], inputs: np.ndarray, latent: np.ndarray, config: ADSConfig,
+                      k: float, eta: float) -> float:
+    """`train_step` of the nominal network on `sim.kernels.ads_run`, then W_slow += η/B·M D
+    with a zero diagonal (M = Σ_t r_tᵀ e_t)."""
+    w_slow, enc = weights["w_slow"], weights["encoder"]
+    np.fill_diagonal(w_slow, 0.0)
+    dtype, n = w_slow.dtype, w_slow.shape[0]
+    c = eta / inputs.shape[0]
+    m = np.zeros((n, enc.shape[0]), dtype)
+    contiguous = lambda a: np.ascontiguousarray(a, dtype)  # noqa: E731
+    vector = lambda value: np.full(n, value, dtype)  # noqa: E731
+    err, power = kernels.ads_run(
+        contiguous(inputs), contiguous(latent), contiguous(weights["w_in"]), contiguous(weights["bias"]),
+        contiguous(enc), contiguous(enc.T), contiguous(weights["decoder"] / config.tau_out),
+        contiguous(w_slow / config.tau_slow), contiguous(weights["w_fast"] / config.tau_fast), m,
+        vector(DT_MS / config.tau_mem), vector(config.v_rest), vector(config.v_th),
+        vector(np.exp(-DT_MS / config.tau_fast)), vector(np.exp(-DT_MS / config.tau_slow)),
+        *(dtype.type(value) for value in (config.v_reset, np.exp(-DT_MS / config.tau_out), 1.0 / config.tau_out, k,
+                                          c / config.tau_slow)))
+    w_slow += c * (m @ enc)
+    np.fill_diagonal(w_slow, 0.0)
     return err / max(power, 1e-12)
 
 

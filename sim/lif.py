@@ -2,7 +2,8 @@
 
 Parameters carry a leading draw axis D (perturbed copies of one network: mismatch,
 quantisation, neuron death); inputs carry a sample axis S. Every draw sees every
-sample, so one call evaluates D × S trials on NumPy or CuPy.
+sample, so one call evaluates D × S trials on NumPy or CuPy (on NumPy, without noise,
+by the fused kernel `sim.kernels.lif_run`, the trials in parallel).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim.backend import Backend, get_backend
 from sim.network import SpikingNetwork
 
@@ -88,7 +90,8 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
     """Run every draw on every sample of `inputs` [S, T, n_in].
 
     `noise_std` adds Gaussian membrane noise (per step, per neuron, in units of current).
-    With `record_spikes` also returns the raster [D, S, T, N] as uint8.
+    With `record_spikes` also returns the raster [D, S, T, N] as uint8. On NumPy without
+    noise the fused kernel `sim.kernels.lif_run` runs it; otherwise the array code below.
     """
     be = get_backend(backend)
     xp = be.xp
@@ -97,10 +100,6 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
     n_samples, n_steps, _ = x.shape
     d, n = params.draws, params.w_slow.shape[-1]
     shape = (d, n_samples, n)
-    v = xp.broadcast_to(params.v_rest, shape).astype(dtype) * params.alive
-    i_fast = xp.zeros(shape, dtype)
-    i_slow = xp.zeros(shape, dtype)
-    r = xp.zeros(shape, dtype)
     count = xp.zeros(shape, dtype)
     a_mem = DT_MS / params.tau_mem
     k_fast = xp.exp(-DT_MS / params.tau_fast)
@@ -108,24 +107,38 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
     k_out = float(np.exp(-DT_MS / params.tau_out))
     w_fast = params.w_fast / params.tau_fast  # divides each post-synaptic column
     w_slow = params.w_slow / params.tau_slow
-    drive = input_drive(params, x, xp)
-    rng = xp.random.default_rng(seed) if noise_std > 0 else None
     outputs = xp.zeros((d, n_samples, n_steps, params.w_out.shape[-1]), dtype)
     raster = xp.zeros((d, n_samples, n_steps, n), dtype=xp.uint8) if record_spikes else None
-    for t in range(n_steps):
-        current = i_fast + i_slow + drive[:, :, t] + params.bias
-        if rng is not None:
-            current = current + noise_std * rng.standard_normal(shape, dtype=dtype)
-        v = v + a_mem * (params.v_rest - v + current)
-        spikes = (v >= params.v_th) & (params.alive > 0)
-        s = spikes.astype(dtype)
-        v = xp.where(spikes, params.v_reset, v) * params.alive
-        i_fast = _flush(i_fast * k_fast + xp.matmul(s, w_fast), xp)
-        i_slow = _flush(i_slow * k_slow + xp.matmul(s, w_slow), xp)
-        r = r * k_out + s / params.tau_out
-        outputs[:, :, t] = xp.matmul(r, params.w_out)
-        count += s
-        if raster is not None:
-            raster[:, :, t] = spikes
+    if noise_std == 0 and kernels.fused(xp):
+        vector = lambda a: np.ascontiguousarray(np.broadcast_to(a, (d, 1, n)).reshape(d, n), dtype)  # noqa: E731
+        matrix = lambda a: np.ascontiguousarray(np.broadcast_to(a, (d, *a.shape[1:])), dtype)  # noqa: E731
+        kernels.lif_run(np.ascontiguousarray(x), matrix(params.w_in),
+                        matrix(params.w_in if params.w_in_neg is None else params.w_in_neg),
+                        vector(params.bias), vector(a_mem), vector(params.v_rest), vector(params.v_th),
+                        vector(params.alive), vector(k_fast), vector(k_slow), matrix(w_fast), matrix(w_slow),
+                        matrix(params.w_out / params.tau_out), dtype.type(params.v_reset), dtype.type(k_out),
+                        outputs, count, np.zeros((0, 0, 0, 0), np.uint8) if raster is None else raster)
+    else:
+        v = xp.broadcast_to(params.v_rest, shape).astype(dtype) * params.alive
+        i_fast = xp.zeros(shape, dtype)
+        i_slow = xp.zeros(shape, dtype)
+        r = xp.zeros(shape, dtype)
+        drive = input_drive(params, x, xp)
+        rng = xp.random.default_rng(seed) if noise_std > 0 else None
+        for t in range(n_steps):
+            current = i_fast + i_slow + drive[:, :, t] + params.bias
+            if rng is not None:
+                current = current + noise_std * rng.standard_normal(shape, dtype=dtype)
+            v = v + a_mem * (params.v_rest - v + current)
+            spikes = (v >= params.v_th) & (params.alive > 0)
+            s = spikes.astype(dtype)
+            v = xp.where(spikes, params.v_reset, v) * params.alive
+            i_fast = _flush(i_fast * k_fast + xp.matmul(s, w_fast), xp)
+            i_slow = _flush(i_slow * k_slow + xp.matmul(s, w_slow), xp)
+            r = r * k_out + s / params.tau_out
+            outputs[:, :, t] = xp.matmul(r, params.w_out)
+            count += s
+            if raster is not None:
+                raster[:, :, t] = spikes
     result = LIFResult(outputs=outputs, spike_count=count)
     return (result, raster) if record_spikes else result

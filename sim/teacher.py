@@ -61,16 +61,30 @@ def init_teacher(n_in: int, n_hidden: int, n_out: int, seed: int = 0, gain: floa
     )
 
 
+def _project(a: Any, w: Any, xp: Any) -> Any:
+    """a [..., k] @ w [k, m] for few k (inputs, outputs): einsum, several times faster than
+    BLAS on these shapes (result laid out like `a`)."""
+    return xp.einsum("...k,km->...m", a, w, optimize=True)
+
+
+def _trajectory(params: dict[str, Any], tau: Any, inputs: Any, xp: Any) -> tuple[Any, Any]:
+    """Time-major [T, S, d] latents x_1 .. x_T and h_t = tanh(x_t) for x_0 .. x_{T−1} (x_0 = 0):
+    x_{t+1} = (1 − α)x_t + α(c_t F + b) + h_t (Ω diag α), α = dt/τ."""
+    alpha = DT_MS / tau
+    keep, w_rec = 1.0 - alpha, params["w_rec"] * alpha
+    inputs = xp.ascontiguousarray(inputs.transpose(1, 0, 2))  # time-major, so the arrays below are too
+    xs = xp.ascontiguousarray(_project(inputs, params["w_in"] * alpha, xp) + params["bias"] * alpha)
+    hs = xp.empty_like(xs)  # xs[t] holds the drive α(c_t F + b) until step t writes x_{t+1} there
+    x = xp.zeros_like(xs[0])
+    for t in range(xs.shape[0]):
+        xp.tanh(x, out=hs[t])
+        x = xs[t] = keep * x + xs[t] + hs[t] @ w_rec
+    return xs, hs
+
+
 def forward(params: dict[str, Any], tau: Any, inputs: Any, xp: Any = np) -> tuple[Any, Any]:
     """Latent trajectory x [S, T, d] (x_1 .. x_T) and outputs y [S, T, n_out]."""
-    n_samples, n_steps, _ = inputs.shape
-    alpha = DT_MS / tau
-    drive = xp.matmul(inputs, params["w_in"]) + params["bias"]  # [S, T, d]
-    x = xp.zeros((n_samples, params["w_rec"].shape[0]), drive.dtype)
-    xs = xp.zeros((n_samples, n_steps, x.shape[1]), drive.dtype)
-    for t in range(n_steps):
-        x = x + alpha * (-x + drive[:, t] + xp.tanh(x) @ params["w_rec"])
-        xs[:, t] = x
+    xs = _trajectory(params, tau, inputs, xp)[0].transpose(1, 0, 2)
     return xs, xp.matmul(xs, params["w_out"])
 
 
@@ -84,27 +98,26 @@ def masked_mse(outputs: Any, data_targets: Any, mask: Any, xp: Any = np) -> tupl
 
 def loss_and_grads(params: dict[str, Any], tau: Any, inputs: Any, targets: Any, mask: Any,
                    xp: Any = np) -> tuple[float, dict[str, Any]]:
-    """Masked-MSE loss and its exact gradient by backpropagation through time."""
-    xs, ys = forward(params, tau, inputs, xp)
-    loss, d_y = masked_mse(ys, targets, mask, xp)
+    """Masked-MSE loss and its exact gradient by backpropagation through time (time-major inside)."""
+    xs, h = _trajectory(params, tau, inputs, xp)
+    loss, d_y = masked_mse(xp.matmul(xs, params["w_out"]), targets.transpose(1, 0, 2), mask.T, xp)
     alpha = DT_MS / tau
-    n_samples, n_steps, d = xs.shape
-    prev = xp.concatenate([xp.zeros((n_samples, 1, d), xs.dtype), xs[:, :-1]], axis=1)  # x_t
-    h = xp.tanh(prev)
-    d_x_out = xp.matmul(d_y, params["w_out"].T)  # dL/dx_{t+1} from the readout
-    d_z = xp.zeros_like(xs)  # dL/dz_t, z_t the bracket of the update
-    delta = xp.zeros((n_samples, d), xs.dtype)
+    keep = 1.0 - alpha
+    n_steps, n_samples, _ = xs.shape
+    slope = 1.0 - h ** 2
+    d_z = _project(d_y, params["w_out"].T, xp)  # dL/dx_{t+1} from the readout, then dL/dz_t (z_t the bracket)
+    delta = xp.zeros_like(xs[0])
     w_rec_t = params["w_rec"].T
     for t in range(n_steps - 1, -1, -1):
-        delta = delta + d_x_out[:, t]
-        dz = delta * alpha
-        d_z[:, t] = dz
-        delta = delta - dz + (dz @ w_rec_t) * (1.0 - h[:, t] ** 2)
+        delta = delta + d_z[t]
+        dz = d_z[t] = delta * alpha
+        delta = keep * delta + (dz @ w_rec_t) * slope[t]
+    flat = lambda a: a.reshape(n_steps * n_samples, a.shape[-1])  # noqa: E731
     grads = {
-        "w_in": xp.einsum("sti,std->id", inputs, d_z),
-        "w_rec": xp.einsum("ste,std->ed", h, d_z),
-        "bias": d_z.sum(axis=(0, 1)),
-        "w_out": xp.einsum("std,sto->do", xs, d_y),
+        "w_in": flat(inputs.transpose(1, 0, 2)).T @ flat(d_z),
+        "w_rec": flat(h).T @ flat(d_z),
+        "bias": flat(d_z).sum(axis=0),
+        "w_out": flat(xs).T @ flat(d_y),
     }
     return loss, grads
 

@@ -1,9 +1,11 @@
 """Network ADS at tiny size: its training loop agrees with sim.lif, and it learns."""
+from contextlib import nullcontext
 from dataclasses import asdict
 
 import numpy as np
 import pytest
 
+from sim import kernels
 from sim.ads import ads_config, init_ads, latent_nmse, to_network, train_ads, train_step
 from sim.lif import lif_params, simulate
 from sim.tasks.xor import make_xor
@@ -30,6 +32,26 @@ def test_training_loop_without_feedback_matches_lif_simulate(setup):
     x_hat = simulate(lif_params(net), task.val.inputs).outputs[0]
     ref = ((latent - x_hat)[:, ::10] ** 2).sum() / (latent[:, ::10] ** 2).sum()
     assert mine == pytest.approx(float(ref), rel=1e-3)
+
+
+def test_fused_training_step_matches_the_array_code(setup):
+    """sim.kernels.ads_run (the NumPy default, W_slow kept factorised while it learns) against
+    the array code CuPy runs, in float64: same error, same learnt W_slow."""
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=64)
+    host = init_ads(teacher, config, seed=0)
+    latent, _ = predict(teacher, task.train)
+    results = []
+    for fused in (True, False):
+        weights = {k: np.asarray(v, np.float64) for k, v in asdict(host).items()}
+        with nullcontext() if fused else kernels.disabled():
+            errs = [train_step(weights, task.train.inputs[i:i + 8], latent[i:i + 8], config, k=100.0, eta=4.0, xp=np)
+                    for i in (0, 8)]
+        results.append((errs, weights["w_slow"]))
+    (fused_errs, fused_w), (array_errs, array_w) = results
+    assert np.abs(array_w).max() > 0.01 and np.all(np.diag(fused_w) == 0)
+    np.testing.assert_allclose(fused_errs, array_errs, rtol=1e-6)
+    np.testing.assert_allclose(fused_w, array_w, rtol=0, atol=1e-6 * np.abs(array_w).max())
 
 
 def test_ads_learns_teacher_latent(setup):

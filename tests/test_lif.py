@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from sim import kernels
 from sim.lif import lif_params, simulate
 from sim.network import NetworkError, SpikingNetwork
 from tests.networks import random_network
@@ -32,6 +33,24 @@ def test_simulate_matches_literal_dynamics():
     for s in range(3):
         np.testing.assert_allclose(out[0, s], reference(net, x[s]), rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(out[0], out[1])  # identical draws give identical results
+
+
+def test_fused_kernel_matches_the_array_code():
+    """The NumPy default (sim.kernels.lif_run) and the array code CuPy runs: several draws,
+    dead neurons, split input weights, the raster."""
+    rng = np.random.default_rng(6)
+    params = lif_params(random_network(rng, n=20, n_out=3), "numpy", draws=3, dtype=np.float64)
+    params.alive[1, 0, :4] = 0
+    params.w_in_neg = params.w_in * 0.6
+    params.v_th = params.v_th * rng.uniform(0.8, 1.2, params.v_th.shape)
+    x = rng.normal(0, 1, (4, 150, 2))
+    fused, fused_raster = simulate(params, x, record_spikes=True)
+    with kernels.disabled():
+        array, array_raster = simulate(params, x, record_spikes=True)
+    assert fused_raster.sum() > 0
+    np.testing.assert_array_equal(fused_raster, array_raster)
+    np.testing.assert_array_equal(fused.spike_count, array.spike_count)
+    np.testing.assert_allclose(fused.outputs, array.outputs, rtol=1e-9, atol=1e-12)
 
 
 def test_dead_neurons_never_spike():
