@@ -20,8 +20,8 @@ from harness.compiler import CompiledNetwork, CompileError
 from harness.compiler.decoding import Decoder
 from sim.backend import get_backend
 from sim.chip.mismatch import MismatchLevel
-from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
+from sim.perturb import evaluate
 from sim.tasks.base import Dataset, Task
 from sim.tasks.registry import TaskError, load_task, rebuild_task
 
@@ -63,12 +63,9 @@ def split_data(task: Task, split: str, samples: int | None) -> Dataset:
 
 def evaluate_float(net: SpikingNetwork, task: Task, split: str = "test", samples: int | None = None,
                    backend: str = "auto") -> float:
-    """Accuracy of the float network (`sim.lif`)."""
+    """Accuracy of the float network (`sim.perturb.evaluate`, unperturbed)."""
     check_task(net, task)
-    data = split_data(task, split, samples)
-    be = get_backend(backend)
-    outputs = be.to_numpy(simulate(lif_params(net, be), data.inputs, be).outputs)[0]
-    return float(task.accuracy(outputs, data))
+    return float(evaluate(net, task, data=split_data(task, split, samples), backend=get_backend(backend))[0])
 
 
 def evaluate_batched(compiled: CompiledNetwork, task: Task, split: str = "test",

@@ -15,27 +15,19 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable
 
-import numpy as np
-
 from sim.backend import Backend, get_backend
 from sim.chip.mismatch import MismatchLevel
-from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
 from sim.perturb import ChipMismatch
+from sim.perturb import evaluate as evaluate_perturbed
 from sim.tasks.base import Task
 
 Progress = Callable[[dict], None]
 
 
-def evaluate(net: SpikingNetwork, task: Task, split: str = "test", backend: Backend | str = "numpy",
-             batch_size: int = 256) -> float:
-    """Accuracy of `net` on a split of `task`, simulated by `sim.lif.simulate`."""
-    be = get_backend(backend)
-    data = getattr(task, split)
-    params = lif_params(net, be)
-    outputs = [be.to_numpy(simulate(params, data.inputs[i:i + batch_size], be).outputs[0])
-               for i in range(0, len(data), batch_size)]
-    return float(task.accuracy(np.concatenate(outputs), data))
+def evaluate(net: SpikingNetwork, task: Task, split: str = "test", backend: Backend | str = "numpy") -> float:
+    """Accuracy of `net` on a split of `task` (`sim.perturb.evaluate`, unperturbed)."""
+    return float(evaluate_perturbed(net, task, data=getattr(task, split), backend=backend)[0])
 
 
 def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, seed: int, backend: Backend,
