@@ -63,6 +63,18 @@ def close_client(client: Any) -> None:
         cluster.close()
 
 
+def share(client: Any, value: Any) -> Any:
+    """A future of `value` for many tasks to use. It is a task's result, not scattered data:
+    the scheduler recomputes a result lost with its worker, while scattered data (of which
+    the active memory manager soon keeps one replica, even when broadcast) lost that way
+    cancels every task that needs it (dask/distributed#3149)."""
+    return client.submit(_value, value, pure=False)
+
+
+def _value(value: Any) -> Any:
+    return value
+
+
 def task_options(backend: str) -> dict[str, Any]:
     """Keyword arguments of `client.map` for chunks of chips on `backend`."""
     options: dict[str, Any] = {"pure": False, "retries": RETRIES}

@@ -1,10 +1,13 @@
 """Scale-out on Dask: the same run on a local cluster gives the same records and summary."""
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from harness.cluster import check_cluster, task_options
+from harness.cluster import check_cluster, share, task_options
 from harness.run_config import RunConfigError, config_from_dict
 from tests.test_pipeline import harness, write_config
 
@@ -49,3 +52,23 @@ def test_bad_cluster_addresses_are_configuration_errors():
 def test_gpu_chunks_ask_for_a_gpu_worker():
     assert task_options("cupy")["resources"] == {"GPU": 1}
     assert "resources" not in task_options("numpy") and task_options("numpy")["pure"] is False
+
+
+def _length(value):
+    return len(value)
+
+
+def test_shared_data_survives_the_death_of_the_worker_that_holds_it():
+    """What the chunks of a condition share is recomputed when its worker dies. Scattered
+    data would be lost: even broadcast, the active memory manager soon keeps one replica,
+    and its loss cancels every chunk (dask/distributed#3149)."""
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        shared = share(client, list(range(1000)))
+        assert client.submit(_length, shared, pure=False).result(timeout=60) == 1000
+        time.sleep(3)  # past the memory manager's interval (2 s)
+        holders = list(client.who_has(shared)[shared.key])
+        os.kill(client.run(os.getpid, workers=holders[:1])[holders[0]], signal.SIGKILL)
+        results = [client.submit(_length, shared, pure=False) for _ in range(4)]
+        assert [r.result(timeout=60) for r in results] == [1000] * 4

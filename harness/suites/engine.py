@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from drivers.population import SimulatedPopulation, result_differences
-from harness.cluster import task_options
+from harness.cluster import share, task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
 from harness.deploy import evaluate_deployments
@@ -240,9 +240,7 @@ def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
             yield part, _evaluate_chips(part, *args)
         return
     from distributed import as_completed  # noqa: PLC0415 - the cluster extra
-    # the network and condition go to every worker once; hash=False: each condition owns its data
-    # (a content key shared with an earlier condition would be released with that condition's futures)
-    shared = client.scatter(list(args[:2]), broadcast=True, hash=False)
+    shared = [share(client, value) for value in args[:2]]  # the network and condition, sent once
     futures = client.map(_evaluate_chips, chunks, *([a] * len(chunks) for a in [*shared, *args[2:]]),
                          **task_options(ctx.config.backend))
     part_of = {future.key: part for future, part in zip(futures, chunks)}
