@@ -98,14 +98,11 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
     trials, judged = deployments(params)
     if _is_population(ctx, deployment, setup):  # the run's chip population itself: shared with the references
-        budgets = population_budgets(params)
-        measured, computed = measure_chips(ctx, REFERENCE, deployment, f"mismatch={setup.mismatch}",
-                                           setup.mismatch, setup, params, budgets)
+        measured, computed, fingerprint = measure_chips(ctx, REFERENCE, deployment, f"mismatch={setup.mismatch}",
+                                                        setup.mismatch, setup, params, population_budgets(params))
     else:
-        budgets = (0, trials)
-        measured, computed = measure_chips(ctx, suite, deployment, condition.label, condition.value, setup, params,
-                                           budgets)
-    fingerprint = _fingerprint(deployment, setup, params, budgets)
+        measured, computed, fingerprint = measure_chips(ctx, suite, deployment, condition.label, condition.value,
+                                                        setup, params, (0, trials))
     seeds = ctx.config.chip_seeds
     by_name = {name: np.array([measured[s][name] for s in seeds]) for name in measured[seeds[0]]}
     values = by_name[judged]
@@ -160,9 +157,11 @@ def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: n
     params = ctx.config.suite_params(suite)
     spec_limit = float(params["accuracy_spec"])
     trials, judged = deployments(params)
-    curve = [] if SUITES[suite].perturbs_population else [int(k) for k in params["budget_curve"]]
-    budgets = (0, trials) if SUITES[suite].perturbs_population else population_budgets(params)
-    measured, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params, budgets)
+    if SUITES[suite].perturbs_population:
+        curve, budgets = [], (0, trials)
+    else:
+        curve, budgets = [int(k) for k in params["budget_curve"]], population_budgets(params)
+    measured, _, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params, budgets)
     seeds = ctx.config.chip_seeds
     ref = np.array([measured[s][judged] for s in seeds])
     ref_yield = float(np.mean(ref >= spec_limit))
@@ -192,10 +191,11 @@ def _deployment(values: np.ndarray, spec_limit: float) -> dict[str, Any]:
 
 
 def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, label: str, value: Any, setup: Setup,
-                  params: dict[str, Any], budgets: tuple[int, ...]) -> tuple[dict[int, dict[str, float]], int]:
-    """({chip seed: {measurement name: accuracy}}, chips computed now) at condition `label`
-    for each calibration budget, recorded under records/`folder`: recorded chips are reused;
-    the others are evaluated in chunks, each chunk's records written as soon as it is done."""
+                  params: dict[str, Any], budgets: tuple[int, ...]) -> tuple[dict[int, dict[str, float]], int, str]:
+    """({chip seed: {measurement name: accuracy}}, chips computed now, the records' fingerprint)
+    at condition `label` for each calibration budget, recorded under records/`folder`:
+    recorded chips are reused; the others are evaluated in chunks, each chunk's records
+    published (and so written) as soon as it is done."""
     fingerprint = _fingerprint(deployment, setup, params, budgets)
     measured: dict[int, dict[str, float]] = {}
     for seed in ctx.config.chip_seeds:
@@ -221,7 +221,7 @@ def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, labe
                 measured[seed]["accuracy"] = measured[seed][judged]
                 ctx.stream.publish(ChipMeasured(folder, deployment.key, label, seed, fingerprint, records, context))
             bar.update(len(part))
-    return measured, len(missing)
+    return measured, len(missing), fingerprint
 
 
 def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
