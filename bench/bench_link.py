@@ -18,25 +18,35 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import serial
 
+from drivers.chip import RunResult
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
 from drivers.faults import FaultyPort, Faults
 from drivers.link import POLL_S
 from drivers.serial_board import SerialBoard
 from drivers.targets import open_chip
+from sim.chip.config import ChipConfig
 
 CORRUPTION = (0.0, 0.01, 0.05)
+Case = tuple[np.ndarray, dict]   # inputs, run options
 
 
-def measure(url: str, faults: Faults, steps: list[int], runs: int, state: bool) -> tuple[float, float, SerialBoard]:
-    """(seconds to load, seconds to run) through `faults`; results checked against the emulator."""
+def reference(steps: list[int], runs: int, state: bool) -> tuple[ChipConfig, list[Case], list[RunResult]]:
+    """The demo configuration, the runs to make, and their results on the in-process emulator."""
     local = open_chip("emulator")
     config = demo_config(local)
     local.load(config)
     cases = [(demo_inputs(local, steps=n), dict(noise_amplitude=20, noise_seed=seed, record_state=state))
              for n in steps for seed in range(runs)]
-    expected = [local.run(inputs, **run) for inputs, run in cases]
+    return config, cases, [local.run(inputs, **run) for inputs, run in cases]
+
+
+def measure(url: str, faults: Faults, config: ChipConfig, cases: list[Case],
+            expected: list[RunResult]) -> tuple[float, float, SerialBoard]:
+    """(seconds to load, seconds to run, the closed board) through `faults`; results checked
+    against `expected`."""
     port = FaultyPort(serial.serial_for_url(url, timeout=POLL_S), faults, seed=1)
     with SerialBoard(port, name=url, link_timeout=30) as board:
         start = time.perf_counter()
@@ -44,8 +54,8 @@ def measure(url: str, faults: Faults, steps: list[int], runs: int, state: bool) 
         loaded = time.perf_counter()
         results = [board.run(inputs, **run) for inputs, run in cases]
         done = time.perf_counter()
-    for result, reference in zip(results, expected):
-        assert_same_result(result, reference)
+    for want, result in zip(expected, results):
+        assert_same_result(want, result, labels=("the in-process emulator", url))
     return loaded - start, done - loaded, board
 
 
@@ -56,7 +66,7 @@ def main() -> None:
     parser.add_argument("--state", action="store_true", help="also record and transfer the full state")
     parser.add_argument("--rate", type=float, default=None, help="line rate limit in bytes/s (default: none)")
     args = parser.parse_args()
-    steps = [int(s) for s in args.steps.split(",")]
+    config, cases, expected = reference([int(s) for s in args.steps.split(",")], args.runs, args.state)
     server = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", "emulate", "--pty"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -66,7 +76,7 @@ def main() -> None:
         print(f"{'corrupt':>8} {'load s':>8} {'runs s':>8} {'total s':>8} {'ratio':>6} {'resent':>7} {'est. err':>9}")
         clean = None
         for corrupt in CORRUPTION:
-            load_s, run_s, board = measure(url, Faults(corrupt=corrupt, rate=args.rate), steps, args.runs, args.state)
+            load_s, run_s, board = measure(url, Faults(corrupt=corrupt, rate=args.rate), config, cases, expected)
             total = load_s + run_s
             clean = clean or total
             error = board.line.byte_error_rate

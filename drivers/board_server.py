@@ -9,7 +9,6 @@ Runs execute on a worker thread so the board keeps answering (BUSY) while it com
 from __future__ import annotations
 
 import os
-import struct
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -20,8 +19,8 @@ from drivers.errors import ProtocolError, VersionMismatch
 from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs,
                               encode_spikes, encode_state, image_checksum, inflate)
 from drivers.ranges import Ranges
-from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody, ErrorCode,
-                          Fetch, LoadBegin, Message, MsgType, RunRequest, RunSummary, Stream, StreamRef,
+from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, HEADER, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody,
+                          ErrorCode, Fetch, LoadBegin, Message, MsgType, RunRequest, RunSummary, Stream, StreamRef,
                           decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
 from sim.chip.config import ConfigError
 from sim.chip.mismatch import MismatchLevel
@@ -149,7 +148,7 @@ class BoardServer:
         try:
             request = decode_message(payload)
         except VersionMismatch as exc:
-            seq = struct.unpack_from("<H", payload, 2)[0]
+            seq = HEADER.unpack_from(payload)[2]
             return [self._error(seq, ErrorCode.BAD_VERSION, f"this board speaks wire protocol version {VERSION}; "
                                                             f"the request is version {exc.version}")]
         except ProtocolError as exc:

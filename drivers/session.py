@@ -4,9 +4,10 @@ Control requests are stop-and-wait: each is resent under its sequence number unt
 answer arrives — after the line's RTO (`drivers.pacing`), or at once when the board NAKs
 a damaged frame or a damaged frame reaches the host. The board answers a repeat from
 its cache, so nothing runs twice; on a lossy line each send is several identical
-frames at once, so that one of them likely gets through. Bulk data goes through `drivers.window`, many frames
-in flight. Failures say what happened: the board refused (with its text), is busy,
-speaks another protocol version, rebooted, or nothing answered (and what did arrive).
+frames at once, so that one of them likely gets through. Bulk data goes through
+`drivers.window`, many frames in flight. Failures say what happened: the board refused
+(with its text), is busy, speaks another protocol version, rebooted, or nothing answered
+(and what did arrive).
 """
 from __future__ import annotations
 
@@ -82,10 +83,10 @@ class Session:
         ChipError subclasses for refusals, LinkTimeout after `timeout` without an answer."""
         seq = self.next_seq()
         payload = encode_message(Message(kind, seq, self.boot, body))
+        nbytes = len(payload) + FRAME_OVERHEAD + ANSWER_BYTES
         started, sends, heard = time.monotonic(), 0, self.heard()
         while not sends or time.monotonic() - started < self.timeout:
             sent = time.monotonic()
-            nbytes = len(payload) + FRAME_OVERHEAD + ANSWER_BYTES
             copies = self.line.copies(nbytes)
             self.link.send(payload, copies=copies)
             sends += 1

@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import Any, ClassVar, Self
 
 from drivers.errors import ProtocolError, VersionMismatch
+from drivers.framing import MAX_PAYLOAD
 
 VERSION = 2
 HEADER = struct.Struct("<BBHI")
@@ -109,6 +110,7 @@ def _unpack(layout: struct.Struct, body: bytes, what: str) -> tuple:
 
 U32 = struct.Struct("<I")
 CHUNK_HEADER = struct.Struct("<I")
+assert HEADER.size + CHUNK_HEADER.size + CHUNK_MAX <= MAX_PAYLOAD, "a full chunk must fit one frame"
 
 
 def pack_u32(value: int) -> bytes:
