@@ -6,7 +6,7 @@ that CuPy runs (`sim.kernels.disabled()`: "array"), both in this run, each in a 
 process after a small warm-up training that loads (or compiles) the kernels. Stages: the
 teacher's BPTT (`loss_and_grads`) and validation (`evaluate_teacher`), the ADS trials
 (`train_step`), ADS validation (`latent_nmse`), the spike readout fit
-(`fit_spike_readout`), the test accuracy (`sim.methods.evaluate`) and the rest of the
+(`fit_spike_readout`), the test accuracy (`sim.perturb.nominal_accuracy`) and the rest of the
 call. The teacher runs the same array code on both paths. Also printed: each path's
 metrics (they should agree closely, not bit for bit: the kernels sum in another order).
 
@@ -38,7 +38,7 @@ STAGES = {  # label: (module, function) timed while it runs
     "ADS trials": ("sim.ads", "train_step"),
     "ADS validation": ("sim.ads", "latent_nmse"),
     "readout fit": ("sim.ads", "fit_spike_readout"),
-    "test accuracy": ("sim.methods", "evaluate"),
+    "test accuracy": ("sim.methods", "nominal_accuracy"),
 }
 METRICS = ("teacher_test_accuracy", "latent_nmse_test", "decoder_test_accuracy", "ads_test_accuracy",
            "test_accuracy")

@@ -224,10 +224,10 @@ def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSCon
     v = xp.broadcast_to(v_rest, (n_batch, n)).astype(dtype)
     i_slow, i_fast, r = (xp.zeros((n_batch, n), dtype) for _ in range(3))
     e = latent[:, 0] * 0
+    feedback = xp.matmul(e, enc)  # e D: the feedback of each step, and the next step's learning signal
     diag = xp.arange(n)
     err, power = 0.0, 0.0
     for t in range(n_steps):
-        feedback = xp.matmul(e, enc)
         current = i_slow + i_fast + k * feedback + drive[:, t]
         if rng is not None:
             current = current + config.noise_std * rng.standard_normal((n_batch, n), dtype=dtype)
@@ -239,7 +239,8 @@ def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSCon
         i_fast = xp.where(xp.abs(i_fast) < 1e-20, 0.0, i_fast)  # no denormals: they are slow on CPUs
         r = r * k_out + s / config.tau_out
         e = latent[:, t] - xp.matmul(r, dec)
-        w_slow += (eta / n_batch) * xp.matmul(r.T, xp.matmul(e, enc))
+        feedback = xp.matmul(e, enc)
+        w_slow += (eta / n_batch) * xp.matmul(r.T, feedback)
         w_slow[diag, diag] = 0.0
         if t % 10 == 0:
             err += float((e ** 2).sum())

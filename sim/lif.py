@@ -112,8 +112,8 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
     if noise_std == 0 and kernels.fused(xp):
         vector = lambda a: np.ascontiguousarray(np.broadcast_to(a, (d, 1, n)).reshape(d, n), dtype)  # noqa: E731
         matrix = lambda a: np.ascontiguousarray(np.broadcast_to(a, (d, *a.shape[1:])), dtype)  # noqa: E731
-        kernels.lif_run(np.ascontiguousarray(x), matrix(params.w_in),
-                        matrix(params.w_in if params.w_in_neg is None else params.w_in_neg),
+        w_in = matrix(params.w_in)
+        kernels.lif_run(np.ascontiguousarray(x), w_in, w_in if params.w_in_neg is None else matrix(params.w_in_neg),
                         vector(params.bias), vector(a_mem), vector(params.v_rest), vector(params.v_th),
                         vector(params.alive), vector(k_fast), vector(k_slow), matrix(w_fast), matrix(w_slow),
                         matrix(params.w_out / params.tau_out), dtype.type(params.v_reset), dtype.type(k_out),

@@ -18,16 +18,10 @@ from typing import Any, Callable
 from sim.backend import Backend, get_backend
 from sim.chip.mismatch import MismatchLevel
 from sim.network import SpikingNetwork
-from sim.perturb import ChipMismatch
-from sim.perturb import evaluate as evaluate_perturbed
+from sim.perturb import ChipMismatch, nominal_accuracy
 from sim.tasks.base import Task
 
 Progress = Callable[[dict], None]
-
-
-def evaluate(net: SpikingNetwork, task: Task, split: str = "test", backend: Backend | str = "numpy") -> float:
-    """Accuracy of `net` on a split of `task` (`sim.perturb.evaluate`, unperturbed)."""
-    return float(evaluate_perturbed(net, task, data=getattr(task, split), backend=backend)[0])
 
 
 def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, seed: int, backend: Backend,
@@ -85,7 +79,7 @@ def train(method: str, task: Task, *, n_neurons: int | None = None, epochs: int 
     be = get_backend(backend)
     net = METHODS[method](task, n_neurons=n_neurons, epochs=epochs, seed=seed, backend=be, progress=progress, **extra)
     metrics = dict(net.meta.get("metrics", {}))
-    metrics["test_accuracy"] = evaluate(net, task, "test", be)
+    metrics["test_accuracy"] = nominal_accuracy(net, task, be)
     net.meta.update(task=task.name, method=method, seed=seed, n_neurons=net.n_neurons, metrics=metrics,
                     task_meta=task.meta or {}, hardware_aware=hardware_aware)
     net.meta.setdefault("hyper", {})

@@ -108,22 +108,25 @@ class VectorKernel:
 
     def _propagate(self, src: np.ndarray) -> np.ndarray:
         """c[b, k, i] (float64): per type, the summed counts of each neuron's CAM sources."""
+        if not self.events:
+            return self._propagate_dense(src)
         chip, source = np.nonzero(src)
         lengths = self.fan_out[source]
-        if self.dense is not None and (not self.events or prefer_dense(int(lengths.sum()), src.shape[0],
-                                                                       self.dense.size, EVENT_COST)):
+        total = int(lengths.sum())
+        if self.dense is not None and prefer_dense(total, src.shape[0], self.dense.size, EVENT_COST):
             return self._propagate_dense(src)
-        return self._propagate_events(src, chip, source, lengths)
+        return self._propagate_events(src, chip, source, lengths, total)
 
     def _propagate_dense(self, src: np.ndarray) -> np.ndarray:
         b, n = src.shape[0], self.pop.index.size
         return (src.astype(np.float32) @ self.dense).astype(np.float64).reshape(b, 4, n)
 
     def _propagate_events(self, src: np.ndarray, chip: np.ndarray, source: np.ndarray,
-                          lengths: np.ndarray) -> np.ndarray:
-        """Each active source adds its count to the CAM slots it feeds (fan-out table)."""
+                          lengths: np.ndarray, total: int) -> np.ndarray:
+        """Each active source adds its count to the CAM slots it feeds (fan-out table);
+        `total` = lengths.sum()."""
         b, n = src.shape[0], self.pop.index.size
-        if not lengths.sum():
+        if not total:
             return np.zeros((b, 4, n))
         ends = np.cumsum(lengths)
         event = np.repeat(np.arange(chip.size), lengths)
