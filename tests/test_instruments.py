@@ -66,3 +66,15 @@ def test_cli_reads_and_sets():
     assert result.exit_code == 0 and "voltage setpoint 5 V" in result.output
     result = runner.invoke(main, ["instruments", "set-voltage", "99"])
     assert result.exit_code != 0 and "Data out of range" in result.output and "Traceback" not in result.output
+
+
+def test_supply_scaled_codes_are_the_nearest_in_range():
+    """A scaled bias is re-encoded as the nearest code within its range, as the compiler
+    encodes biases (`sim.chip.dac.nearest_code`), never rounding past the top."""
+    import numpy as np  # noqa: PLC0415
+    from sim.chip.dac import dac_value  # noqa: PLC0415
+    from sim.chip.supply import _scaled_codes  # noqa: PLC0415
+    top = np.array([[255, 8]])  # 65280, the largest dmem code; x1.004 is 65541 > 65535
+    assert dac_value(*_scaled_codes(top, 1.004, (1, 65535), signed=False)[0]) == 65280
+    idc = np.array([[200, 0, 1]])  # -200, doubled: -400, nearest is 200 x 2**1
+    np.testing.assert_array_equal(_scaled_codes(idc, 2.0, (-1000, 1000), signed=True)[0], [200, 1, 1])

@@ -20,8 +20,8 @@ import numpy as np
 
 from harness.compiler.neurons import Normalised
 from sim.chip.config import ChipConfig
-from sim.chip.dac import dac_code, dac_value
-from sim.chip.spec import DAC_COARSE_MAX, DAC_FINE_MAX, DMEM_RANGE, DSYN_RANGE, IDC_MAGNITUDE_MAX, ChipSpec
+from sim.chip.dac import dac_code, dac_value, nearest_code
+from sim.chip.spec import DMEM_RANGE, DSYN_RANGE, IDC_MAGNITUDE_MAX, ChipSpec
 
 THETA_TARGET = 2**20
 IDC_HEADROOM = 0.9
@@ -41,19 +41,8 @@ class CoreBiases:
 
 
 def code(value: float, lo: int, hi: int) -> tuple[np.ndarray, int]:
-    """The DAC (fine, coarse) whose value is nearest `value` within [lo, hi], and that value.
-
-    Unlike `dac_code`, never rounds past the range (65535 would round to 128 × 2**9).
-    """
-    target = float(np.clip(value, lo, hi))
-    best, best_error = (0, 0), np.inf
-    for coarse in range(DAC_COARSE_MAX + 1):
-        step = 2**coarse
-        for fine in {int(np.floor(target / step)), int(np.ceil(target / step))}:
-            fine = min(max(fine, 0), DAC_FINE_MAX)
-            error = abs(fine * step - target)
-            if lo <= fine * step <= hi and error < best_error:
-                best, best_error = (fine, coarse), error
+    """The DAC (fine, coarse) nearest `value` within [lo, hi] (`nearest_code`), and its value."""
+    best = nearest_code(value, lo, hi)
     return np.array(best), int(dac_value(*best))
 
 

@@ -26,3 +26,20 @@ def dac_code(value: float) -> tuple[int, int, int]:
         if error < best_error:
             best, best_error = (fine, coarse), error
     return best[0], best[1], int(value < 0 and best[0] > 0)
+
+
+def nearest_code(value: float, lo: int, hi: int) -> tuple[int, int]:
+    """The (fine, coarse) whose value is nearest `value` clipped to [lo, hi], within [lo, hi].
+
+    Unlike `dac_code`, never rounds past the range (65535 would round to 128 × 2**9).
+    """
+    target = float(np.clip(value, lo, hi))
+    best, best_error = (0, 0), np.inf
+    for coarse in range(DAC_COARSE_MAX + 1):
+        step = 2**coarse
+        for fine in sorted({int(np.floor(target / step)), int(np.ceil(target / step))}):
+            fine = min(max(fine, 0), DAC_FINE_MAX)
+            error = abs(fine * step - target)
+            if lo <= fine * step <= hi and error < best_error:
+                best, best_error = (fine, coarse), error
+    return best

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim.chip.config import ChipConfig
-from sim.chip.dac import dac_code, dac_value
+from sim.chip.dac import dac_value, nearest_code
 from sim.chip.spec import DMEM_RANGE, DSYN_RANGE, IDC_MAGNITUDE_MAX, THETA_RANGE, WSYN_RANGE
 
 RANGES = {"dmem": DMEM_RANGE, "theta": THETA_RANGE, "dsyn": DSYN_RANGE, "wsyn": WSYN_RANGE,
@@ -37,18 +37,15 @@ def supplied_config(config: ChipConfig, volts: float, nominal_v: float, alpha: f
 
 
 def _scaled_codes(codes: np.ndarray, factor: float, limits: tuple[int, int], signed: bool) -> np.ndarray:
-    """Codes [..., 2] (or [..., 3] with a sign bit) whose values are `factor` × the old ones."""
+    """Codes [..., 2] (or [..., 3] with a sign bit) whose values are `factor` × the old ones,
+    each the nearest code within `limits` (`nearest_code`; a signed value by its magnitude)."""
     values = dac_value(*np.moveaxis(codes, -1, 0)) * factor
     lo, hi = limits
     out = np.array(codes, np.int64)
     for index in np.ndindex(values.shape):
-        fine, coarse, negative = dac_code(float(np.clip(values[index], lo, hi)))
-        largest = -lo if negative else hi
-        while fine > 0 and int(dac_value(fine, coarse)) > largest:
-            fine -= 1  # the nearest code may overshoot the range by less than one step
-        if lo > 0 and int(dac_value(fine, coarse)) < lo:
-            fine, coarse = lo, 0
+        value = float(values[index])
+        fine, coarse = nearest_code(abs(value), 0, hi) if signed else nearest_code(value, lo, hi)
         out[index][:2] = fine, coarse
         if signed:
-            out[index][2] = negative
+            out[index][2] = int(value < 0 and fine > 0)
     return out
