@@ -1,6 +1,7 @@
 """Bad inputs give one clear line (file, field or value and the limit) and leave nothing behind (issue #9)."""
 import json
 import os
+import socket
 import stat
 import zipfile
 from pathlib import Path
@@ -218,6 +219,60 @@ def test_output_in_a_read_only_directory_is_refused(tmp_path, monkeypatch):
     for args in output_commands(tmp_path, bad):
         fails_cleanly(args, f"cannot write {bad}: directory {folder} is not writable", code=1)
     assert files_in(folder) == set()
+
+
+def special_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """A FIFO, a socket and a character device, each with the kind the error names."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    sock.close()
+    return {"fifo": (fifo, "a FIFO"), "socket": (tmp_path / "sock", "a socket"),
+            "device": (Path(os.devnull), "a character device")}
+
+
+def test_output_that_is_a_device_fifo_or_socket_is_refused(tmp_path):
+    for path, kind in special_files(tmp_path).values():
+        mode = path.stat().st_mode
+        for args in output_commands(tmp_path, str(path))[:4]:
+            fails_cleanly(args, f"cannot write {path}: it is {kind}, not a regular file", code=1)
+        with pytest.raises(OutputError, match=f"it is {kind}"):
+            write_text(path, "x")
+        assert path.stat().st_mode == mode  # still what it was
+
+
+def test_output_that_is_an_input_of_the_command_is_refused(tmp_path):
+    """calibrate C -o C, compile N -o N (also through another spelling of the path), and every
+    other command whose output names one of its inputs: refused, the input untouched."""
+    net = save_network(random_network(np.random.default_rng(0), n_in=1), tmp_path / "net.npz")
+    config = ChipConfig.empty(load_spec("dynapse1")).save(tmp_path / "chip.npz")
+    np.save(tmp_path / "inputs.npy", np.zeros((5, 64), np.uint8))
+    data = user_data(tmp_path, RNG.random((40, 20, 2)), np.arange(40) % 2)
+    (tmp_path / "sub").mkdir()
+    cases = [
+        (["calibrate", str(config), "-o", str(config)], "--out", "COMPILED"),
+        (["compile", str(net), "-o", str(tmp_path / "sub" / ".." / "net.npz")], "--out", "NET"),
+        (["compile", str(net), "-o", str(tmp_path / "c.npz"), "--report", str(tmp_path / "c.npz")], "--report",
+         "output --out"),
+        (["chip", "run", str(config), "--inputs", str(tmp_path / "inputs.npy"), "-o", str(config)], "--out",
+         "CONFIG_FILE"),
+        (["chip", "run", str(config), "--inputs", str(tmp_path / "inputs.npy"), "-o", str(tmp_path / "inputs.npy")],
+         "--out", "input --inputs"),
+        (["train", "--task", str(data), "-o", str(data)], "--out", "input --task"),
+        (["robustness", str(net), "--task", "xor", "--json", str(net)], "--json", "NETWORKS"),
+    ]
+    before = {p: p.read_bytes() for p in (net, config, data, tmp_path / "inputs.npy")}
+    for args, option, role in cases:
+        fails_cleanly(args, f"refusing to write {option} ", role, "choose another output path", code=1)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_an_output_named_like_a_task_is_not_an_input(tmp_path, monkeypatch):
+    from harness.commands.outputs import check_apart
+    monkeypatch.chdir(tmp_path)
+    check_apart({"task_name": "xor", "out": Path("xor")}, ("task_name",), ("out",))  # no file xor: no clash
 
 
 def test_report_into_an_unwritable_run_directory_is_one_line(tmp_path):
