@@ -298,6 +298,75 @@ def test_check_writable_creates_nothing(tmp_path):
     assert files_in(tmp_path) == set()
 
 
+# ---- 5b. calibration files --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    """(compiled network file, a valid calibration of chip seed 2 at spec mismatch for it)."""
+    from harness.compiler import compile_network  # noqa: PLC0415
+    from sim.tasks.xor import make_xor  # noqa: PLC0415
+    folder = tmp_path_factory.mktemp("calibrated")
+    task = make_xor(0, n_train=16, n_val=8, n_test=8, n_steps=500)
+    network = random_network(np.random.default_rng(0), n=24, n_in=1)
+    network.meta.update(task="xor", task_meta={"seed": 0, "n_train": 16, "n_val": 8, "n_test": 8, "n_steps": 500},
+                        method="test")
+    compiled = compile_network(network, "dynapse1", task.train.inputs).save(folder / "c.npz")
+    result = CliRunner().invoke(main, ["calibrate", str(compiled), "--chip-seed", "2", "--trials", "4", "-o",
+                                       str(folder / "cal.json")])
+    assert result.exit_code == 0, result.output
+    return compiled, json.loads((folder / "cal.json").read_text())
+
+
+def edited(record: dict, path: str, value) -> dict:
+    record = json.loads(json.dumps(record))
+    *parents, last = path.split(".")
+    target = record
+    for part in parents:
+        target = target[part]
+    target[last] = value(target[last]) if callable(value) else value
+    return record
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("trials", -1, "field 'trials' must be an integer >= 1, got -1"),
+    ("trials", 3, "field 'trials' is 3: calibration trials are a multiple of the task's 2 classes"),
+    ("trials", 64, "at most its train split's 16 samples"),
+    ("split", "test", "field 'split' must be 'train' or 'val', got 'test'"),
+    ("decoder.w_out", lambda w: [[float("nan")] * len(w[0])] + w[1:], "field 'decoder.w_out' has 1 values that are "
+                                                                        "not finite"),
+    ("decoder.bias", [float("inf")], "field 'decoder.bias' has 1 values that are not finite"),
+    ("decoder.tau_out", -70.0, "field 'decoder.tau_out' must be a finite number > 0, got -70.0"),
+    ("decoder.tau_out", 0, "field 'decoder.tau_out' must be a finite number > 0, got 0"),
+    ("decoder.tau_out", 35.0, "field 'decoder.tau_out' is 35, not the compiled decoder's"),
+    ("decoder.neurons", lambda n: [n[0] + 1] + n[1:], "field 'decoder.neurons' reads out neurons"),
+    ("decoder.w_out", lambda w: w[:-1], "field 'decoder.w_out' must be a list of numbers of shape"),
+    ("ridge.strength", float("nan"), "field 'ridge.strength' must be a finite number > 0"),
+    ("chip.spec_name", "dense1k", "made for spec name dense1k, not dynapse1 (field 'chip.spec_name')"),
+    ("chip.chip_id", "seed:3", "made for chip seed:3, not seed:2 (field 'chip.chip_id')"),
+    ("chip.mismatch", "0.0", "made for chip seed:2 at mismatch 0.0, not at mismatch spec (field 'chip.mismatch')"),
+    ("network", "0123456789abcdef", "(field 'network')"),
+])
+def test_a_calibration_file_is_checked_field_by_field(tmp_path, calibrated, path, value, message):
+    compiled, record = calibrated
+    (tmp_path / "cal.json").write_text(json.dumps(edited(record, path, value)))
+    fails_cleanly(["deploy", str(compiled), "--chip-seed", "2", "--calibration", str(tmp_path / "cal.json")],
+                  message, code=1)
+
+
+def test_a_calibration_is_refused_on_the_same_chip_at_another_mismatch(tmp_path, calibrated):
+    compiled, record = calibrated
+    (tmp_path / "cal.json").write_text(json.dumps(record))
+    fails_cleanly(["deploy", str(compiled), "--chip-seed", "2", "--mismatch", "0", "--calibration",
+                   str(tmp_path / "cal.json")], "at mismatch spec, not at mismatch 0 (field 'chip.mismatch')", code=1)
+
+
+def test_a_binary_file_as_calibration_is_one_clean_line(tmp_path, calibrated):
+    compiled, _ = calibrated
+    (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    line = fails_cleanly(["deploy", str(compiled), "--calibration", str(tmp_path / "plot.png")],
+                         "plot.png: not a calibration file (binary data, not JSON", code=1)
+    assert "\\x" not in line and "PNG" not in line
+
+
 # ---- 6. supply setpoints ----------------------------------------------------------------------
 @pytest.mark.parametrize("value, shown", [("nan", "nan V"), ("inf", "inf V"), ("-1", "-1 V")])
 def test_non_finite_or_negative_voltage_is_refused(value, shown):
