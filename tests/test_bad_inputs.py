@@ -340,7 +340,7 @@ def edited(record: dict, path: str, value) -> dict:
     ("decoder.neurons", lambda n: [n[0] + 1] + n[1:], "field 'decoder.neurons' reads out neurons"),
     ("decoder.w_out", lambda w: w[:-1], "field 'decoder.w_out' must be a list of numbers of shape"),
     ("ridge.strength", float("nan"), "field 'ridge.strength' must be a finite number > 0"),
-    ("chip.spec_name", "dense1k", "made for spec name dense1k, not dynapse1 (field 'chip.spec_name')"),
+    ("chip.spec_name", "dense1k", "cal.json: this calibration was made for spec name dense1k, not dynapse1 (field 'chip.spec_name')"),
     ("chip.chip_id", "seed:3", "made for chip seed:3, not seed:2 (field 'chip.chip_id')"),
     ("chip.mismatch", "0.0", "made for chip seed:2 at mismatch 0.0, not at mismatch spec (field 'chip.mismatch')"),
     ("network", "0123456789abcdef", "(field 'network')"),

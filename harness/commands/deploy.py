@@ -33,7 +33,10 @@ def deploy(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, 
         try:
             identity = chip.identity()
             if calibration is not None:
-                calibration.check(identity, compiled, task)
+                try:
+                    calibration.check(identity, compiled, task)
+                except CalibrationError as exc:
+                    raise CalibrationError(f"{calibration_file}: {exc}") from None
             accuracy = evaluate_on_chip(compiled, chip, task, samples=samples,
                                         decoder=calibration.decoder if calibration else None)
         finally:
