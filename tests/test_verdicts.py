@@ -120,7 +120,8 @@ def test_a_target_lost_at_run_time_stops_the_run_with_one_error_naming_it(tmp_pa
     assert summary["tests"][0]["message"].startswith("TargetUnreachable: target socket://127.0.0.1:1 cannot be used")
     [error] = summary["errors"]
     assert error.startswith("the run stopped at its first failure: target socket://127.0.0.1:1 cannot be used")
-    assert re.search(r"; (\d+) of \1 configured tests did not run$".replace("\\1", "\\d+"), error), error
+    left, configured = map(int, re.search(r"; (\d+) of (\d+) configured tests did not run$", error).groups())
+    assert left == configured - 1 > 0  # the session stopped after its first test
 
 
 def test_no_limit_anywhere_is_characterised_and_a_simulator_target_has_no_driver_path(tmp_path):
