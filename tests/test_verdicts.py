@@ -329,3 +329,33 @@ def test_outcomes_follow_pytest_with_assertions_as_fail_and_exceptions_as_error(
         "ConnectionRefusedError: board at socket://127.0.0.1:1 refused"
     assert outcomes["test_skipped"]["message"] == "no board"
     assert run_outcome(json.loads((results / "outcomes.json").read_text())) == ERROR
+
+
+STOPPING_TESTS = '''
+import pytest
+from harness.cluster import ClusterError
+
+@pytest.fixture
+def cluster():
+    raise ClusterError("cannot reach the Dask scheduler at tcp://127.0.0.1:1")
+
+def test_first(cluster):
+    pass
+
+def test_second(cluster):
+    pass
+
+def test_third():
+    pass
+'''
+
+
+def test_a_cluster_that_cannot_be_reached_stops_the_session_at_its_first_failure(pytester, tmp_path):
+    pytester.makepyfile(STOPPING_TESTS)
+    results = tmp_path / "results"
+    pytester.runpytest("-p", "no:cacheprovider", f"--harness-results={results}")
+    outcomes = json.loads((results / "outcomes.json").read_text())
+    assert [(t["nodeid"].split("::")[1], t["outcome"]) for t in outcomes["tests"]] == [("test_first", "error")]
+    assert outcomes["errors"] == ["the run stopped at its first failure: cannot reach the Dask scheduler at "
+                                  "tcp://127.0.0.1:1; 2 of 3 configured tests did not run"]
+    assert run_outcome(outcomes) == ERROR
