@@ -70,11 +70,6 @@ def parse_target(target: str) -> Target:
                   query.get("backend"))
 
 
-def check_target(target: str) -> None:
-    """UnknownTargetError unless `target` names a target (see the module docstring)."""
-    parse_target(target)
-
-
 def open_chip(target: str, *, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0,
               mismatch: MismatchLevel = "spec", link_timeout: float | None = None) -> Chip:
     """One chip: the emulated chip the URL (or else `chip_seed`, `mismatch`) names, or the

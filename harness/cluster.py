@@ -15,9 +15,13 @@ CuPy backend, tasks ask for the worker resource `GPU` (start GPU workers with
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 RETRIES = 2  # a chunk whose worker died (or that raised) is run again this many times
+REACH_TIMEOUT_S = 3.0     # a scheduler must accept a TCP connection this fast before a run starts
+CONNECT_TIMEOUT = "10s"   # and a Dask client this fast once it runs
 
 
 class ClusterError(RuntimeError):
@@ -39,19 +43,46 @@ def check_cluster(spec: str) -> str:
                      "like tcp://host:8786")
 
 
-def open_client(spec: str) -> Any:
-    """A `distributed.Client` for `spec` (never ''), with its own LocalCluster when local."""
+def check_reachable(spec: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """ClusterError unless `distributed` is installed and the scheduler of a `tcp://` or `tls://`
+    `spec` accepts a connection within `timeout` seconds (a local cluster is always reachable)."""
+    _distributed()
+    if not spec.startswith(("tcp://", "tls://")):
+        return
+    parts = urlsplit(spec)
     try:
-        from distributed import Client, LocalCluster  # noqa: PLC0415 - optional dependency
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ClusterError(f"cluster {spec!r}: expected a scheduler address like tcp://host:8786")
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {spec} within {timeout:g} s: "
+                           f"{exc.strerror or exc}") from None
+
+
+def _distributed() -> Any:
+    try:
+        import distributed  # noqa: PLC0415 - optional dependency
     except ImportError:
         raise ClusterError("a cluster needs Dask's distributed package: pip install 'snn-hil-harness[cluster]'") \
             from None
+    return distributed
+
+
+def open_client(spec: str) -> Any:
+    """A `distributed.Client` for `spec` (never ''), with its own LocalCluster when local."""
+    distributed = _distributed()
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if spec.startswith("local"):
         workers = int(spec.split(":", 1)[1]) if ":" in spec else (os.cpu_count() or 1)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster)
     try:
-        return Client(spec, timeout="20s")
+        return Client(spec, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {spec}: {exc}") from None
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from harness.outcomes import INFO
 from harness.results import FRACTION, Measurement
 from harness.stream import ConditionMeasured, Event, TestFinished
 
-CHARACTERISED = "info"
 SHOWN = {"yield": "yield", "yield_uncalibrated": "uncalibrated", "yield_calibrated": "calibrated",
          "driver_bit_errors": "driver bit errors"}
 
@@ -34,13 +34,16 @@ class ConsoleLines:
 def finished_line(test: TestFinished, verdict: ConditionMeasured | None) -> str:
     """The outcome, place and the verdict's measurements (and why a failure failed), or the
     test's message when it did not measure."""
-    label = "----" if test.outcome == "pass" and verdict is not None and verdict.outcome == CHARACTERISED \
+    label = "----" if test.outcome == "pass" and verdict is not None and verdict.outcome == INFO \
         else test.outcome.upper()
     place = " ".join(p for p in (test.suite, test.network, test.condition) if p) or test.nodeid
     if verdict is None or test.outcome not in ("pass", "fail"):
         return f"{label:5} {place}" + (f": {test.message}" if test.message else "")
     shown = [f"{SHOWN[m.name]} {_value(m)}{_limits(m)}" for m in verdict.measurements if m.name in SHOWN]
-    note = " (characterised)" if verdict.outcome == CHARACTERISED else ""
+    skipped = (verdict.facts.get("driver") or {}).get("skipped")
+    if skipped:
+        shown.append(f"driver not checked: {skipped}")
+    note = " (characterised)" if verdict.outcome == INFO else ""
     why = f"\n{'':6}{test.message}" if test.outcome == "fail" and test.message else ""
     return f"{label:5} {place}: {'; '.join(shown)}{note}{why}"
 

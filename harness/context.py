@@ -104,9 +104,14 @@ class HarnessContext:
     def board(self, spec: str) -> Any:
         """The fixed chip of the target (a board, or a seeded emulator), opened once per
         session: a board's port is exclusive."""
+        from drivers.chip import ChipError  # noqa: PLC0415
         from drivers.targets import open_chip  # noqa: PLC0415
+        from harness.preflight import TargetUnreachable  # noqa: PLC0415
         if self._board is None:
-            self._board = open_chip(self.config.target, spec=spec, link_timeout=self.config.link_timeout or None)
+            try:
+                self._board = open_chip(self.config.target, spec=spec, link_timeout=self.config.link_timeout or None)
+            except ChipError as exc:  # the session stops here (harness.outcomes)
+                raise TargetUnreachable(f"target {self.config.target} cannot be used: {exc}") from None
         return self._board
 
     # ---- instruments -------------------------------------------------------------------

@@ -4,20 +4,24 @@ One `TestFinished` per test case: `pass`, `fail` (an assertion: a measurement mi
 limit), `error` (an exception in setup, call or teardown: a chip, target or instrument that
 failed), or `skip` (with its reason); then one `SessionFinished` with the collection
 errors. The counts therefore equal pytest's, and the run's outcome follows from them: PASS
-only when every configured test ran and passed; any error, collection error or skip — or
-no test at all — is ERROR; otherwise a failure is FAIL.
+only when every configured test ran and passed and one of them checked a limit;
+CHARACTERISED when every test ran and passed but none checked a limit (each verdict was
+measured without one, e.g. `assert_at = []`: measured, not judged; exit 0 like PASS); any
+error, collection error or skip — or no test at all — is ERROR; otherwise a failure is FAIL.
+A target or cluster that cannot be used stops the session at its first failure.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Sequence
 
 import pytest
 
 from harness.stream import MeasurementStream, SessionFinished, TestFinished
 
-PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
-EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 2}
+PASS, FAIL, ERROR, CHARACTERISED = "PASS", "FAIL", "ERROR", "CHARACTERISED"
+EXIT_CODES = {PASS: 0, CHARACTERISED: 0, FAIL: 1, ERROR: 2}
+INFO = "info"  # a test's verdict measured without a limit: characterised, not judged
 # where a test case sits in a run: user properties set on each collected suite item
 PLACE = ("suite", "network", "condition")
 
@@ -30,6 +34,8 @@ class OutcomeLog:
     running: dict[str, TestFinished] = field(default_factory=dict)
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     interrupted: bool = False
+    finished: int = 0
+    stopped: str | None = None  # why the session stopped at its first failure (a target or cluster)
 
     @pytest.hookimpl
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -50,8 +56,17 @@ class OutcomeLog:
 
     @pytest.hookimpl
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.finished += 1
         if nodeid in self.running:
             self.stream.publish(self.running.pop(nodeid))
+
+    @pytest.hookimpl
+    def pytest_exception_interact(self, node: pytest.Item | pytest.Collector, call: pytest.CallInfo[Any],
+                                  report: Any) -> None:
+        """A target or cluster that cannot be used fails every test alike: stop at the first."""
+        if self.stopped is None and call.excinfo is not None and call.excinfo.errisinstance(_stopping()):
+            self.stopped = f"{call.excinfo.value}"
+            node.session.shouldfail = self.stopped
 
     @pytest.hookimpl
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
@@ -62,16 +77,32 @@ class OutcomeLog:
         for unfinished in self.running.values():  # interrupted mid-test: what it reported so far
             self.stream.publish(unfinished)
         self.running.clear()
-        self.stream.publish(SessionFinished(int(exitstatus), self.interrupted, tuple(self.collection_errors)))
+        errors = ()
+        if self.stopped is not None:
+            left = len(session.items) - self.finished
+            errors = (f"the run stopped at its first failure: {self.stopped}; {left} of {len(session.items)} "
+                      "configured tests did not run",)
+        self.stream.publish(SessionFinished(int(exitstatus), self.interrupted, tuple(self.collection_errors),
+                                            errors))
 
 
-def run_outcome(outcomes: dict[str, Any]) -> str:
-    """PASS / FAIL / ERROR of a session from its recorded outcomes (see the module docstring)."""
+def run_outcome(outcomes: dict[str, Any], verdicts: Sequence[str | None] = ()) -> str:
+    """PASS / CHARACTERISED / FAIL / ERROR of a session from its recorded outcomes and the
+    verdict of each test (None for a test that published none; see the module docstring)."""
     states = [t["outcome"] for t in outcomes.get("tests", [])]
     if not states or outcomes.get("collection_errors") or outcomes.get("errors") or \
             any(s in ("error", "skip") for s in states):
         return ERROR
-    return FAIL if "fail" in states else PASS
+    if "fail" in states:
+        return FAIL
+    return CHARACTERISED if len(verdicts) == len(states) and all(v == INFO for v in verdicts) else PASS
+
+
+def _stopping() -> tuple[type[BaseException], ...]:
+    """The failures that stop a session: its target or its cluster cannot be used."""
+    from harness.cluster import ClusterError  # noqa: PLC0415
+    from harness.preflight import TargetUnreachable  # noqa: PLC0415 - drivers load on demand
+    return TargetUnreachable, ClusterError
 
 
 def _crash_type(report: pytest.TestReport) -> str:

@@ -42,7 +42,7 @@ class RunOutcome:
 
     @property
     def verdict(self) -> str:
-        """PASS, FAIL or ERROR (harness.outcomes)."""
+        """PASS, CHARACTERISED, FAIL or ERROR (harness.outcomes)."""
         return self.summary["outcome"]
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.outcomes import run_outcome
+from harness.outcomes import INFO, run_outcome
 from harness.results import RunDir
 from harness.stream import (ChipMeasured, ConditionMeasured, Event, MeasurementStream, SessionFinished,
                             TestFinished)
@@ -58,11 +58,11 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
         tests.append({**verdict, **test, "verdict": verdict.get("outcome")})
     states = [t["outcome"] for t in tests]
     return {
-        "outcome": run_outcome(outcomes),
+        "outcome": run_outcome(outcomes, [t["verdict"] for t in tests]),
         "run": {key: manifest.get(key) for key in ("created", "resumed", "spec_version", "seed", "chip_seeds",
                                                    "target", "networks")},
         "totals": {"tests": len(tests), **{o: states.count(o) for o in ("pass", "fail", "error", "skip")},
-                   "characterised": sum(t["verdict"] == "info" for t in tests)},
+                   "characterised": sum(t["verdict"] == INFO for t in tests)},
         "errors": [*outcomes["errors"],
                    *(f"collecting {e['nodeid']}: {e['message']}" for e in outcomes["collection_errors"])],
         "pytest_exit": outcomes["pytest_exit"],

@@ -44,8 +44,9 @@ def _header(run: RunDir, summary: dict[str, Any]) -> list[str]:
     chance = sorted({t["chance"] for t in summary["tests"] if "chance" in t})
     return [
         f"# Robustness report: {summary['outcome']}", "",
-        "PASS: every configured test ran and met its limit. FAIL: a test missed its limit. ERROR: a test, chip, "
-        "target or instrument failed, or a configured test was skipped.", "",
+        "PASS: every configured test ran and met its limit. CHARACTERISED: every configured test ran, but none "
+        "checked a limit (measured, not judged). FAIL: a test missed its limit. ERROR: a test, chip, target or "
+        "instrument failed, or a configured test was skipped.", "",
         f"- run directory: `{run.root}`; started {manifest.get('created')}"
         + (f", resumed {len(manifest['resumed'])}x" if manifest.get("resumed") else ""),
         f"- {len(seeds)} virtual chips (chip seeds {seeds[0]}..{seeds[-1]})" if seeds else "- no chips",

@@ -46,6 +46,7 @@ SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
 DEFAULT_SIZES = {"n_train": 256, "n_val": 64, "n_test": 64}
 CHOICES = {"judge": ("calibrated", "uncalibrated"), "calibration_split": ("train", "val")}
+SEED_MAX = 2**64 - 1  # chip seeds are unsigned 64-bit (CHIP_SPEC)
 QUICK = {"chips": 8, "sizes": {"n_train": 64, "n_val": 32, "n_test": 16}, "samples": 16}
 
 
@@ -177,6 +178,13 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise fail(name, f"must be an integer >= {low}, got {value!r}")
             values[name] = value
+    last_chip = values.get("seed", 0) + values.get("chips", RunConfig.chips) - 1
+    if last_chip > SEED_MAX:
+        raise fail("seed", f"must leave room for the chip seeds seed .. seed + chips - 1 in 0..2**64-1, got "
+                           f"{values.get('seed', 0)} with {values.get('chips', RunConfig.chips)} chips "
+                           f"(at most {SEED_MAX - values.get('chips', RunConfig.chips) + 1})")
+    if "tasks" in values:
+        _check_tasks(values["tasks"], fail)
     if "link_timeout" in data:
         value = data["link_timeout"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
@@ -187,8 +195,7 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
             if not isinstance(data[name], str) or (name != "cache" and not data[name]):
                 raise fail(name, f"must be a non-empty string, got {data[name]!r}")
             values[name] = data[name]
-    if "target" in values:
-        _check_target(values["target"], fail)
+    _check_target(values.get("target", RunConfig.target), values.get("specs", RunConfig.specs), fail)
     if "cluster" in data:
         if not isinstance(data["cluster"], str):
             raise fail("cluster", f"must be a string, got {data['cluster']!r}")
@@ -208,13 +215,38 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
     return RunConfig(**values)
 
 
-def _check_target(target: str, fail: Any) -> None:
+def _check_target(target: str, specs: tuple[str, ...], fail: Any) -> None:
+    """The target URL and its fields: scheme, spec (the run's), chip seed, mismatch, backend."""
     from drivers.errors import UnknownTargetError  # noqa: PLC0415 - keeps import light
-    from drivers.targets import check_target  # noqa: PLC0415
+    from drivers.targets import parse_target  # noqa: PLC0415
+    from sim.chip.mismatch import MismatchError, check_chip_seed, resolve_cv  # noqa: PLC0415
+    from sim.chip.spec import SpecError, load_spec  # noqa: PLC0415
     try:
-        check_target(target)
-    except UnknownTargetError as exc:
+        parsed = parse_target(target)
+        spec = load_spec(parsed.spec or specs[0])
+        if parsed.spec is not None:
+            other = next((s for s in specs if load_spec(s) != spec), None)
+            if other is not None:
+                raise fail("target", f"{target!r} is a {parsed.spec} chip, but the run deploys to {other} "
+                                     "(name the same spec in 'specs', or leave it out of the URL)")
+        if parsed.chip_seed is not None:
+            check_chip_seed(parsed.chip_seed)
+        if parsed.mismatch is not None:
+            resolve_cv(parsed.mismatch, spec)
+        if parsed.backend is not None and parsed.backend not in BACKEND_NAMES:
+            raise fail("target", f"{target!r} has backend {parsed.backend!r}; choose one of "
+                                 f"{', '.join(BACKEND_NAMES)}")
+    except (UnknownTargetError, SpecError, MismatchError) as exc:
         raise fail("target", f"is invalid: {exc}") from None
+
+
+def _check_tasks(tasks: tuple[str, ...], fail: Any) -> None:
+    """Each task is a built-in name or names a data set file (which is read before the run)."""
+    from sim.tasks.registry import TASKS  # noqa: PLC0415 - keeps import light
+    for task in tasks:
+        if task not in TASKS and not task.endswith(".npz") and not Path(task).exists():
+            raise fail("tasks", f"has unknown task {task!r} (known: {', '.join(TASKS)}, or a path to a .npz "
+                                "data set)")
 
 
 def _check_specs(specs: tuple[str, ...], fail: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -29,10 +30,14 @@ class OutputError(OSError):
 
 def check_writable(path: str | Path, folder: bool = False) -> Path:
     """Return `path` if `write_atomic` could write it (or, with `folder`, files into it), creating
-    nothing; else raise OutputError. Missing parent folders are fine: they would be created."""
+    nothing; else raise OutputError. Missing parent folders are fine: they would be created.
+    A file is only ever written over a regular file: a device, FIFO or socket is refused
+    (replacing /dev/null with a regular file, as root, would break the system)."""
     path = Path(path)
     if not folder and os.path.isdir(path):
         raise OutputError(f"cannot write {path}: it is a directory")
+    if not folder and os.path.exists(path) and not os.path.isfile(path):
+        raise OutputError(f"cannot write {path}: it is {_kind(path)}, not a regular file")
     target = path if folder else path.parent
     existing = next(p for p in (target, *target.parents) if os.path.exists(p))
     if not os.path.isdir(existing):
@@ -40,6 +45,13 @@ def check_writable(path: str | Path, folder: bool = False) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: directory {existing} is not writable")
     return path
+
+
+def _kind(path: Path) -> str:
+    mode = os.stat(path).st_mode
+    kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:

@@ -1,6 +1,7 @@
 """Bad inputs give one clear line (file, field or value and the limit) and leave nothing behind (issue #9)."""
 import json
 import os
+import socket
 import stat
 import zipfile
 from pathlib import Path
@@ -220,6 +221,60 @@ def test_output_in_a_read_only_directory_is_refused(tmp_path, monkeypatch):
     assert files_in(folder) == set()
 
 
+def special_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """A FIFO, a socket and a character device, each with the kind the error names."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    sock.close()
+    return {"fifo": (fifo, "a FIFO"), "socket": (tmp_path / "sock", "a socket"),
+            "device": (Path(os.devnull), "a character device")}
+
+
+def test_output_that_is_a_device_fifo_or_socket_is_refused(tmp_path):
+    for path, kind in special_files(tmp_path).values():
+        mode = path.stat().st_mode
+        for args in output_commands(tmp_path, str(path))[:4]:
+            fails_cleanly(args, f"cannot write {path}: it is {kind}, not a regular file", code=1)
+        with pytest.raises(OutputError, match=f"it is {kind}"):
+            write_text(path, "x")
+        assert path.stat().st_mode == mode  # still what it was
+
+
+def test_output_that_is_an_input_of_the_command_is_refused(tmp_path):
+    """calibrate C -o C, compile N -o N (also through another spelling of the path), and every
+    other command whose output names one of its inputs: refused, the input untouched."""
+    net = save_network(random_network(np.random.default_rng(0), n_in=1), tmp_path / "net.npz")
+    config = ChipConfig.empty(load_spec("dynapse1")).save(tmp_path / "chip.npz")
+    np.save(tmp_path / "inputs.npy", np.zeros((5, 64), np.uint8))
+    data = user_data(tmp_path, RNG.random((40, 20, 2)), np.arange(40) % 2)
+    (tmp_path / "sub").mkdir()
+    cases = [
+        (["calibrate", str(config), "-o", str(config)], "--out", "COMPILED"),
+        (["compile", str(net), "-o", str(tmp_path / "sub" / ".." / "net.npz")], "--out", "NET"),
+        (["compile", str(net), "-o", str(tmp_path / "c.npz"), "--report", str(tmp_path / "c.npz")], "--report",
+         "output --out"),
+        (["chip", "run", str(config), "--inputs", str(tmp_path / "inputs.npy"), "-o", str(config)], "--out",
+         "CONFIG_FILE"),
+        (["chip", "run", str(config), "--inputs", str(tmp_path / "inputs.npy"), "-o", str(tmp_path / "inputs.npy")],
+         "--out", "input --inputs"),
+        (["train", "--task", str(data), "-o", str(data)], "--out", "input --task"),
+        (["robustness", str(net), "--task", "xor", "--json", str(net)], "--json", "NETWORKS"),
+    ]
+    before = {p: p.read_bytes() for p in (net, config, data, tmp_path / "inputs.npy")}
+    for args, option, role in cases:
+        fails_cleanly(args, f"refusing to write {option} ", role, "choose another output path", code=1)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_an_output_named_like_a_task_is_not_an_input(tmp_path, monkeypatch):
+    from harness.commands.outputs import check_apart
+    monkeypatch.chdir(tmp_path)
+    check_apart({"task_name": "xor", "out": Path("xor")}, ("task_name",), ("out",))  # no file xor: no clash
+
+
 def test_report_into_an_unwritable_run_directory_is_one_line(tmp_path):
     run = RunDir(tmp_path / "run")
     run.start("x = 1\n", {})
@@ -241,6 +296,75 @@ def test_check_writable_creates_nothing(tmp_path):
     assert check_writable(tmp_path / "new" / "deeper" / "out.npz") == tmp_path / "new" / "deeper" / "out.npz"
     assert check_writable(tmp_path / "new", folder=True) == tmp_path / "new"
     assert files_in(tmp_path) == set()
+
+
+# ---- 5b. calibration files --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    """(compiled network file, a valid calibration of chip seed 2 at spec mismatch for it)."""
+    from harness.compiler import compile_network  # noqa: PLC0415
+    from sim.tasks.xor import make_xor  # noqa: PLC0415
+    folder = tmp_path_factory.mktemp("calibrated")
+    task = make_xor(0, n_train=16, n_val=8, n_test=8, n_steps=500)
+    network = random_network(np.random.default_rng(0), n=24, n_in=1)
+    network.meta.update(task="xor", task_meta={"seed": 0, "n_train": 16, "n_val": 8, "n_test": 8, "n_steps": 500},
+                        method="test")
+    compiled = compile_network(network, "dynapse1", task.train.inputs).save(folder / "c.npz")
+    result = CliRunner().invoke(main, ["calibrate", str(compiled), "--chip-seed", "2", "--trials", "4", "-o",
+                                       str(folder / "cal.json")])
+    assert result.exit_code == 0, result.output
+    return compiled, json.loads((folder / "cal.json").read_text())
+
+
+def edited(record: dict, path: str, value) -> dict:
+    record = json.loads(json.dumps(record))
+    *parents, last = path.split(".")
+    target = record
+    for part in parents:
+        target = target[part]
+    target[last] = value(target[last]) if callable(value) else value
+    return record
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("trials", -1, "field 'trials' must be an integer >= 1, got -1"),
+    ("trials", 3, "field 'trials' is 3: calibration trials are a multiple of the task's 2 classes"),
+    ("trials", 64, "at most its train split's 16 samples"),
+    ("split", "test", "field 'split' must be 'train' or 'val', got 'test'"),
+    ("decoder.w_out", lambda w: [[float("nan")] * len(w[0])] + w[1:], "field 'decoder.w_out' has 1 values that are "
+                                                                        "not finite"),
+    ("decoder.bias", [float("inf")], "field 'decoder.bias' has 1 values that are not finite"),
+    ("decoder.tau_out", -70.0, "field 'decoder.tau_out' must be a finite number > 0, got -70.0"),
+    ("decoder.tau_out", 0, "field 'decoder.tau_out' must be a finite number > 0, got 0"),
+    ("decoder.tau_out", 35.0, "field 'decoder.tau_out' is 35, not the compiled decoder's"),
+    ("decoder.neurons", lambda n: [n[0] + 1] + n[1:], "field 'decoder.neurons' reads out neurons"),
+    ("decoder.w_out", lambda w: w[:-1], "field 'decoder.w_out' must be a list of numbers of shape"),
+    ("ridge.strength", float("nan"), "field 'ridge.strength' must be a finite number > 0"),
+    ("chip.spec_name", "dense1k", "cal.json: this calibration was made for spec name dense1k, not dynapse1 (field 'chip.spec_name')"),
+    ("chip.chip_id", "seed:3", "made for chip seed:3, not seed:2 (field 'chip.chip_id')"),
+    ("chip.mismatch", "0.0", "made for chip seed:2 at mismatch 0.0, not at mismatch spec (field 'chip.mismatch')"),
+    ("network", "0123456789abcdef", "(field 'network')"),
+])
+def test_a_calibration_file_is_checked_field_by_field(tmp_path, calibrated, path, value, message):
+    compiled, record = calibrated
+    (tmp_path / "cal.json").write_text(json.dumps(edited(record, path, value)))
+    fails_cleanly(["deploy", str(compiled), "--chip-seed", "2", "--calibration", str(tmp_path / "cal.json")],
+                  message, code=1)
+
+
+def test_a_calibration_is_refused_on_the_same_chip_at_another_mismatch(tmp_path, calibrated):
+    compiled, record = calibrated
+    (tmp_path / "cal.json").write_text(json.dumps(record))
+    fails_cleanly(["deploy", str(compiled), "--chip-seed", "2", "--mismatch", "0", "--calibration",
+                   str(tmp_path / "cal.json")], "at mismatch spec, not at mismatch 0 (field 'chip.mismatch')", code=1)
+
+
+def test_a_binary_file_as_calibration_is_one_clean_line(tmp_path, calibrated):
+    compiled, _ = calibrated
+    (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    line = fails_cleanly(["deploy", str(compiled), "--calibration", str(tmp_path / "plot.png")],
+                         "plot.png: not a calibration file (binary data, not JSON", code=1)
+    assert "\\x" not in line and "PNG" not in line
 
 
 # ---- 6. supply setpoints ----------------------------------------------------------------------

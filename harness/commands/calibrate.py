@@ -9,7 +9,7 @@ import click
 from drivers.chip import ChipError
 from drivers.targets import open_chip
 from harness.calibration import SPLITS, Calibration, CalibrationError
-from harness.commands.outputs import writable
+from harness.commands.outputs import outputs_apart, writable
 from harness.commands.targeting import load_compiled, target_options
 from harness.compiler import CompileError
 from harness.deploy import TASK_ERRORS, calibrate_on_chip
@@ -28,6 +28,7 @@ from sim.chip.spec import SpecError
               help="Split the trials come from (never the test split).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Calibration file (JSON), keyed by the chip's identity and the compiled network.")
+@outputs_apart(inputs=("source",), outputs=("out",))
 def calibrate(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, task_name: str | None,
               link_timeout: float | None, trials: int, split: str, out: Path) -> None:
     """Run TRIALS calibration trials of COMPILED through a chip and fit that chip's readout

@@ -7,7 +7,7 @@ import click
 import numpy as np
 
 from drivers.population import SimulatedPopulation
-from harness.commands.outputs import writable
+from harness.commands.outputs import outputs_apart, writable
 from sim.atomic import NPZ_ERRORS, OutputError, save_npz
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.chip.config import ChipConfig, ConfigError
@@ -55,6 +55,7 @@ def info(spec: str) -> None:
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
               help="Output .npz: spikes [B, T, N], chip_seeds, and state arrays with --state.")
+@outputs_apart(inputs=("config_file", "inputs_file"), outputs=("out",))
 def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int, mismatch: str,
                noise_amplitude: int, noise_seed: int, state: bool, backend: str, out: Path) -> None:
     """Run CONFIG_FILE on virtual chips and write their output rasters."""

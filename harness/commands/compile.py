@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.commands.outputs import writable
+from harness.commands.outputs import outputs_apart, writable
 from harness.compiler import CompileError, compile_network, format_report
 from harness.deploy import TASK_ERRORS, check_task, measure, task_for
 from sim.atomic import OutputError, write_json
@@ -32,6 +32,7 @@ from sim.netfile import NetworkFileError, load_network
 @click.option("--mismatch", default="spec", show_default=True, help="Mismatch of those chips: spec, 0, 0.1, 10%.")
 @click.option("--samples", type=click.IntRange(1), help="Test samples to evaluate (default: the whole test split).")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
+@outputs_apart(inputs=("net_file", "task_name"), outputs=("out", "report_file"))
 def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, refit: bool, task_name: str | None,
                 weight_bits: int | None, chips: int, mismatch: str, samples: int | None, backend: str) -> None:
     """Compile NET (a saved network) for a chip spec, measure it and print the mapping report."""

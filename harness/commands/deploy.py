@@ -11,7 +11,6 @@ from harness.calibration import Calibration, CalibrationError
 from harness.commands.targeting import load_compiled, target_options
 from harness.compiler import CompileError
 from harness.deploy import TASK_ERRORS, evaluate_on_chip, split_data
-from harness.networks import compiled_fingerprint
 from sim.chip.mismatch import MismatchError
 from sim.chip.spec import SpecError
 
@@ -34,7 +33,10 @@ def deploy(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, 
         try:
             identity = chip.identity()
             if calibration is not None:
-                calibration.check(identity.chip_id, compiled_fingerprint(compiled))
+                try:
+                    calibration.check(identity, compiled, task)
+                except CalibrationError as exc:
+                    raise CalibrationError(f"{calibration_file}: {exc}") from None
             accuracy = evaluate_on_chip(compiled, chip, task, samples=samples,
                                         decoder=calibration.decoder if calibration else None)
         finally:

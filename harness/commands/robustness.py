@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from harness.commands.outputs import writable
+from harness.commands.outputs import outputs_apart, writable
 import numpy as np
 
 from sim.atomic import write_json
@@ -107,6 +107,7 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
               help="With --chips: re-fit the readout on the nominal chip's spikes, as `harness compile` does.")
 @click.option("--float-table/--no-float-table", default=True, show_default=True,
               help="The paper's perturbation table (--no-float-table: only the chip comparison).")
+@outputs_apart(inputs=("networks", "task_name"), outputs=("json_out",))
 def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None, methods: str, n_networks: int,
                out_dir: Path | None, draws: int, test_samples: int | None, task_seed: int | None, seed: int, backend: str,
                json_out: Path | None, chips: int, chip_levels: str, spec: str, refit: bool, float_table: bool) -> None:

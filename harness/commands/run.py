@@ -45,12 +45,15 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     \b
     Exit status:
       0  PASS   every configured test ran and met its limit
+         CHARACTERISED  every configured test ran, but none checked a limit
+                (no assert_at): measured, not judged
       1  FAIL   a test ran and missed its limit (and nothing errored)
       2  ERROR  a test, chip, target or instrument failed, a configured test was
                 skipped, or the configuration is invalid (nothing runs then)
       130       interrupted; the same command resumes the run
     """
     from harness.pipeline import run_pipeline  # noqa: PLC0415 - heavy imports
+    from harness.preflight import preflight  # noqa: PLC0415
     from harness.compiler import CompileError  # noqa: PLC0415
     from harness.results import ResultsError  # noqa: PLC0415
     from sim.tasks.registry import TaskError  # noqa: PLC0415
@@ -65,7 +68,8 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     out = out or default_out(config_file, config.to_toml())
     try:
         check_writable(out, folder=True)
-    except OutputError as exc:
+        preflight(config, origin=str(config_file) if config_file else "configuration")
+    except (OutputError, RunConfigError) as exc:
         raise RunError(str(exc)) from None
     try:
         outcome = run_pipeline(config, out, progress=progress, echo=click.echo)
@@ -83,9 +87,13 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
 def outcome_lines(summary: dict) -> list[str]:
     """The errors that kept tests from running, then the counts and the verdict (each test's
     line was printed as it finished)."""
+    from harness.outcomes import CHARACTERISED  # noqa: PLC0415 - pytest loads only when used
     lines = [f"ERROR {error}" for error in summary["errors"]]
     totals = summary["totals"]
     lines.append(f"{totals['tests']} tests: {totals['pass']} passed ({totals['characterised']} of them characterised "
                  f"without a limit), {totals['fail']} failed, {totals['error']} errors, {totals['skip']} skipped "
                  f"-> {summary['outcome']}")
+    if summary["outcome"] == CHARACTERISED:
+        lines.append("CHARACTERISED: no test checked a limit (no condition is in an assert_at); the run is measured, "
+                     "not judged")
     return lines

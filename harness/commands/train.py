@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from harness.commands.outputs import writable
+from harness.commands.outputs import outputs_apart, writable
 from harness.progress import StageBars
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.methods import METHODS
@@ -39,6 +39,7 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
               callback=_mismatch_level, metavar="[LEVEL]",
               help="ads, bptt: train on a freshly sampled dynapse1 chip per minibatch, at mismatch LEVEL "
                    "(spec, 0.1, 10%; alone: spec).")
+@outputs_apart(inputs=("task_name",), outputs=("out",))
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None) -> None:

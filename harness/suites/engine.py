@@ -131,21 +131,24 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     }
     measured_condition = ConditionMeasured(
         suite, deployment.key, condition.label,
-        condition_measurements(yield_, by_name, trials, spec_limit, driver["bit_errors"]), outcome, facts)
+        condition_measurements(yield_, by_name, trials, spec_limit, driver), outcome, facts)
     ctx.stream.publish(measured_condition)
     return measured_condition.verdict()
 
 
 def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
-                           bit_errors: int) -> tuple[Measurement, ...]:
+                           driver: dict[str, Any]) -> tuple[Measurement, ...]:
     """A condition's measurements with names, units and limits (OpenHTF style): the judged
-    yield (with its limit), both deployments' yield and median accuracy, and the driver check."""
+    yield (with its limit), both deployments' yield and median accuracy, and the driver check
+    when one ran (none without a driver path, or when the target cannot realise the chips)."""
     measurements = [judged]
     for deployment, k in (("uncalibrated", 0), ("calibrated", trials)):
         values = by_name[accuracy_name(k)]
         measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
                          Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
-    return (*measurements, Measurement("driver_bit_errors", float(bit_errors), "bits", high=0.0))
+    if driver["chips"]:
+        measurements.append(Measurement("driver_bit_errors", float(driver["bit_errors"]), "bits", high=0.0))
+    return tuple(measurements)
 
 
 def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: np.ndarray) -> dict[str, Any]:
@@ -279,7 +282,11 @@ def _identical_chips(deployment: Deployment, setup: Setup) -> bool:
 def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seeds: Sequence[int],
                  samples: int) -> dict[str, Any]:
     """Run a sample of chips on the driver path's population and on the simulated one, and
-    count the spike bits that differ (all neurons, every step; sample s uses noise seed s)."""
+    count the spike bits that differ (all neurons, every step; sample s uses noise seed s).
+    A simulator target has no driver path: comparing the simulator with itself checks nothing."""
+    if no_driver_path(ctx.config.target):
+        return {"target": ctx.config.target, "chips": [], "bit_errors": 0,
+                "skipped": f"no driver path ({ctx.config.target} is the batched simulator itself)"}
     data = deployment.task.test.subset(slice(0, samples))  # bits are compared, so any samples do
     simulated = SimulatedPopulation(setup.mismatch, ctx.config.backend)
     noise = np.arange(len(data), dtype=np.uint64)
@@ -302,6 +309,11 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
                         "bits": int(runs[1].spikes.size), "bit_errors": errors,
                         "differences": result_differences(runs[1], runs[0], ("simulator", "driver"))})
     return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "skipped": skipped}
+
+
+def no_driver_path(target: str) -> bool:
+    from drivers.targets import SIMULATOR, parse_target  # noqa: PLC0415 - drivers load on demand
+    return parse_target(target).scheme == SIMULATOR
 
 
 def check(verdict: dict[str, Any]) -> None:
