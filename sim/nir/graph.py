@@ -199,12 +199,15 @@ def _delayed_edges(nodes: dict[str, tuple[str, Any]], edges: list[tuple[str, str
 
 def _forward_order(nodes: dict[str, tuple[str, Any]], edges: list[tuple[str, str]],
                    delayed: set[tuple[str, str]], source: str) -> list[str]:
-    """Topological order over the undelayed edges (graph order among equals)."""
+    """Topological order over the undelayed edges, by name among the nodes ready (HDF5 keeps
+    no order, so the name makes the order, and the model, the same on every read)."""
     live = [e for e in edges if e not in delayed]
+    position = {n: i for i, n in enumerate(sorted(nodes))}
     pending = {n: sum(1 for _, b in live if b == n) for n in nodes}
     order, ready = [], [n for n in nodes if pending[n] == 0]
     while ready:
-        node = ready.pop(0)
+        node = min(ready, key=position.__getitem__)
+        ready.remove(node)
         order.append(node)
         for a, b in live:
             if a == node:

@@ -67,6 +67,7 @@ class NirModel:
 
     def __post_init__(self) -> None:
         check_discretisation(self.dt, self.reset, self.convention)
+        self.connections = sorted(self.connections, key=lambda c: (c.target, c.source, c.delayed))
 
     @property
     def spiking_layers(self) -> list[int]:
@@ -106,8 +107,8 @@ class NirModel:
                         dict(self.meta))
 
     def same_as(self, other: "NirModel") -> bool:
-        """Same structure, parameters and discretisation (bit for bit)."""
-        return self.to_dict() == other.to_dict()
+        """Same structure, parameters and discretisation, bit for bit (`meta` aside)."""
+        return {**self.to_dict(), "meta": None} == {**other.to_dict(), "meta": None}
 
 
 def check_discretisation(dt: float, reset: str, convention: str) -> None:
