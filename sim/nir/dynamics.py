@@ -38,7 +38,7 @@ class _State:
 
     def __init__(self, layer: Layer, samples: int) -> None:
         self.layer = layer
-        self.v = np.zeros((samples, layer.size))
+        self.v = np.zeros((samples, layer.size)) + layer.params.get("v_leak", 0.0)  # at rest
         self.i = np.zeros((samples, layer.size))
         self.s = np.zeros((samples, layer.size))
         self.p = layer.params
