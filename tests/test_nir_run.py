@@ -5,9 +5,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import drivers.targets  # noqa: F401 - imported before pytester's in-process runs (see test_plugin.py)
+import harness.context  # noqa: F401
 from harness.cli import main
 from harness.context import network_plan
 from harness.run_config import RunConfigError, config_from_dict, load_config
+
+pytest_plugins = ["pytester"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "nir"
 MODEL, DATA = str(FIXTURES / "snntorch_rsynaptic.nir"), str(FIXTURES / "snntorch_data.npz")
