@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from sim.lif import lif_params, simulate
 from sim.netfile import load_network, save_network
-from sim.nir import NirError, export_nir, import_nir, imported_model, simulate_network
+from sim.nir import NirError, import_nir, imported_model, simulate_network
 from sim.nir.dynamics import run
 from tests.networks import random_network
 

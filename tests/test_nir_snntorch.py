@@ -11,7 +11,8 @@ from sim.netfile import load_network
 from sim.nir import imported_model
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "nir"
-MODEL, DATA, SPIKES = FIXTURES / "snntorch_rsynaptic.nir", FIXTURES / "snntorch_data.npz", FIXTURES / "snntorch_spikes.npz"
+MODEL, DATA = FIXTURES / "snntorch_rsynaptic.nir", FIXTURES / "snntorch_data.npz"
+SPIKES = FIXTURES / "snntorch_spikes.npz"
 
 
 def harness(*args) -> str:
@@ -29,7 +30,8 @@ def imported_spikes(tmp_path: Path, convention: str) -> tuple[np.ndarray, np.nda
 
 
 def test_snntorch_export_imports_as_its_layers(tmp_path):
-    harness("import", MODEL, "--dt", "1e-4", "--reset", "subtract", "--convention", "snntorch", "-o", tmp_path / "n.npz")
+    harness("import", MODEL, "--dt", "1e-4", "--reset", "subtract", "--convention", "snntorch",
+            "-o", tmp_path / "n.npz")
     model = imported_model(load_network(tmp_path / "n.npz"))
     assert [(x.name, x.kind, x.size) for x in model.layers] == [("1.lif", "CubaLIF", 16), ("3", "LIF", 3)]
     assert [(c.source, c.target, c.delayed) for c in model.connections] == [(-1, 0, False), (0, 0, True), (0, 1, False)]

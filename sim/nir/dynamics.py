@@ -95,6 +95,7 @@ def run(model: NirModel, inputs: np.ndarray) -> Trace:
                 source = x[:, t] if c.source == INPUT else (before if c.delayed else now)[c.source]
                 total += source @ c.weight
             now[k] = state.step(total, model.dt, model.reset, model.convention)
-        spikes[:, t] = np.concatenate([now[k] for k in spiking], axis=1) if spiking else spikes[:, t]
+        if spiking:
+            spikes[:, t] = np.concatenate([now[k] for k in spiking], axis=1)
         outputs[:, t] = now[model.output]
     return Trace(spikes, outputs)

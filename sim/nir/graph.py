@@ -101,7 +101,8 @@ def _flatten(graph: Any, prefix: str, top: bool) -> tuple[dict[str, tuple[str, A
         full, kind = prefix + str(name), _type(node)
         if kind == "NIRGraph":
             inner, inner_edges = _flatten(node, full + ".", top=False)
-            ends = [[n for n, (k, x) in inner.items() if k == PASS and _type(x) == role and n.count(".") == full.count(".") + 1]
+            depth = full.count(".") + 1  # the subgraph's own ports, not those of graphs inside it
+            ends = [[n for n, (k, x) in inner.items() if k == PASS and _type(x) == role and n.count(".") == depth]
                     for role in ("Input", "Output")]
             if any(len(e) != 1 for e in ends):
                 raise NirError(f"node {full!r} (NIRGraph): a subgraph needs exactly one Input and one Output")
