@@ -74,13 +74,16 @@ def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
     return net, False
 
 
-def given_network(config: RunConfig, path: str) -> SpikingNetwork:
-    """A network file from elsewhere: a NIR graph imported with the run's dt and conventions,
-    or a saved network."""
-    if path.endswith(".nir"):
-        from sim.nir import import_nir  # noqa: PLC0415 - NIR support loads on demand
-        return import_nir(path, config.dt, config.reset, config.convention)
-    return load_network(path)
+def given_network(config: RunConfig, path: str, task: Task) -> SpikingNetwork:
+    """A network file from elsewhere: a NIR graph imported with the run's dt and conventions
+    (its metrics: the graph's own float test accuracy on `task`), or a saved network."""
+    if not path.endswith(".nir"):
+        return load_network(path)
+    from sim.nir import import_nir, simulate_network  # noqa: PLC0415 - NIR support loads on demand
+    net = import_nir(path, config.dt, config.reset, config.convention)
+    outputs = simulate_network(net, task.test.inputs).outputs
+    net.meta["metrics"] = {"test_accuracy": float(task.accuracy(outputs, task.test))}
+    return net
 
 
 def compiled_fingerprint(compiled: CompiledNetwork) -> str:
@@ -143,7 +146,7 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
     if net_path.is_file():
         net, source = load_network(net_path), "run directory"
     elif method.endswith(NETWORK_FILES):
-        net, source = given_network(config, method), f"imported from {method}"
+        net, source = given_network(config, method, task), f"imported from {method}"
         save_network(net, net_path)
     else:
         net, reused = trained_network(config, task, task_id, method, progress)

@@ -59,6 +59,7 @@ def test_harness_run_on_an_imported_snntorch_network(tmp_path):
     result = CliRunner().invoke(main, ["run", str(config), "--out", str(tmp_path / "run"), "--no-progress"])
     assert result.exit_code in (0, 1), result.output  # PASS or FAIL: every test ran, none errored
     assert "imported from" in result.output and "19 neurons" in result.output
+    assert "float test accuracy 0.9" in result.output  # the graph itself on the test split (0.933 when made)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["outcome"] in ("PASS", "FAIL") and summary["totals"]["error"] == 0
     assert summary["totals"]["tests"] == 2 and summary["totals"]["skip"] == 0
