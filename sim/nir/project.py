@@ -8,8 +8,8 @@ graph; it is exact for the graphs `from_network` writes and an approximation oth
   is a 10⁶-step leak); reset by subtraction becomes reset to v_reset; spikes between layers
   arrive one step later; an input into a CubaLIF synapse becomes the steady current r·w_in·x;
 - spikes into a CubaLIF travel on its synapse (per-step decay 1 − dt/τ_syn); spikes into a
-  LIF or IF on a one-step synapse; an LI layer between spiking layers (one neuron per target,
-  v_leak folded into the bias) is a synapse of its own; at most two synapse time constants per
+  LIF or IF on a short synapse (τ = 0.25 steps) carrying the same charge; an LI layer between
+  spiking layers (one neuron per target, v_leak folded into the bias) is a synapse of its own; at most two synapse time constants per
   layer, the shorter becomes the fast synapse and the longer the slow one;
 - a spiking Output layer is read by spike count (w_out = identity on its neurons, τ_out one
   step, so the task decides by the argmax of counts); an LI readout by its state
@@ -58,9 +58,9 @@ class _Target:
         if layer.kind == "CubaLIF":  # spikes on its own synapse
             self.own_tau = step_tau(_decay(dt, p["tau_syn"]))
             self.own_kick = gain * dt / p["tau_syn"] * p["w_in"]  # current per unit x, first step
-        else:
+        else:  # a short synapse delivering the one-step charge steady·x
             self.own_tau = np.full(layer.size, ONE_STEP_TAU)
-            self.own_kick = self.steady
+            self.own_kick = self.steady * -np.expm1(-1.0 / ONE_STEP_TAU)
 
 
 def to_network(model: NirModel) -> tuple[SpikingNetwork, list[str]]:
