@@ -9,8 +9,9 @@ graph; it is exact for the graphs `from_network` writes and an approximation oth
   arrive one step later; an input into a CubaLIF synapse becomes the steady current r·w_in·x;
 - spikes into a CubaLIF travel on its synapse (per-step decay 1 − dt/τ_syn); spikes into a
   LIF or IF on a short synapse (τ = 0.25 steps) carrying the same charge; an LI layer between
-  spiking layers (one neuron per target, v_leak folded into the bias) is a synapse of its own; at most two synapse time constants per
-  layer, the shorter becomes the fast synapse and the longer the slow one;
+  spiking layers (one neuron per target, v_leak folded into the bias) is a synapse of its own;
+  at most two synapse time constants per layer, the shorter becomes the fast synapse and the
+  longer the slow one;
 - a spiking Output layer is read by spike count (w_out = identity on its neurons, τ_out one
   step, so the task decides by the argmax of counts); an LI readout by its state
   (τ_out from its τ, w_out from its weights; a CubaLI readout loses its synaptic filter).
