@@ -18,6 +18,9 @@ COMMANDS: dict[str, str] = {
     "emulate": "harness.commands.emulate:emulate",
     "boards": "harness.commands.boards:boards",
     "instruments": "harness.commands.instruments:instruments",
+    "import": "harness.commands.nir:import_cmd",
+    "export": "harness.commands.nir:export_cmd",
+    "simulate": "harness.commands.nir:simulate_cmd",
 }
 
 

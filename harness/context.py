@@ -29,8 +29,10 @@ def manifest_for(config: RunConfig) -> dict[str, Any]:
 
 
 def network_plan(config: RunConfig) -> list[tuple[str, str, str, str]]:
-    """(key, task, method, spec) for every network the run deploys."""
-    return [(network_key(t, m, s), t, m, s) for t in config.tasks for m in config.methods for s in config.specs]
+    """(key, task, method, spec) for every network the run deploys; with `networks`, each
+    network file stands in the place of a method."""
+    sources = config.networks or config.methods
+    return [(network_key(t, m, s), t, m, s) for t in config.tasks for m in sources for s in config.specs]
 
 
 @dataclass

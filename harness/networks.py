@@ -28,14 +28,22 @@ CACHE_VERSION = 2  # 2: ADS fast_gain 0.25 and ridge readout
 Progress = Callable[[dict], None]
 
 
+NETWORK_FILES = (".nir", ".npz")  # a "method" that is a network file from elsewhere
+
+
 def task_name(task: str) -> str:
     """A short name for a task given by name or as a path to a data set."""
     return Path(task).stem if task.endswith(".npz") else task
 
 
+def method_name(method: str) -> str:
+    """A short name for a training method or a network file (its stem)."""
+    return Path(method).stem if method.endswith(NETWORK_FILES) else method
+
+
 def network_key(task: str, method: str, spec: str) -> str:
     """The name of one deployed network in file names, records and test ids."""
-    return f"{task_name(task)}-{method}-{Path(spec).stem}"
+    return f"{task_name(task)}-{method_name(method)}-{Path(spec).stem}"
 
 
 def load_run_task(config: RunConfig, task: str) -> Task:
@@ -64,6 +72,18 @@ def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
                 seed=config.seed, backend=config.backend, progress=progress)
     save_network(net, path)
     return net, False
+
+
+def given_network(config: RunConfig, path: str, task: Task) -> SpikingNetwork:
+    """A network file from elsewhere: a NIR graph imported with the run's dt and conventions
+    (its metrics: the graph's own float test accuracy on `task`), or a saved network."""
+    if not path.endswith(".nir"):
+        return load_network(path)
+    from sim.nir import import_nir, simulate_network  # noqa: PLC0415 - NIR support loads on demand
+    net = import_nir(path, config.dt, config.reset, config.convention)
+    outputs = simulate_network(net, task.test.inputs).outputs
+    net.meta["metrics"] = {"test_accuracy": float(task.accuracy(outputs, task.test))}
+    return net
 
 
 def compiled_fingerprint(compiled: CompiledNetwork) -> str:
@@ -122,9 +142,12 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
     key = network_key(task_id, method, spec_name)
     task = load_run_task(config, task_id)
     spec = load_spec(spec_name)
-    net_path = run.subdir("networks") / f"{task_name(task_id)}-{method}.npz"
+    net_path = run.subdir("networks") / f"{task_name(task_id)}-{method_name(method)}.npz"
     if net_path.is_file():
         net, source = load_network(net_path), "run directory"
+    elif method.endswith(NETWORK_FILES):
+        net, source = given_network(config, method, task), f"imported from {method}"
+        save_network(net, net_path)
     else:
         net, reused = trained_network(config, task, task_id, method, progress)
         cached = cache_path(config, task_id, method)

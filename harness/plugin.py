@@ -1,7 +1,7 @@
 """The harness's pytest plugin (entry point `pytest11: harness`): options, fixtures, markers.
 
 Options (all `--harness-*`; each overrides the run configuration given by `--harness-config`):
-target, spec, chips, mismatch, seed, results, instruments, config. Fixtures: `harness`
+target, spec, chips, mismatch, seed, results, instruments, network, task, config. Fixtures: `harness`
 (the session's HarnessContext), `chip` (a Chip on the target), `virtual_chips`,
 `deployed_network` (parametrised over the configured networks), `instruments`, and for
 the suites `condition` (parametrised from the suite catalog) and `verdict` (the suite's
@@ -33,6 +33,8 @@ _OPTIONS = {  # option -> (run-config field, help)
     "mismatch": ("mismatch", "mismatch of the virtual chips: 'spec', 0, or a cv like 0.1"),
     "seed": ("seed", "seed of training and task splits; chips are seed .. seed + chips - 1"),
     "instruments": ("instruments", "lab instruments: none, sim (pyvisa-sim), or VISA SUPPLY[,MULTIMETER]"),
+    "network": ("networks", "a network from elsewhere (.nir graph, with dt etc. from the config, or saved .npz)"),
+    "task": ("tasks", "task name or .npz data set"),
 }
 
 
@@ -81,8 +83,9 @@ def context_of(config: pytest.Config) -> Any:
         from harness.results import ResultsError  # noqa: PLC0415
         from harness.run_config import RunConfigError, load_config  # noqa: PLC0415
         overrides = {field: config.getoption(_dest(name)) for name, (field, _) in _OPTIONS.items()}
-        if overrides["specs"] is not None:
-            overrides["specs"] = [overrides["specs"]]
+        for listed in ("specs", "networks", "tasks"):
+            if overrides[listed] is not None:
+                overrides[listed] = [overrides[listed]]
         results = config.getoption("harness_results") or tempfile.mkdtemp(prefix="harness-results-")
         try:
             run_config = load_config(config.getoption("harness_config")).with_options(**overrides)

@@ -5,6 +5,10 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
 
     tasks = ["xor"]                 # task names or a user's .npz data set
     methods = ["ads"]               # ads, bptt, force, reservoir, or "all"
+    networks = []                   # networks from elsewhere (.nir graphs, saved .npz), in place of methods
+    dt = 0.0                        # .nir only: seconds per step baked into the graph (docs/nir.md)
+    reset = "subtract"              # .nir only: subtract | zero
+    convention = "euler"            # .nir only: euler | snntorch
     specs = ["dynapse1"]            # chip specs: built-in names or spec files
     chips = 64                      # virtual chips: chip seeds seed .. seed + chips - 1
     seed = 0                        # training seed, task-split seed and first chip seed
@@ -64,6 +68,10 @@ def suite_defaults() -> dict[str, dict[str, Any]]:
 class RunConfig:
     tasks: tuple[str, ...] = ("xor",)
     methods: tuple[str, ...] = ("ads",)
+    networks: tuple[str, ...] = ()
+    dt: float = 0.0
+    reset: str = "subtract"
+    convention: str = "euler"
     specs: tuple[str, ...] = (DEFAULT_SPEC,)
     chips: int = 64
     seed: int = 0
@@ -164,6 +172,7 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
     for name in ("tasks", "methods", "specs", "suites"):
         if name in data:
             values[name] = _string_list(data[name], name, fail)
+    values.update(_networks(data, fail))
     if "methods" in values:
         values["methods"] = _methods(values["methods"], fail)
     bad = [s for s in values.get("suites", ()) if s not in SUITES]
@@ -213,6 +222,31 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         values["suite_overrides"] = _suite_overrides(data["suite"], fail)
     values["suites"] = _suites_for_instruments(values.get("suites"), values.get("instruments", "sim"), fail)
     return RunConfig(**values)
+
+
+def _networks(data: dict[str, Any], fail: Any) -> dict[str, Any]:
+    """`networks` (existing .nir or .npz files) and the NIR discretisation (`dt` > 0 needed for .nir)."""
+    from sim.nir import CONVENTIONS, RESETS  # noqa: PLC0415 - keeps import light
+    values: dict[str, Any] = {}
+    for name, choices in (("reset", RESETS), ("convention", CONVENTIONS)):
+        if name in data:
+            if data[name] not in choices:
+                raise fail(name, f"must be one of {', '.join(choices)}, got {data[name]!r}")
+            values[name] = data[name]
+    if "dt" in data:
+        value = data["dt"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise fail("dt", f"must be seconds > 0 (0: unset), got {value!r}")
+        values["dt"] = float(value)
+    if "networks" not in data or data["networks"] == []:
+        return values
+    networks = values["networks"] = _string_list(data["networks"], "networks", fail)
+    for path in networks:
+        if not path.endswith((".nir", ".npz")) or not Path(path).is_file():
+            raise fail("networks", f"has {path!r}: expected an existing .nir graph or saved .npz network")
+        if path.endswith(".nir") and not values.get("dt"):
+            raise fail("dt", f"must be set (seconds per step) to import {path!r}; NIR stores no dt")
+    return values
 
 
 def _check_target(target: str, specs: tuple[str, ...], fail: Any) -> None:

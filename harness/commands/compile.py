@@ -25,7 +25,8 @@ from sim.netfile import NetworkFileError, load_network
               help="Also write the mapping report as JSON.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Re-fit the readout by ridge regression on the nominal chip's spikes on training data.")
-@click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on).")
+@click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on; "
+              "an imported NIR graph compiles without one).")
 @click.option("--weight-bits", type=click.IntRange(2, 16), help="Cap connection counts at 2**(bits-1)-1.")
 @click.option("--chips", default=8, show_default=True, type=click.IntRange(0),
               help="Virtual chips at --mismatch to evaluate (0: skip).")
@@ -38,13 +39,18 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
     """Compile NET (a saved network) for a chip spec, measure it and print the mapping report."""
     try:
         net = load_network(net_file)
-        task = task_for(net.meta, task_name)
-        check_task(net, task)
-        compiled = compile_network(net, spec, task.train.inputs, weight_bits)
-        resolve_cv(mismatch, compiled.config.spec)
-        compiled, accuracy = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
-                                     backend=backend, refit=refit)
-        compiled = replace(compiled, report={**compiled.report, "accuracy": accuracy})
+        if task_name is None and net.meta.get("task") is None and "nir" in net.meta:
+            # an imported graph without a task: its readout kept as imported, nothing to measure on
+            compiled = compile_network(net, spec, None, weight_bits)
+            click.echo("no task: inputs assumed within ±1, readout kept as imported (pass --task to refit and measure)")
+        else:
+            task = task_for(net.meta, task_name)
+            check_task(net, task)
+            compiled = compile_network(net, spec, task.train.inputs, weight_bits)
+            resolve_cv(mismatch, compiled.config.spec)
+            compiled, accuracy = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
+                                         backend=backend, refit=refit)
+            compiled = replace(compiled, report={**compiled.report, "accuracy": accuracy})
         compiled.save(out)
         if report_file is not None:
             write_json(report_file, compiled.report)

@@ -1,7 +1,9 @@
 """A user's own data set: an `.npz` with `inputs` [samples, T, channels] and `labels` [samples].
 
 Optional `n_classes` (one integer, 2..MAX_CLASSES) fixes the number of classes;
-otherwise it is max(label) + 1 (at least 2). Inputs need at least one time step and one
+otherwise it is max(label) + 1 (at least 2). Optional `final_fraction` (one number in (0, 1])
+sets the decision window (default 0.25; 1.0 for a network that decides on the whole trial,
+such as a spike-count readout). Inputs need at least one time step and one
 channel, and finite values of magnitude at most MAX_ABS_INPUT (scale them to about ±1).
 Splits are 70/15/15 % of a permutation drawn from the seed.
 Targets: binary → one output, +1 for class 1 and −1 for class 0; more classes → one-hot
@@ -78,6 +80,16 @@ def _n_classes(path: Path, raw: dict[str, np.ndarray], labels: np.ndarray) -> in
     return n_classes
 
 
+def _final_fraction(path: Path, raw: dict[str, np.ndarray]) -> float:
+    """The file's `final_fraction` (one real number), or the default 0.25."""
+    if "final_fraction" not in raw:
+        return 0.25
+    value = raw["final_fraction"]
+    if value.size != 1 or not np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.complexfloating):
+        raise UserDataError(f"{path}: 'final_fraction' must be one number, got {value.dtype} of shape {value.shape}")
+    return float(value.reshape(-1)[0])
+
+
 def _dataset(inputs: np.ndarray, labels: np.ndarray, n_classes: int, final_fraction: float) -> Dataset:
     n_samples, n_steps, _ = inputs.shape
     mask = np.zeros((n_samples, n_steps), bool)
@@ -90,12 +102,16 @@ def _dataset(inputs: np.ndarray, labels: np.ndarray, n_classes: int, final_fract
     return Dataset(inputs, targets, mask, labels)
 
 
-def load_userdata(path: str | Path, seed: int = 0, final_fraction: float = 0.25) -> Task:
-    """Validate `path` and split it deterministically by `seed` into train/val/test."""
+def load_userdata(path: str | Path, seed: int = 0, final_fraction: float | None = None) -> Task:
+    """Validate `path` and split it deterministically by `seed` into train/val/test; the decision
+    window is `final_fraction`, else the file's own `final_fraction`, else 0.25."""
     path = Path(path)
+    raw = _read(path)
+    if final_fraction is None:
+        final_fraction = _final_fraction(path, raw)
     if not 0.0 < final_fraction <= 1.0:
         raise UserDataError(f"{path}: final_fraction must be in (0, 1], got {final_fraction}")
-    inputs, labels, n_classes = _validate(path, _read(path))
+    inputs, labels, n_classes = _validate(path, raw)
     order = np.random.default_rng(seed).permutation(len(labels))
     n_train = int(round(SPLITS[0] * len(labels)))
     n_val = max(1, int(round(SPLITS[1] * len(labels))))
