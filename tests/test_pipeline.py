@@ -85,6 +85,15 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
     assert {"yield", "yield.units", "yield.low", "yield_uncalibrated", "yield_calibrated",
             "accuracy_median_calibrated", "driver_bit_errors", "driver_bit_errors.high"} <= set(properties)
     assert properties["yield.units"] == "fraction" and properties["driver_bit_errors.high"] == "0.0"
+    assert {"energy_per_inference", "synaptic_operations_per_inference", "spikes_per_inference",
+            "activation_sparsity", "latency_per_inference"} <= set(properties)
+    assert properties["energy_per_inference.units"] == "J" and float(properties["energy_per_inference"]) > 0
+    for test in summary["tests"]:  # NeuroBench's names, per network and condition
+        energy = test["energy"]
+        assert energy["synaptic_operations"]["Effective_ACs"] > 0 and 0 < energy["activation_sparsity"] < 1
+        assert 0 < energy["connection_sparsity"] < 1 and energy["footprint"] > 0 and energy["cam_entries"] > 0
+        assert energy["energy_per_inference"]["model_j"]["mean"] > energy["energy_per_inference"]["breakdown"]["static_j"]
+        assert energy["latency_per_inference_s"] == energy["steps"] / 1000
     records = list((run / "records").glob("*/xor-ads-dynapse1/chip-*.json"))
     assert len(records) == (5 + 1) * 4  # five suites and their reference conditions
     record = json.loads((run / "records/noise/xor-ads-dynapse1/chip-2.json").read_text())
@@ -94,6 +103,7 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
                                                                "accuracy_hist.png", "calibration_budget.png"}
     report = (run / "report.md").read_text()
     assert report.startswith("# Robustness report: PASS\n") and "![yield](plots/yield.png)" in report
+    assert "## Energy and activity per inference" in report and "Effective_ACs" in report
     (run / "report.md").unlink()
     rerender = CliRunner().invoke(main, ["report", str(run)])
     assert rerender.exit_code == 0 and (run / "report.md").read_text() == report

@@ -10,7 +10,8 @@ from drivers.targets import open_chip
 from harness.calibration import Calibration, CalibrationError
 from harness.commands.targeting import load_compiled, target_options
 from harness.compiler import CompileError
-from harness.deploy import TASK_ERRORS, evaluate_on_chip, split_data
+from harness.deploy import TASK_ERRORS, measure_on_chip, split_data
+from harness.energy import energy_line
 from harness.networks import compiled_fingerprint
 from sim.chip.mismatch import MismatchError
 from sim.chip.spec import SpecError
@@ -35,8 +36,8 @@ def deploy(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, 
             identity = chip.identity()
             if calibration is not None:
                 calibration.check(identity.chip_id, compiled_fingerprint(compiled))
-            accuracy = evaluate_on_chip(compiled, chip, task, samples=samples,
-                                        decoder=calibration.decoder if calibration else None)
+            accuracy, run = measure_on_chip(compiled, chip, task, samples=samples,
+                                            decoder=calibration.decoder if calibration else None)
         finally:
             chip.close()
     except (CompileError, ChipError, SpecError, MismatchError, CalibrationError, *TASK_ERRORS) as exc:
@@ -47,3 +48,4 @@ def deploy(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, 
     click.echo(f"{task.name} on {identity.spec_name} chip {identity.chip_id} ({target}, mismatch "
                f"{identity.mismatch}, firmware {identity.firmware}), {readout}: test accuracy {100 * accuracy:.1f}% "
                f"over {n} samples")
+    click.echo(energy_line(compiled.config, run.activity, run.spikes.shape[1]))

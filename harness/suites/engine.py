@@ -27,10 +27,12 @@ from harness.cluster import share, task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
 from harness.deploy import evaluate_deployments
+from harness.energy import ENERGY, EVENTS, PER_INFERENCE, energy_per_inference, workload_metrics
 from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
 from harness.stream import ChipMeasured, ConditionMeasured
 from harness.suites.catalog import SUITES
+from sim.chip.activity import COUNTERS
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 
 REFERENCE = "reference"  # records of the reference conditions, shared by the suites
@@ -129,22 +131,34 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "reused_chips": len(seeds) - computed, "driver": driver,
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
+    facts["energy"] = workload_metrics(setup.compiled_for(seeds[0]).config, by_name, _steps(deployment),
+                                       _supply_v(setup))
     measured_condition = ConditionMeasured(
         suite, deployment.key, condition.label,
-        condition_measurements(yield_, by_name, trials, spec_limit, driver["bit_errors"]), outcome, facts)
+        condition_measurements(yield_, by_name, trials, spec_limit, driver["bit_errors"], facts["energy"]), outcome,
+        facts)
     ctx.stream.publish(measured_condition)
     return measured_condition.verdict()
 
 
 def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
-                           bit_errors: int) -> tuple[Measurement, ...]:
+                           bit_errors: int, energy: dict[str, Any]) -> tuple[Measurement, ...]:
     """A condition's measurements with names, units and limits (OpenHTF style): the judged
-    yield (with its limit), both deployments' yield and median accuracy, and the driver check."""
+    yield (with its limit), both deployments' yield and median accuracy, the driver check, and
+    activity and energy per inference (means over chips; harness.energy)."""
     measurements = [judged]
     for deployment, k in (("uncalibrated", 0), ("calibrated", trials)):
         values = by_name[accuracy_name(k)]
         measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
                          Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
+    model = energy["energy_per_inference"]["model_j"]
+    if model is not None:
+        measurements.append(Measurement(ENERGY, model["mean"], "J"))
+    measurements += [Measurement("synaptic_operations_per_inference",
+                                 energy["synaptic_operations"]["Effective_ACs"], EVENTS),
+                     Measurement("spikes_per_inference", energy["spikes_per_inference"]["mean"], EVENTS),
+                     Measurement("activation_sparsity", energy["activation_sparsity"], FRACTION),
+                     Measurement("latency_per_inference", energy["latency_per_inference_s"], "s")]
     return (*measurements, Measurement("driver_bit_errors", float(bit_errors), "bits", high=0.0))
 
 
@@ -211,17 +225,41 @@ def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, labe
                **(setup.context or {})}
     chunks = [missing[first:first + chunk] for first in range(0, len(missing), chunk)]
     args = (deployment, setup, samples, ctx.config.backend, budgets, params["calibration_split"])
+    steps, volts = _steps(deployment), _supply_v(setup)
     with tqdm(total=len(missing), desc=f"{folder} {deployment.key} {label}", unit="chip",
               disable=not ctx.progress or not missing, leave=False) as bar:
         for part, results in _chunk_results(ctx, chunks, args):
             for i, seed in enumerate(part):
                 measured[seed] = {accuracy_name(k): float(results[k][i]) for k in budgets}
+                activity = _activity_measurements(setup.compiled_for(seed).config,
+                                                  {name: float(results[name][i]) for name in COUNTERS}, steps, volts)
                 records = (Measurement("accuracy", measured[seed][judged], FRACTION, low=limit),
-                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items()))
+                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items()), *activity)
+                measured[seed].update({m.name: m.value for m in activity})
                 measured[seed]["accuracy"] = measured[seed][judged]
                 ctx.stream.publish(ChipMeasured(folder, deployment.key, label, seed, fingerprint, records, context))
             bar.update(len(part))
     return measured, len(missing), fingerprint
+
+
+def _activity_measurements(config: Any, counts: dict[str, float], steps: int,
+                           volts: float | None) -> tuple[Measurement, ...]:
+    """A chip's mean activity per inference and, where the spec has a power model, the
+    model's energy per inference at supply `volts` (harness.energy)."""
+    energy = energy_per_inference(config, counts, steps, volts)
+    return (*(Measurement(PER_INFERENCE[name], counts[name], EVENTS) for name in COUNTERS),
+            *((Measurement(ENERGY, energy["total_j"], "J"),) if energy is not None else ()))
+
+
+def _steps(deployment: Deployment) -> int:
+    """Steps of one inference: the length of an encoded test sample."""
+    return int(deployment.compiled.encoder.encode(deployment.task.test.inputs[:1]).shape[1])
+
+
+def _supply_v(setup: Setup) -> float | None:
+    """The supply voltage a condition sets (the supply sweep's), else None (nominal)."""
+    volts = (setup.context or {}).get("supply_v")
+    return None if volts is None else float(volts)
 
 
 def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
@@ -231,7 +269,7 @@ def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
 
 
 def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
-                   args: tuple[Any, ...]) -> Iterator[tuple[list[int], dict[int, np.ndarray]]]:
+                   args: tuple[Any, ...]) -> Iterator[tuple[list[int], dict[int | str, np.ndarray]]]:
     """(chunk, its accuracies per budget) for every chunk of chips, in process in order, or as
     Dask tasks in the order they finish (harness.cluster)."""
     client = ctx.client()
@@ -249,9 +287,9 @@ def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
 
 
 def _evaluate_chips(seeds: Sequence[int], deployment: Deployment, setup: Setup, samples: int, backend: str,
-                    budgets: tuple[int, ...], split: str) -> dict[int, np.ndarray]:
-    """Accuracies of `seeds` per calibration budget, one evaluate_deployments call per group of
-    chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
+                    budgets: tuple[int, ...], split: str) -> dict[int | str, np.ndarray]:
+    """Accuracies of `seeds` per calibration budget and their activity counters per inference
+    (harness.deploy.evaluate_deployments), one call per group of chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
     so one stands for all."""
     def evaluate(compiled: CompiledNetwork, members: Sequence[int]) -> dict[int, np.ndarray]:
         return evaluate_deployments(compiled, deployment.task, chip_seeds=members, mismatch=setup.mismatch,
@@ -264,11 +302,11 @@ def _evaluate_chips(seeds: Sequence[int], deployment: Deployment, setup: Setup, 
     for seed in seeds:
         compiled = setup.compiled_for(seed)
         groups.setdefault(id(compiled), (compiled, []))[1].append(seed)
-    result: dict[int, dict[int, float]] = {k: {} for k in budgets}
+    result: dict[int | str, dict[int, float]] = {}
     for compiled, members in groups.values():
         for k, values in evaluate(compiled, members).items():
-            result[k].update(zip(members, values))
-    return {k: np.array([result[k][s] for s in seeds]) for k in budgets}
+            result.setdefault(k, {}).update(zip(members, values))
+    return {k: np.array([values[s] for s in seeds]) for k, values in result.items()}
 
 
 def _identical_chips(deployment: Deployment, setup: Setup) -> bool:
@@ -333,5 +371,5 @@ def _fingerprint(deployment: Deployment, setup: Setup, params: dict[str, Any], b
              if not setup.tag else setup.tag, "mismatch": str(setup.mismatch), "noise": setup.noise_amplitude,
              "samples": params["samples"], "selection": "class-balanced", "spec": params["accuracy_spec"],
              "judge": params["judge"], "budgets": list(budgets), "calibration_split": params["calibration_split"],
-             "task": [deployment.task.name, deployment.task.meta]}
+             "task": [deployment.task.name, deployment.task.meta], "activity": "per-inference counters, energy"}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
