@@ -33,7 +33,7 @@ class EmulatorChip:
     def identity(self) -> ChipIdentity:
         return ChipIdentity(spec_version=self.spec.spec_version, spec_name=self.spec.name,
                             chip_id=f"{EMULATED_PREFIX}{self.chip_seed}", firmware=FIRMWARE, mismatch=str(self.mismatch),
-                            capabilities=("state", "noise"))
+                            capabilities=("state", "noise", "counters"))
 
     def load(self, config: ChipConfig) -> None:
         if config.spec != self.spec:

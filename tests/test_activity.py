@@ -6,7 +6,8 @@ disabled neurons simulated) equal a recount made here from the recorded spike ra
 the configuration's CAM table alone: spikes; input events (counts summed); synaptic events
 (each filled CAM slot receives its source's count at each step, a neuron's spike of step
 t − 1 arriving at step t); routed events (each source event reaches every core holding one
-of its slots). The virtual board's counters are checked in tests/test_energy_measured.py.
+of its slots). The virtual board's counters are recounted the same way in
+tests/test_energy_measured.py.
 """
 from __future__ import annotations
 

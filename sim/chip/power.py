@@ -18,6 +18,8 @@ from sim.chip.voltage import supply_factor
 # event counter (sim.chip.activity) -> its energy field in [power]
 EVENT_ENERGIES = {"spike_count": "energy_per_spike_j", "synaptic_events": "energy_per_synaptic_event_j",
                   "input_events": "energy_per_input_event_j", "routed_events": "energy_per_routed_event_j"}
+# supply rails a board's power monitor reports, and the events each one powers (static power: core)
+RAILS = {"core": ("spike_count", "synaptic_events"), "io": ("input_events", "routed_events")}
 POWER_FIELDS = ("nominal_supply_v", "static_power_per_core_w", "leakage_voltage_v", *EVENT_ENERGIES.values())
 
 
@@ -58,6 +60,15 @@ class PowerModel:
         dynamic = sum(by_event.values())
         return {"total_j": static + dynamic, "static_j": static, "dynamic_j": dynamic, "by_event_j": by_event,
                 "supply_v": self.nominal_supply_v if volts is None else float(volts)}
+
+
+    def rail_energy(self, counts: Mapping[str, float], seconds: float, cores: int,
+                    volts: float | None = None) -> dict[str, float]:
+        """`energy` split over the supply rails (RAILS), static power on the core rail."""
+        energy = self.energy(counts, seconds, cores, volts)
+        rails = {rail: sum(energy["by_event_j"][name] for name in names) for rail, names in RAILS.items()}
+        rails["core"] += energy["static_j"]
+        return rails
 
 
 def parse_power(table: Any, origin: str) -> PowerModel:
