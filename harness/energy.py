@@ -150,3 +150,61 @@ def energy_line(config: ChipConfig, activity: Activity | None, steps: int) -> st
     return (f"energy per inference (model, {energy['supply_v']:g} V): {1e6 * energy['total_j']:.2f} uJ "
             f"(static {1e6 * energy['static_j']:.2f}, dynamic {1e6 * energy['dynamic_j']:.2f}); "
             f"per inference {activity_text}")
+
+
+def monitor_line(config: ChipConfig, chip: Any, activity: Activity | None, steps: int) -> str | None:
+    """For a target with a power monitor (`read_power`): its energy of the last inference beside
+    the model's for the same counters, and the model's error; None for a target without one."""
+    if not hasattr(chip, "read_power") or "power_monitor" not in chip.identity().capabilities:
+        return None
+    reading = chip.read_power()
+    measured = sum(reading.rails.values())
+    model = energy_per_inference(config, {name: float(getattr(activity, name)[-1]) for name in COUNTERS}, steps) \
+        if activity is not None else None
+    rails = ", ".join(f"{rail} {1e6 * joules:.2f}" for rail, joules in reading.rails.items())
+    text = f"board power monitor, last inference: {1e6 * measured:.2f} uJ ({rails})"
+    if model is None:
+        return text + "; no model to compare"
+    return text + f"; model {1e6 * model['total_j']:.2f} uJ (model error {100 * (model['total_j'] / measured - 1):+.1f}%)"
+
+
+def smu_lines(config: ChipConfig, chip: Any, inputs: np.ndarray, backend: str, address: str,
+              repetitions: int, samples: int) -> list[str]:
+    """Energy per inference of `chip` on one encoded input [T, M] measured with the SMU at
+    `address` (VISA `backend`; "sim": the simulated lab, which needs a virtual board with a
+    power monitor): idle, active, dynamic; beside the model's. InstrumentError and ChipError
+    propagate (and InstrumentError for a spec without a power model, or the simulated lab
+    without a virtual board): a configured measurement that fails is an error, never a 0."""
+    from drivers.instruments import SIM, InstrumentError, SourceMeter, resource_manager  # noqa: PLC0415 - VISA loads on demand
+    from drivers.instruments.energy_meter import measure_energy  # noqa: PLC0415
+    from drivers.instruments.simlab import SimulatedLoad  # noqa: PLC0415
+    spec = config.spec
+    if spec.power is None:
+        raise InstrumentError(f"spec {spec.name} has no power model: no nominal supply for the SMU to source")
+    seconds = len(inputs) * spec.dt_ms / 1000.0
+    runs: list[Any] = []
+
+    def inference() -> float:
+        runs.append(chip.run(inputs))
+        return seconds
+
+    with SourceMeter.open(resource_manager(backend), address) as smu:
+        smu.source_voltage(spec.power.nominal_supply_v, current_limit=0.1)
+        if backend == SIM and not hasattr(chip, "read_power"):
+            raise InstrumentError(f"SMU {address} in the simulated lab draws a virtual board's power: give --target a "
+                                  f"virtual board (harness emulate), or a real lab's VISA backend")
+        load = SimulatedLoad(smu, chip, spec) if backend == SIM else None
+        measured = measure_energy(smu, inference, samples=samples, repetitions=repetitions, load=load).summary()
+    model = energy_per_inference(config, {name: float(getattr(runs[-1].activity, name)[0]) for name in COUNTERS},
+                                 len(inputs)) if runs and runs[-1].activity is not None else None
+    fmt = lambda s, scale=1e6: f"{scale * s['mean']:.2f} ± {scale * s['stderr']:.2f}"  # noqa: E731
+    lines = [f"SMU {address}, {repetitions} repetitions at {spec.power.nominal_supply_v:g} V: idle "
+             f"{fmt(measured['idle_power_w'])} uW, active {fmt(measured['active_power_w'])} uW, dynamic "
+             f"{fmt(measured['dynamic_power_w'])} uW",
+             f"energy per inference (SMU): {fmt(measured['energy_per_inference_j'])} uJ, dynamic "
+             f"{fmt(measured['dynamic_energy_per_inference_j'])} uJ"]
+    if model is not None:
+        total = measured["energy_per_inference_j"]["mean"]
+        lines.append(f"energy per inference (model, same inference): {1e6 * model['total_j']:.2f} uJ, dynamic "
+                     f"{1e6 * model['dynamic_j']:.2f} uJ (model error {100 * (model['total_j'] / total - 1):+.1f}%)")
+    return lines

@@ -80,3 +80,49 @@ def test_an_smu_that_does_not_answer_is_an_error_naming_it():
     with pytest.raises(InstrumentTimeout, match=rf"SMU {SIM_SILENT}"):
         measure_energy(silent, lambda: 0.1, samples=10, repetitions=2)
     silent.close()
+
+
+@pytest.fixture(scope="module")
+def saved_network(tmp_path_factory):
+    from sim.netfile import save_network
+    from tests.networks import random_network
+    network = random_network(np.random.default_rng(0), n=24, n_in=1)
+    network.meta.update(task="xor", task_meta={"seed": 0, "n_steps": 500}, method="test")
+    return save_network(network, tmp_path_factory.mktemp("smu") / "net.npz")
+
+
+def deploy(saved_network, url, *extra):
+    from click.testing import CliRunner
+
+    from harness.cli import main
+    result = CliRunner().invoke(main, ["deploy", str(saved_network), "--target", url, "--samples", "2",
+                                       "--spec", "dynapse1", *extra])
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_deploy_prints_model_monitor_and_smu_energy_on_a_virtual_board(saved_network):
+    with BackgroundServer(BoardServer(chip_seed=0, max_steps=1000, power_noise=0.01),
+                          TcpEndpoint("127.0.0.1", 0)) as server:
+        result = deploy(saved_network, server.url, "--smu", SIM_SMU, "--energy-repetitions", "3")
+    assert result.exit_code == 0, result.output
+    for expected in ("energy per inference (model, 1.8 V):", "board power monitor, last inference:",
+                     f"SMU {SIM_SMU}, 3 repetitions at 1.8 V: idle", "energy per inference (SMU):",
+                     "energy per inference (model, same inference):"):
+        assert expected in result.output, result.output
+
+
+@pytest.mark.parametrize("address,message", [
+    (SIM_PLAIN_SMU, f"SMU {SIM_PLAIN_SMU} cannot sample current into a buffer"),
+    (SIM_SILENT, f"SMU {SIM_SILENT}: no answer"),
+])
+def test_deploy_with_an_smu_that_cannot_measure_is_an_error_naming_it(saved_network, address, message):
+    with BackgroundServer(BoardServer(chip_seed=0, max_steps=1000), TcpEndpoint("127.0.0.1", 0)) as server:
+        result = deploy(saved_network, server.url, "--smu", address)
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert "energy per inference (SMU)" not in result.output
+
+
+def test_the_simulated_lab_needs_a_virtual_board(saved_network):
+    result = deploy(saved_network, "emulator", "--smu", SIM_SMU)
+    assert result.exit_code != 0 and "draws a virtual board's power" in result.output, result.output
