@@ -1,9 +1,10 @@
 """Activity counters (docs/chip-spec.md, "Activity counters") recounted from first principles.
 
 For random configurations and inputs with counts 0..15, the counters of the emulator and
-of every CPU path of the batched simulator (recorded or not, i.e. with or without the
-disabled neurons simulated) equal a recount made here from the recorded spike raster and
-the configuration's CAM table alone: spikes; input events (counts summed); synaptic events
+of every kernel path of the batched simulator (the CPU paths, and the CuPy ones where a GPU
+is present; state recorded or not, i.e. with or without the disabled neurons simulated)
+equal a recount made here from the recorded spike raster and the configuration's CAM table
+alone: spikes; input events (counts summed); synaptic events
 (each filled CAM slot receives its source's count at each step, a neuron's spike of step
 t − 1 arriving at step t); routed events (each source event reaches every core holding one
 of its slots). The virtual board's counters are recounted the same way in
@@ -19,7 +20,8 @@ from drivers.population import ChipByChip
 from sim.chip.activity import COUNTERS, Activity, EventFanOut
 from sim.chip.batched import BatchedChips
 from sim.chip.config import EMPTY
-from tests.chip_factories import CPU_PATHS, make_spec, random_config, random_inputs, simulated
+from sim.backend import cupy_available
+from tests.chip_factories import CPU_PATHS, GPU_PATHS, make_spec, random_config, random_inputs, simulated
 
 
 def recount(config, inputs: np.ndarray, spikes: np.ndarray) -> dict[str, int]:
@@ -62,7 +64,7 @@ def test_counters_equal_a_recount_from_the_raster_and_the_cam(spec_name, seed):
     emulated = ChipByChip.for_emulator(config.spec, "spec").run(config, **run)
     assert emulated.spikes[:, :-1].any(), "no spike to propagate: the test would mean little"
     check_counts(emulated.activity, config, inputs, emulated.spikes, "emulator")
-    for path in CPU_PATHS:
+    for path in CPU_PATHS + (GPU_PATHS if cupy_available() else ()):
         for record in (True, False):
             result = simulated("spec", path).run(config, **run, record_state=record)
             check_counts(result.activity, config, inputs, result.spikes, f"{'/'.join(path)} record={record}")

@@ -115,7 +115,8 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     if driver is None:
         driver = driver_check(ctx, deployment, setup, seeds[:int(params["driver_chips"])],
                               int(params["driver_samples"]))
-    outcome = "fail" if driver["bit_errors"] else yield_.outcome if condition.asserted else "info"
+    outcome = "fail" if driver["bit_errors"] or driver.get("counter_errors") else \
+        yield_.outcome if condition.asserted else "info"
     facts = {
         "condition_value": condition.value, "asserted": condition.asserted, "fingerprint": fingerprint,
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
@@ -321,7 +322,7 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
     data = deployment.task.test.subset(slice(0, samples))  # bits are compared, so any samples do
     simulated = SimulatedPopulation(setup.mismatch, ctx.config.backend)
     noise = np.arange(len(data), dtype=np.uint64)
-    checked, bit_errors, skipped = [], 0, None
+    checked, bit_errors, miscounted, skipped = [], 0, 0, None
     for seed in seeds:
         opened = ctx.driver_population(deployment.spec.name, seed, setup.mismatch)
         if opened is None:
@@ -336,10 +337,21 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
         driver.close()
         errors = int(np.count_nonzero(runs[0].spikes != runs[1].spikes))
         bit_errors += errors
+        counter_errors = _counter_errors(runs[0].activity, runs[1].activity)
+        miscounted += counter_errors or 0
         checked.append({"chip_seed": chip_seed, "chip_id": chip_id, "samples": len(data),
-                        "bits": int(runs[1].spikes.size), "bit_errors": errors,
+                        "bits": int(runs[1].spikes.size), "bit_errors": errors, "counter_errors": counter_errors,
                         "differences": result_differences(runs[1], runs[0], ("simulator", "driver"))})
-    return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "skipped": skipped}
+    return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "counter_errors": miscounted,
+            "skipped": skipped}
+
+
+def _counter_errors(driver: Any, simulated: Any) -> int | None:
+    """Trials whose activity counters differ between the driver path and the simulator (None
+    when the driver path returned no counters)."""
+    if driver is None or simulated is None:
+        return None
+    return int(np.any([getattr(driver, name) != getattr(simulated, name) for name in COUNTERS], axis=0).sum())
 
 
 def check(verdict: dict[str, Any]) -> None:
@@ -349,6 +361,10 @@ def check(verdict: dict[str, Any]) -> None:
         f"driver path ({driver['target']}) differs from the batched simulator in {driver['bit_errors']} "
         f"spike bits: " + "; ".join(f"chip seed {c['chip_seed']} ({c['chip_id']}): {' '.join(c['differences'])}"
                                     for c in driver["chips"] if c["bit_errors"]))
+    assert not driver.get("counter_errors"), (
+        f"driver path ({driver['target']}) counts other activity than the batched simulator on "
+        f"{driver['counter_errors']} trials: " + "; ".join(
+            f"chip seed {c['chip_seed']}: {' '.join(c['differences'])}" for c in driver["chips"] if c.get("counter_errors")))
     if verdict["asserted"]:
         y = verdict["yield"]
         assert y["outcome"] == "pass", (
