@@ -119,7 +119,10 @@ def energy_table(tests: Sequence[dict[str, Any]]) -> list[str]:
         energy = (f"{1e6 * model['mean']:.2f} ± {1e6 * model['stderr']:.2f}" if model else
                   f"n/a ({e['energy_per_inference']['unavailable']})")
         split = (f"{1e6 * breakdown['static_j']:.2f} / {1e6 * breakdown['dynamic_j']:.2f}" if breakdown else "—")
-        rows.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {energy} | {split} | "
+        board = e["energy_per_inference"].get("measured")
+        measured = "—" if not board else f"{1e6 * board['mean_j']:.2f}" + (
+            f" ({100 * board['model_error']:+.1f}%)" if board["model_error"] is not None else "")
+        rows.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {energy} | {split} | {measured} | "
                     f"{e['synaptic_operations']['Effective_ACs']:.4g} | {e['spikes_per_inference']['mean']:.4g} | "
                     f"{e['activation_sparsity']:.4f} | {e['connection_sparsity']:.4f} | {e['footprint']} | "
                     f"{e['cam_entries']} | {1e3 * e['latency_per_inference_s']:.0f} |")
@@ -130,10 +133,12 @@ def energy_table(tests: Sequence[dict[str, Any]]) -> list[str]:
             "nominal otherwise): mean over chips ± standard error, µJ; static / dynamic split of the mean. "
             "NeuroBench names: synaptic operations = `Effective_ACs` (CAM slots receiving an event, counts "
             "multiplying), `activation_sparsity`, `connection_sparsity`, `footprint` (bytes of configuration "
-            "bits). Latency = steps × dt.", "",
-            "| suite | network | condition | energy/inference (µJ) | static / dynamic (µJ) | Effective_ACs | "
-            "spikes | activation sparsity | connection sparsity | footprint (B) | CAM entries | latency (ms) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
+            "bits). Latency = steps × dt. Measured: a board's power monitor over the driver check's last "
+            "inference (mean over the checked chips; the model's error in parentheses), where the target has one.", "",
+            "| suite | network | condition | energy/inference (µJ) | static / dynamic (µJ) | measured (µJ) | "
+            "Effective_ACs | spikes | activation sparsity | connection sparsity | footprint (B) | CAM entries | "
+            "latency (ms) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
 
 
 def energy_line(config: ChipConfig, activity: Activity | None, steps: int) -> str:

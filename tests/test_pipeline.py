@@ -141,6 +141,10 @@ def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseli
     assert all(d["target"] == port for d in checked)
     assert sum(len(d["chips"]) for d in checked) >= 4  # every condition at the board's mismatch level
     assert all(c["chip_id"] == "seed:0" for d in checked for c in d["chips"])
+    assert all(d["counter_errors"] == 0 for d in checked)  # the board's counters equal the simulator's
+    readings = [c["power_monitor"] for d in checked for c in d["chips"]]  # the board's monitor, noiseless here
+    assert readings and all(abs(r["model_error"]) < 1e-9 and r["measured_j"] > 0 for r in readings)
+    assert "| measured (µJ) |" in (folder / "run-board/report.md").read_text()
 
 
 def test_interrupted_run_resumes_without_recomputing_finished_chips(tmp_path):

@@ -134,6 +134,7 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     }
     facts["energy"] = workload_metrics(setup.compiled_for(seeds[0]).config, by_name, _steps(deployment),
                                        _supply_v(setup))
+    facts["energy"]["energy_per_inference"]["measured"] = measured_energy(driver)
     measured_condition = ConditionMeasured(
         suite, deployment.key, condition.label,
         condition_measurements(yield_, by_name, trials, spec_limit, driver["bit_errors"], facts["energy"]), outcome,
@@ -341,9 +342,42 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
         miscounted += counter_errors or 0
         checked.append({"chip_seed": chip_seed, "chip_id": chip_id, "samples": len(data),
                         "bits": int(runs[1].spikes.size), "bit_errors": errors, "counter_errors": counter_errors,
-                        "differences": result_differences(runs[1], runs[0], ("simulator", "driver"))})
+                        "differences": result_differences(runs[1], runs[0], ("simulator", "driver")),
+                        "power_monitor": _monitor_reading(ctx, deployment, setup, compiled.config, runs[0],
+                                                          encoded.shape[1])})
     return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "counter_errors": miscounted,
             "skipped": skipped}
+
+
+def _monitor_reading(ctx: HarnessContext, deployment: Deployment, setup: Setup, config: Any, run: Any,
+                     steps: int) -> dict[str, Any] | None:
+    """A board's power monitor over the driver check's last inference, beside the model's
+    energy of the same counters (None for a target without a monitor). An emulated board's
+    monitor knows no supply voltage: it is compared with the model at the nominal supply."""
+    if not ctx.fixed_chip or run.activity is None:
+        return None
+    chip = ctx.board(deployment.spec.name)
+    identity = chip.identity()
+    if "power_monitor" not in identity.capabilities:
+        return None
+    rails = chip.read_power().rails
+    measured = sum(rails.values())
+    model = energy_per_inference(config, {name: float(getattr(run.activity, name)[-1]) for name in COUNTERS}, steps,
+                                 None if identity.emulated else _supply_v(setup))
+    return {"measured_j": measured, "rails_j": rails, "model_j": model["total_j"] if model else None,
+            "model_error": model["total_j"] / measured - 1 if model and measured > 0 else None}
+
+
+def measured_energy(driver: dict[str, Any]) -> dict[str, Any] | None:
+    """The board power monitor's energy per inference over a condition's driver check (mean over
+    the checked chips) and the model's mean relative error, or None where none was read."""
+    readings = [c["power_monitor"] for c in driver.get("chips", []) if c.get("power_monitor")]
+    if not readings:
+        return None
+    errors = [r["model_error"] for r in readings if r["model_error"] is not None]
+    return {"source": "board power monitor, last inference of the driver check", "readings": len(readings),
+            "mean_j": float(np.mean([r["measured_j"] for r in readings])),
+            "model_error": float(np.mean(errors)) if errors else None}
 
 
 def _counter_errors(driver: Any, simulated: Any) -> int | None:
