@@ -57,10 +57,12 @@ class Activity:
         [B, n] and of the last step `last` [B, n] (neurons `neurons` of the chip; the others
         never fired)."""
         m = inputs.shape[-1]
-        inputs, fired, last = (np.asarray(a, np.int64) for a in (inputs, fired, last))
-        delivered = fired - last
-        events = lambda w: inputs @ w[:m] + delivered @ w[m + np.asarray(neurons)]  # noqa: E731
-        return cls(fired.sum(axis=1), inputs.sum(axis=1), events(fan_out.slots), events(fan_out.cores))
+        # float64 products (BLAS) are exact here: every sum is an integer far below 2**53
+        weights = np.stack([fan_out.slots, fan_out.cores], axis=1).astype(np.float64)  # [M + N, 2]
+        delivered = np.subtract(fired, last, dtype=np.float64)
+        events = np.asarray(inputs, np.float64) @ weights[:m] + delivered @ weights[m + np.asarray(neurons)]
+        synaptic, routed = np.rint(events).astype(np.int64).T
+        return cls(np.asarray(fired, np.int64).sum(axis=1), np.asarray(inputs, np.int64).sum(axis=1), synaptic, routed)
 
     @classmethod
     def zeros(cls, trials: int) -> "Activity":
