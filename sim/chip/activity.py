@@ -12,6 +12,7 @@ which `from_counts` turns into events through the configuration's fan-out (`Even
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
@@ -22,7 +23,7 @@ from sim.chip.config import ChipConfig
 COUNTERS = ("spike_count", "input_events", "synaptic_events", "routed_events")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EventFanOut:
     """Per source id (inputs, then neurons; [M + N] int64): the CAM slots it feeds and the
     cores those slots lie in, over the whole configuration (enabled or not: a disabled
@@ -39,6 +40,11 @@ class EventFanOut:
         pairs = np.unique(source * spec.cores + spec.core_of(target))
         cores = np.bincount(pairs // spec.cores, minlength=spec.n_sources).astype(np.int64)
         return cls(slots, cores)
+
+    @functools.cached_property
+    def weights(self) -> np.ndarray:
+        """[M + N, 2] float64: slots and cores per source, for exact BLAS products (sums < 2**53)."""
+        return np.stack([self.slots, self.cores], axis=1).astype(np.float64)
 
 
 @dataclass
@@ -57,8 +63,7 @@ class Activity:
         [B, n] and of the last step `last` [B, n] (neurons `neurons` of the chip; the others
         never fired)."""
         m = inputs.shape[-1]
-        # float64 products (BLAS) are exact here: every sum is an integer far below 2**53
-        weights = np.stack([fan_out.slots, fan_out.cores], axis=1).astype(np.float64)  # [M + N, 2]
+        weights = fan_out.weights
         delivered = np.subtract(fired, last, dtype=np.float64)
         events = np.asarray(inputs, np.float64) @ weights[:m] + delivered @ weights[m + np.asarray(neurons)]
         synaptic, routed = np.rint(events).astype(np.int64).T
