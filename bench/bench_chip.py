@@ -7,10 +7,13 @@ and "cupy-dense" force one propagation path, to tune GPU_EVENT_COST) and, with
 bench/bench_rockpool.py). Ratios are against the one-chip emulator and against the
 first kernel listed, both measured in this run. Workload: bench/chip_workload.py
 (dynapse1, N = 1024, fan_in 64, full CAM, Poisson inputs at 20 Hz, ~8 Hz activity).
+The kernel rows run with the activity counters on (the default); `--counters` adds, per
+kernel and B, the rate with counters off and on (`--repeats` alternating pairs) and the
+slowdown from counting (median over the pairs).
 
     python bench/bench_chip.py [--steps 200] [--batches 1,64,1024] [--kernels vector,numba]
                                [--noise 0] [--threads N] [--rockpool-python /tmp/rockvenv/bin/python]
-                               [--compile-cost]
+                               [--compile-cost] [--counters] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -39,17 +42,40 @@ LABELS = {"vector": "NumPy vector", "numba": "fused Numba", "cupy": "fused CuPy"
           "cupy-events": "CuPy events only", "cupy-dense": "CuPy dense only"}
 
 
-def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int,
-                threads: int | None) -> tuple[float, float]:
-    """(neuron-steps per second, mean rate in Hz) of one kernel on `n_chips` chips."""
+def open_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int,
+                threads: int | None) -> BatchedChips:
+    """`n_chips` chips on one kernel, warmed up (kernels compiled, tables uploaded)."""
     backend, name, propagation = KERNELS[kernel]
     chips = BatchedChips(config, list(range(n_chips)), backend=backend, kernel=name, propagation=propagation,
                          threads=threads)
-    chips.run(inputs[:5], noise_amplitude=noise)  # warm-up: compiles kernels, uploads tables
+    chips.run(inputs[:5], noise_amplitude=noise)
+    return chips
+
+
+def timed_run(chips: BatchedChips, inputs: np.ndarray, noise: int, count: bool = True) -> tuple[float, float]:
+    """(neuron-steps per second, mean rate in Hz) of one run of `chips`."""
     start = time.perf_counter()
-    result = chips.run(inputs, noise_amplitude=noise, neurons=np.arange(0, config.spec.n_neurons, 8))
+    result = chips.run(inputs, noise_amplitude=noise, neurons=np.arange(0, chips.spec.n_neurons, 8), count=count)
     elapsed = time.perf_counter() - start  # (results come back to the host: the GPU has finished)
-    return n_chips * config.spec.n_neurons * inputs.shape[0] / elapsed, float(result.spikes.mean() * 1000)
+    return chips.n_chips * chips.spec.n_neurons * inputs.shape[0] / elapsed, float(result.spikes.mean() * 1000)
+
+
+def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int,
+                threads: int | None) -> tuple[float, float]:
+    """(neuron-steps per second, mean rate in Hz) of one kernel on `n_chips` chips, counting."""
+    return timed_run(open_kernel(config, n_chips, inputs, kernel, noise, threads), inputs, noise)
+
+
+def counter_cost(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int, threads: int | None,
+                 repeats: int) -> tuple[float, float, float]:
+    """(best rate with counters off, best rate with them on, median over pairs of off/on rate),
+    runs alternating on one kernel: the median of paired ratios resists a load that drifts."""
+    chips = open_kernel(config, n_chips, inputs, kernel, noise, threads)
+    off, on = [], []
+    for _ in range(repeats):
+        off.append(timed_run(chips, inputs, noise, count=False)[0])
+        on.append(timed_run(chips, inputs, noise, count=True)[0])
+    return max(off), max(on), float(np.median(np.array(off) / np.array(on)))
 
 
 def time_emulator(config, inputs: np.ndarray, noise: int, n_chips: int = 2) -> float:
@@ -92,6 +118,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
     parser.add_argument("--rockpool-python", help="interpreter with rockpool and jax (see bench_rockpool.py)")
     parser.add_argument("--compile-cost", action="store_true", help="also time the Numba kernel's first call")
+    parser.add_argument("--counters", action="store_true", help="also time each kernel with counters off and on")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per side for --counters")
     args = parser.parse_args()
     kernels = args.kernels.split(",")
     config = random_config()
@@ -114,6 +142,15 @@ def main() -> None:
             numba_rate = rows[kernels.index("numba")][1]
             best = max(rows[len(kernels):], key=lambda row: row[1])
             print(f"{'':>6}  fused Numba / best Rockpool ({best[0]}): {numba_rate / best[1]:.1f}x")
+    if args.counters:
+        print(f"\nactivity counters off vs on ({args.repeats} alternating pairs; rates: best of each side; "
+              f"slowdown: median over pairs of off/on - 1)")
+        print(f"{'B':>6}  {'kernel':<18} {'off n-steps/s':>14} {'on n-steps/s':>14} {'slowdown':>9}")
+        for n_chips in (int(b) for b in args.batches.split(",")):
+            for kernel in kernels:
+                off, on, ratio = counter_cost(config, n_chips, inputs, kernel, args.noise, args.threads,
+                                              args.repeats)
+                print(f"{n_chips:>6}  {LABELS[kernel]:<18} {off:>14.3e} {on:>14.3e} {100 * (ratio - 1):>8.1f}%")
     if args.compile_cost:
         print()
         compile_cost()

@@ -5,6 +5,10 @@ for FETCH); `drivers.serving` pumps frames between an endpoint and the server. T
 board validates everything it receives and answers problems with ERROR messages; an
 exception anywhere in a request or a run becomes an INTERNAL error, never a crash.
 Runs execute on a worker thread so the board keeps answering (BUSY) while it computes.
+The board counts every run's activity (returned when RUN_BEGIN asks for it) and answers
+MONITOR with its power monitor's energy per rail over the last run: the chip power model
+(`sim.chip.power`) applied to that run's counters, with a relative measurement noise
+`power_noise` (normal, one draw per rail and reading).
 """
 from __future__ import annotations
 
@@ -13,15 +17,18 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from drivers.chip import ChipError
 from drivers.emulator import EmulatorChip
 from drivers.errors import ProtocolError, VersionMismatch
-from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs,
+from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs, encode_counters,
                               encode_spikes, encode_state, image_checksum, inflate)
 from drivers.ranges import Ranges
 from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, HEADER, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody,
-                          ErrorCode, Fetch, LoadBegin, Message, MsgType, RunRequest, RunSummary, Stream, StreamRef,
-                          decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
+                          ErrorCode, Fetch, LoadBegin, Message, MsgType, PowerReading, RunRequest, RunSummary,
+                          Stream, StreamRef, decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
+from sim.chip.activity import COUNTERS, Activity
 from sim.chip.config import ConfigError
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
@@ -74,6 +81,8 @@ class _RunJob:
         self.done = threading.Event()
         self.stream = b""
         self.summary: RunSummary | None = None
+        self.activity: Activity | None = None
+        self.steps = len(counts)
         self.error: Refusal | None = None
         self._thread = threading.Thread(target=self._work, args=(chip, counts, request), daemon=True)
         self._thread.start()
@@ -84,7 +93,8 @@ class _RunJob:
                               record_state=request.record_state)
             n_spikes, spikes = encode_spikes(result.spikes)
             state = encode_state(result) if request.record_state else b""
-            self.stream = spikes + state
+            self.activity = result.activity
+            self.stream = spikes + state + (encode_counters(result.activity) if request.counters else b"")
             self.summary = RunSummary(n_spikes, len(spikes), len(state), zlib.crc32(self.stream))
         except (ChipError, ValueError) as exc:
             self.error = Refusal(ErrorCode.BAD_INPUT, str(exc))
@@ -98,7 +108,11 @@ class BoardServer:
     """Chip #`chip_seed` of `spec` behind the wire protocol."""
 
     def __init__(self, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
-                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S):
+                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S,
+                 power_noise: float = 0.0):
+        if not 0 <= power_noise < 1:
+            raise ValueError(f"power_noise {power_noise!r}: the monitor's relative noise must be in [0, 1)")
+        self.power_noise = power_noise
         self.spec = load_spec(spec)
         self.chip_seed = chip_seed
         self.mismatch = mismatch
@@ -117,6 +131,7 @@ class BoardServer:
         self._streams: dict[Stream, bytes] = {}
         self._last: tuple[bytes, list[bytes]] | None = None   # (request payload, answers) for repeats
         self._last_fetch = b""                               # an identical repeat is a copy: no answer
+        self._readings = 0                                   # power-monitor readings since boot
 
     # ---- power ------------------------------------------------------------------------
     def reboot(self) -> None:
@@ -201,7 +216,8 @@ class BoardServer:
     def _info(self) -> BoardInfo:
         identity = self.chip.identity()
         return BoardInfo(spec=self.spec.to_dict(), chip_id=identity.chip_id, firmware=FIRMWARE,
-                         mismatch=identity.mismatch, capabilities=list(identity.capabilities),
+                         mismatch=identity.mismatch,
+                         capabilities=[*identity.capabilities, *(["power_monitor"] if self.spec.power else [])],
                          max_steps=self.max_steps, max_events=self.max_steps * self.spec.inputs,
                          loaded_checksum=self._checksum)
 
@@ -228,6 +244,8 @@ class BoardServer:
             return self._start_run()
         if kind is MsgType.RUN_WAIT:
             return self._wait(self._need(self._job, "RUN_WAIT without a run"))
+        if kind is MsgType.MONITOR:
+            return MsgType.MONITOR_DATA, self._monitor().pack()
         if kind is MsgType.RESET:
             self.chip.reset()
             self._checksum, self._load, self._run, self._job = None, None, None, None
@@ -284,6 +302,20 @@ class BoardServer:
         self._run = None
         self._job = _RunJob(self.chip, counts, request)
         return self._wait(self._job)
+
+    def _monitor(self) -> PowerReading:
+        """The power monitor's energy per rail over the last finished run (model plus noise)."""
+        if self.spec.power is None:
+            raise Refusal(ErrorCode.BAD_MESSAGE, f"this board's spec {self.spec.name} has no power model: no monitor")
+        job = self._need(self._job, "MONITOR without a run: run something first")
+        if not job.done.is_set() or job.activity is None:
+            raise Refusal(ErrorCode.OUT_OF_ORDER, "MONITOR before the run finished")
+        seconds = job.steps * self.spec.dt_ms / 1000.0
+        counts = {name: float(getattr(job.activity, name)[0]) for name in COUNTERS}
+        rails = self.spec.power.rail_energy(counts, seconds, self.spec.cores)
+        self._readings += 1
+        noise = np.random.default_rng([self.chip_seed, self.boot, self._readings]).normal(0.0, self.power_noise, 2)
+        return PowerReading(seconds, rails["core"] * (1 + noise[0]), rails["io"] * (1 + noise[1]))
 
     def _wait(self, job: _RunJob) -> tuple[MsgType, bytes]:
         if not job.done.wait(self.busy_interval):

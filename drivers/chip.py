@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from sim.chip.activity import Activity
 from sim.chip.config import ChipConfig
 
 
@@ -55,6 +56,7 @@ class RunResult:
     v: np.ndarray | None = None        # [T, N] int64, state after each step
     isyn: np.ndarray | None = None     # [T, 4, N] int64
     refr: np.ndarray | None = None     # [T, N] int64
+    activity: Activity | None = None   # the run's counters (one trial), where the target counts
 
     @property
     def has_state(self) -> bool:

@@ -1,13 +1,16 @@
 """The in-process emulator: one vc1 chip, written to read like CHIP_SPEC §4.
 
 Clarity over speed: the batched simulator (`sim.chip.batched`) is the fast path and
-must agree with this bit for bit.
+must agree with this bit for bit. Every run counts its activity where it happens: spikes as
+neurons fire, input events as counts arrive, synaptic events as the counts the CAM slots
+receive, routed events as the cores each active source reaches (docs/chip-spec.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from drivers.chip import EMULATED_PREFIX, ChipError, ChipIdentity, NotLoadedError, RunResult
+from sim.chip.activity import Activity
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.mismatch import MismatchLevel, check_chip_seed, chip_params, resolve_cv
@@ -30,7 +33,7 @@ class EmulatorChip:
     def identity(self) -> ChipIdentity:
         return ChipIdentity(spec_version=self.spec.spec_version, spec_name=self.spec.name,
                             chip_id=f"{EMULATED_PREFIX}{self.chip_seed}", firmware=FIRMWARE, mismatch=str(self.mismatch),
-                            capabilities=("state", "noise"))
+                            capabilities=("state", "noise", "counters"))
 
     def load(self, config: ChipConfig) -> None:
         if config.spec != self.spec:
@@ -40,6 +43,9 @@ class EmulatorChip:
         self._config = config
         self._params = chip_params(config, self.chip_seed, self.mismatch)
         self._weights = config.weight_counts()  # [4, M + N, N]
+        spec = self.spec
+        per_core = self._weights.sum(axis=0).reshape(spec.n_sources, spec.cores, spec.neurons_per_core).sum(axis=2)
+        self._cores_reached = np.count_nonzero(per_core, axis=1)  # [M + N]: cores holding a slot of each source
 
     def reset(self) -> None:
         self._config = None
@@ -64,12 +70,16 @@ class EmulatorChip:
         s = np.zeros(n, np.int64)
         steps = x.shape[0]
         spikes = np.zeros((steps, n), bool)
+        counters = dict.fromkeys(("spike_count", "input_events", "synaptic_events", "routed_events"), 0)
         states = (np.zeros((steps, n), np.int64), np.zeros((steps, 4, n), np.int64),
                   np.zeros((steps, n), np.int64)) if record_state else None
         for t in range(steps):
             src = np.concatenate([x[t], s])
             active = np.flatnonzero(src)
             c = np.einsum("ksn,s->kn", self._weights[:, active, :], src[active])
+            counters["input_events"] += int(x[t].sum())
+            counters["synaptic_events"] += int(c.sum())  # every CAM slot's received count
+            counters["routed_events"] += int(src[active] @ self._cores_reached[active])
             isyn = isyn - ((isyn * p.dsyn) >> 16) + c * p.wsyn
             isyn = np.minimum(isyn, ISYN_MAX)
             noise = noise_step(key, t, neuron_ids, amplitude)[0] if amplitude else 0
@@ -83,9 +93,11 @@ class EmulatorChip:
             v = np.where(fired, 0, v)
             refr = np.where(fired, p.t_ref, refr)
             s = fired.astype(np.int64)
+            counters["spike_count"] += int(s.sum())
             spikes[t] = fired
             if states is not None:
                 states[0][t], states[1][t], states[2][t] = v, isyn, refr
+        activity = Activity(**{name: np.array([value], np.int64) for name, value in counters.items()})
         if states is None:
-            return RunResult(spikes)
-        return RunResult(spikes, *states)
+            return RunResult(spikes, activity=activity)
+        return RunResult(spikes, *states, activity=activity)

@@ -9,7 +9,8 @@
   channel; deflated.
 - **Result stream**: spike events ``(t u32, neuron u16)`` sorted by t, neuron, deflated;
   then (with record_state) the deflated state: v [T, N], isyn [T, 4, N], refr [T, N] as
-  int32 LE.
+  int32 LE; then (with counters) the run's activity counters, u64 LE each, in
+  `sim.chip.activity.COUNTERS` order (COUNTER_BYTES).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from drivers.chip import RunResult
 from drivers.framing import ProtocolError
+from sim.chip.activity import COUNTERS, Activity
 from sim.chip.config import ARRAY_FIELDS, ChipConfig
 from sim.chip.spec import INPUT_COUNT_MAX, ChipSpec, SpecError
 
@@ -27,6 +29,7 @@ INPUT_EVENT = np.dtype([("t", "<u4"), ("channel", "<u2"), ("count", "u1")])
 SPIKE_EVENT = np.dtype([("t", "<u4"), ("neuron", "<u2")])
 IMAGE_DTYPE_KINDS = "biuf"   # bool, signed, unsigned, float: enough to carry any ChipConfig
 MAX_IMAGE_BYTES = 64 * 2**20
+COUNTER_BYTES = 8 * len(COUNTERS)
 
 
 class PayloadError(ProtocolError):
@@ -157,3 +160,15 @@ def decode_state(data: bytes, steps: int, neurons: int) -> tuple[np.ndarray, np.
     plane = steps * neurons
     return (flat[:plane].reshape(steps, neurons), flat[plane:5 * plane].reshape(steps, 4, neurons),
             flat[5 * plane:].reshape(steps, neurons))
+
+
+def encode_counters(activity: Activity) -> bytes:
+    """One run's counters (one trial) as COUNTER_BYTES."""
+    return np.array([int(getattr(activity, name)[0]) for name in COUNTERS], "<u8").tobytes()
+
+
+def decode_counters(data: bytes) -> Activity:
+    if len(data) != COUNTER_BYTES:
+        raise PayloadError(f"activity counters take {len(data)} bytes, expected {COUNTER_BYTES}")
+    values = np.frombuffer(data, "<u8").astype(np.int64)
+    return Activity(*(values[i:i + 1] for i in range(len(COUNTERS))))

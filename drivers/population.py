@@ -14,7 +14,8 @@ amplitude `noise_amplitude` (one for every trial, or one per trial). Adapters:
 
 The same trials on two populations give the same bits (CHIP_SPEC §6), which is how the
 suites cross-check a driver path against the simulator; `result_differences` says where
-two results part.
+two results part. Each result carries the activity counters of every trial
+(`sim.chip.activity`) where its target counted them.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from drivers.chip import Chip, ChipError
 from drivers.emulator import EmulatorChip
+from sim.chip.activity import COUNTERS, Activity
 from sim.chip.batched import KERNELS, PROPAGATIONS, BatchedChips
 from sim.chip.config import ChipConfig
 from sim.chip.mismatch import MismatchLevel
@@ -43,11 +45,13 @@ class PopulationResult:
     v: np.ndarray | None = None     # [B, T, N]
     isyn: np.ndarray | None = None  # [B, T, 4, N]
     refr: np.ndarray | None = None  # [B, T, N]
+    activity: Activity | None = None  # counters per trial; None where the target does not count
 
     def subset(self, trials: Any) -> "PopulationResult":
         """The result of the trials `trials` (indices, a slice or a mask over B)."""
         pick = lambda a: None if a is None else a[trials]  # noqa: E731
-        return PopulationResult(pick(self.spikes), pick(self.v), pick(self.isyn), pick(self.refr))
+        return PopulationResult(pick(self.spikes), pick(self.v), pick(self.isyn), pick(self.refr),
+                                None if self.activity is None else self.activity.subset(trials))
 
 
 class ChipPopulation(Protocol):
@@ -120,7 +124,7 @@ class SimulatedPopulation:
                                                  record_state=record_state)))
         if len(batches) == 1:
             part = batches[0][1]
-            return PopulationResult(part.spikes, part.v, part.isyn, part.refr)
+            return PopulationResult(part.spikes, part.v, part.isyn, part.refr, part.activity)
 
         def join(name: str) -> np.ndarray | None:
             first = getattr(batches[0][1], name)
@@ -131,7 +135,8 @@ class SimulatedPopulation:
                 whole[chunk] = getattr(part, name)
             return whole
 
-        return PopulationResult(join("spikes"), *(join(name) for name in STATE))
+        activity = Activity.join([(chunk, part.activity) for chunk, part in batches], trials)
+        return PopulationResult(join("spikes"), *(join(name) for name in STATE), activity)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -180,7 +185,9 @@ class ChipByChip:
             results.append(chip.run(raster, noise_amplitude=amplitude, noise_seed=int(noise_seed),
                                     record_state=record_state))
         stack = (lambda name: None if not record_state else np.stack([getattr(r, name) for r in results]))
-        return PopulationResult(np.stack([r.spikes[:, selected] for r in results]), *(stack(name) for name in STATE))
+        counted = all(r.activity is not None for r in results)
+        return PopulationResult(np.stack([r.spikes[:, selected] for r in results]), *(stack(name) for name in STATE),
+                                Activity.stack([r.activity for r in results]) if counted else None)
 
     def _chip(self, seed: int, config: ChipConfig) -> Chip:
         if seed not in self._chips:
@@ -207,7 +214,8 @@ def result_differences(expected: Any, actual: Any, labels: tuple[str, str] = ("e
     """Where two results part, one line per field that differs (none when they agree bit for
     bit): for spikes, v, isyn and refr, whether only one side recorded it, unequal shapes, or
     how many entries differ, the first of them, and on which trials. Takes `PopulationResult`s
-    or single runs (`RunResult`); `labels` name the two sides."""
+    or single runs (`RunResult`); `labels` name the two sides. The activity counters are
+    compared trial by trial where both sides counted them."""
     first, second = labels
     lines = []
     for name, axes in RESULT_AXES.items():
@@ -233,4 +241,23 @@ def result_differences(expected: Any, actual: Any, labels: tuple[str, str] = ("e
             line += f"; on {trials.size} of {len(a)} trials ({', '.join(map(str, trials[:10]))}" \
                     f"{', ...' if trials.size > 10 else ''})"
         lines.append(line)
+    return lines + _counter_differences(getattr(expected, "activity", None), getattr(actual, "activity", None),
+                                        labels)
+
+
+def _counter_differences(a: Activity | None, b: Activity | None, labels: tuple[str, str]) -> list[str]:
+    """Where two results' activity counters part (compared where both sides counted)."""
+    if a is None or b is None:
+        return []
+    lines = []
+    for name in COUNTERS:
+        x, y = getattr(a, name), getattr(b, name)
+        if x.shape != y.shape:
+            lines.append(f"{name}: shape {x.shape} ({labels[0]}) != {y.shape} ({labels[1]})")
+            continue
+        differ = np.flatnonzero(x != y)
+        if differ.size:
+            i = int(differ[0])
+            lines.append(f"{name}: {differ.size} of {x.size} trials differ, first trial {i}: "
+                         f"{labels[0]} {int(x[i])}, {labels[1]} {int(y[i])}")
     return lines

@@ -26,12 +26,13 @@ from drivers.chip import ChipError, ChipIdentity, RunResult
 from drivers.errors import BoardResetError, ConfigMismatchError, LinkTimeout, PortBusyError
 from drivers.link import POLL_S, Link
 from drivers.pacing import Line
-from drivers.payloads import decode_spikes, decode_state, deflate, encode_image, encode_inputs
+from drivers.payloads import (COUNTER_BYTES, decode_counters, decode_spikes, decode_state, deflate, encode_image,
+                               encode_inputs)
 from drivers.portlock import PortLock
 from drivers.session import Session
 from drivers.window import download, upload
-from drivers.wire import (BUSY_INTERVAL_S, BoardInfo, LoadBegin, MsgType, RunRequest, RunSummary, Stream, StreamRef,
-                          unpack_u32)
+from drivers.wire import (BUSY_INTERVAL_S, BoardInfo, LoadBegin, MsgType, PowerReading, RunRequest, RunSummary,
+                          Stream, StreamRef, unpack_u32)
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.noise import check_noise
@@ -100,8 +101,21 @@ class SerialBoard:
         counts = check_inputs(inputs, self.spec)
         amplitude, seed = check_noise(noise_amplitude, noise_seed)
         n_events, events = encode_inputs(counts)
+        counters = "counters" in self._identity.capabilities
         return self._guarded(lambda: self._run(RunRequest(self._checksum, counts.shape[0], n_events, len(events),
-                                                          amplitude, seed, record_state), events), needs_config=True)
+                                                          amplitude, seed, record_state, counters), events),
+                             needs_config=True)
+
+    def read_power(self) -> PowerReading:
+        """The board's power monitor: energy per rail over the last run (`PowerReading`);
+        ChipError when the board has no monitor."""
+        self._check_open()
+        if "power_monitor" not in self._identity.capabilities:
+            raise ChipError(f"{self.name}: board {self._identity.chip_id} has no power monitor "
+                            f"(capabilities: {', '.join(self._identity.capabilities) or 'none'})")
+        reply = self._guarded(lambda: self._session.request(MsgType.MONITOR, expect=MsgType.MONITOR_DATA),
+                              needs_config=True)
+        return PowerReading.unpack(reply.body)
 
     def reset(self) -> None:
         self._check_open()
@@ -202,8 +216,12 @@ class SerialBoard:
             reply = session.request(MsgType.RUN_WAIT, expect=outcome, hold=BUSY_INTERVAL_S)
         summary = RunSummary.unpack(reply.body)
         split = summary.spikes_size
-        stream = download(session, Stream.RESULT, StreamRef(split + summary.state_size, summary.checksum))
+        state_end = split + summary.state_size
+        counters = COUNTER_BYTES if request.counters else 0
+        stream = download(session, Stream.RESULT, StreamRef(state_end + counters, summary.checksum))
         spikes = decode_spikes(stream[:split], summary.n_spikes, request.steps, self.spec.n_neurons)
+        activity = decode_counters(stream[state_end:]) if request.counters else None
         if not request.record_state:
-            return RunResult(spikes)
-        return RunResult(spikes, *decode_state(stream[split:], request.steps, self.spec.n_neurons))
+            return RunResult(spikes, activity=activity)
+        return RunResult(spikes, *decode_state(stream[split:state_end], request.steps, self.spec.n_neurons),
+                         activity=activity)

@@ -37,12 +37,14 @@ class MsgType(IntEnum):
     RUN_WAIT = 0x23     # -> BUSY or RUN_DONE
     FETCH = 0x30        # Fetch (stream, offset, length, chunk) -> RESULT_DATA per chunk
     RESET = 0x40        # -> ACK
+    MONITOR = 0x50      # -> MONITOR_DATA: the power monitor's energy per rail over the last run
     # board -> host
     ACK = 0x80
     IDENTITY = 0x81
     LOADED = 0x92
     BUSY = 0xA1
     RUN_DONE = 0xA2
+    MONITOR_DATA = 0xA3  # PowerReading
     RESULT_DATA = 0xB0
     BOOT = 0xF0         # unsolicited: the board (re)started; sequence number 0
     NAK = 0xFE          # a damaged frame arrived; sequence number 0
@@ -177,19 +179,21 @@ class RunRequest:
     noise_amplitude: int
     noise_seed: int
     record_state: bool
+    counters: bool = False  # flag bit 1: append the run's activity counters to the RESULT stream
 
     LAYOUT = struct.Struct("<IIIIIQB")
 
     def pack(self) -> bytes:
         return self.LAYOUT.pack(self.config_checksum, self.steps, self.n_events, self.events_size,
-                                self.noise_amplitude, self.noise_seed, int(self.record_state))
+                                self.noise_amplitude, self.noise_seed, int(self.record_state) | 2 * int(self.counters))
 
     @classmethod
     def unpack(cls, body: bytes) -> "RunRequest":
         checksum, steps, n_events, size, amplitude, seed, flags = _unpack(cls.LAYOUT, body, "RUN_BEGIN")
-        if flags > 1:
-            raise ProtocolError(f"RUN_BEGIN flags 0x{flags:02x}: only bit 0 (record_state) is defined")
-        return cls(checksum, steps, n_events, size, amplitude, seed, bool(flags))
+        if flags > 3:
+            raise ProtocolError(f"RUN_BEGIN flags 0x{flags:02x}: only bits 0 (record_state) and 1 (counters) "
+                                f"are defined")
+        return cls(checksum, steps, n_events, size, amplitude, seed, bool(flags & 1), bool(flags & 2))
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,22 @@ class RunSummary(_Fixed):
 
     LAYOUT = struct.Struct("<IIII")
     WHAT = "RUN_DONE"
+
+
+@dataclass(frozen=True)
+class PowerReading(_Fixed):
+    """MONITOR_DATA body: the board's power monitor over the last run, energy per rail (J)."""
+
+    seconds: float   # duration of the run the energies cover
+    core_j: float    # core rail: neurons, synapses and static power
+    io_j: float      # I/O rail: event routing and input events
+
+    LAYOUT = struct.Struct("<ddd")
+    WHAT = "MONITOR_DATA"
+
+    @property
+    def rails(self) -> dict[str, float]:
+        return {"core": self.core_j, "io": self.io_j}
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from typing import Sequence
 import numpy as np
 
 from drivers.chip import Chip
-from drivers.population import MAX_BATCH, ChipByChip, ChipPopulation, SimulatedPopulation
+from drivers.population import MAX_BATCH, ChipByChip, ChipPopulation, PopulationResult, SimulatedPopulation
 from harness.calibration import RidgeChoice, calibration_data, fit_readouts, noise_seeds
 from harness.compiler import CompiledNetwork, CompileError
 from harness.compiler.decoding import Decoder
+from harness.energy import per_inference
 from sim.backend import get_backend
 from sim.chip.mismatch import MismatchLevel
 from sim.network import SpikingNetwork
@@ -79,12 +80,14 @@ def evaluate_batched(compiled: CompiledNetwork, task: Task, split: str = "test",
 def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = "test",
                          chip_seeds: Sequence[int] = (0,), mismatch: MismatchLevel = "spec", backend: str = "auto",
                          noise_amplitude: int = 0, samples: int | None = None, trials: Sequence[int] = (0,),
-                         calibration_split: str = "train") -> dict[int, np.ndarray]:
+                         calibration_split: str = "train") -> dict[int | str, np.ndarray]:
     """Accuracy on each chip of `chip_seeds` [chips] per calibration budget in `trials`: 0 is
     the compiled readout, K > 0 the readout fitted on that chip's first K class-balanced
-    calibration trials (harness.calibration). Chips run in groups whose trials (calibration
-    and test, chips × samples) fit one batch of the simulator; every chip is judged by
-    `Task.accuracy` on the whole selection, as on a single chip."""
+    calibration trials (harness.calibration); and under each activity counter's name
+    (`sim.chip.activity.COUNTERS`) its mean per test inference on each chip. Chips run in
+    groups whose trials (calibration and test, chips × samples) fit one batch of the
+    simulator; every chip is judged by `Task.accuracy` on the whole selection, as on a
+    single chip."""
     check_task(compiled, task)
     data = split_data(task, split, samples)
     population = SimulatedPopulation(mismatch, backend)
@@ -94,7 +97,7 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
     encoded_calibration = None if calibration is None else compiled.encoder.encode(calibration.inputs)
     seeds = [int(s) for s in chip_seeds]
     per_group = max(1, MAX_BATCH // (len(data) + most))
-    accuracy: dict[int, list[np.ndarray]] = {k: [] for k in trials}
+    accuracy: dict[int | str, list[np.ndarray]] = {k: [] for k in trials}
     for first in range(0, len(seeds), per_group):
         group = seeds[first:first + per_group]
         readouts = {0: [compiled.decoder] * len(group)}
@@ -105,8 +108,11 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
                 if k:
                     readouts[k], _ = fit_readouts(compiled.decoder, cal_spikes[:, :k],
                                                   calibration.subset(slice(0, k)), task.n_classes)
-        spikes = population_spikes(compiled, encoded, group, np.arange(len(data), dtype=np.uint64), population,
-                                   noise_amplitude)
+        run = population_run(compiled, encoded, group, np.arange(len(data), dtype=np.uint64), population,
+                             noise_amplitude)
+        spikes = run.spikes.reshape(len(group), len(data), *run.spikes.shape[1:])
+        for name, values in (per_inference(run.activity, len(group)) if run.activity is not None else {}).items():
+            accuracy.setdefault(name, []).append(values)
         outputs: dict[int, list[np.ndarray]] = {k: [] for k in trials}
         for i, chip in enumerate(spikes):
             chip = chip.astype(np.float64)  # once per chip for every readout
@@ -117,16 +123,22 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
     return {k: np.concatenate(v) for k, v in accuracy.items()}
 
 
-def population_spikes(compiled: CompiledNetwork, encoded: np.ndarray, chip_seeds: Sequence[int],
-                      noise_seeds: np.ndarray, population: ChipPopulation, noise_amplitude: int = 0) -> np.ndarray:
-    """Output-neuron spikes [chips, samples, T, K] of every chip of `population` on every
-    encoded sample [samples, T, M] (sample s with noise seed noise_seeds[s]), chips × samples
-    in one run."""
+def population_run(compiled: CompiledNetwork, encoded: np.ndarray, chip_seeds: Sequence[int],
+                   noise_seeds: np.ndarray, population: ChipPopulation, noise_amplitude: int = 0) -> PopulationResult:
+    """Every chip of `population` on every encoded sample [samples, T, M] (sample s with noise
+    seed noise_seeds[s]), chips × samples in one run, trials chip by chip: the output neurons'
+    spikes [chips · samples, T, K] and the activity counters of every trial."""
     n = len(encoded)
     chip_of, sample_of = np.repeat(np.asarray(chip_seeds, np.uint64), n), np.tile(np.arange(n), len(chip_seeds))
-    spikes = population.run(compiled.config, encoded[sample_of], chip_of, np.asarray(noise_seeds, np.uint64)[sample_of],
-                            noise_amplitude=noise_amplitude, neurons=compiled.decoder.neurons).spikes
-    return spikes.reshape(len(chip_seeds), n, *spikes.shape[1:])
+    return population.run(compiled.config, encoded[sample_of], chip_of, np.asarray(noise_seeds, np.uint64)[sample_of],
+                          noise_amplitude=noise_amplitude, neurons=compiled.decoder.neurons)
+
+
+def population_spikes(compiled: CompiledNetwork, encoded: np.ndarray, chip_seeds: Sequence[int],
+                      noise_seeds: np.ndarray, population: ChipPopulation, noise_amplitude: int = 0) -> np.ndarray:
+    """Output-neuron spikes [chips, samples, T, K] of `population_run`."""
+    spikes = population_run(compiled, encoded, chip_seeds, noise_seeds, population, noise_amplitude).spikes
+    return spikes.reshape(len(chip_seeds), len(encoded), *spikes.shape[1:])
 
 
 def calibrate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, trials: int, split: str = "train",
@@ -145,11 +157,19 @@ def evaluate_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, split: s
                      samples: int | None = None, noise_amplitude: int = 0, decoder: Decoder | None = None) -> float:
     """Accuracy on one chip target through the `Chip` protocol (loads the configuration),
     read out with `decoder` (a calibration's) or the compiled readout."""
+    return measure_on_chip(compiled, chip, task, split, samples, noise_amplitude, decoder)[0]
+
+
+def measure_on_chip(compiled: CompiledNetwork, chip: Chip, task: Task, split: str = "test",
+                    samples: int | None = None, noise_amplitude: int = 0,
+                    decoder: Decoder | None = None) -> tuple[float, PopulationResult]:
+    """(accuracy, the run: output spikes and each inference's activity counters, where the
+    target counts) on one chip target, as `evaluate_on_chip`."""
     check_task(compiled, task)
     data = split_data(task, split, samples)
-    spikes = population_spikes(compiled, compiled.encoder.encode(data.inputs), [0], np.arange(len(data), dtype=np.uint64),
-                               ChipByChip.for_chip(chip), noise_amplitude)[0]
-    return float(task.accuracy((decoder or compiled.decoder).decode(spikes), data))
+    run = population_run(compiled, compiled.encoder.encode(data.inputs), [0], np.arange(len(data), dtype=np.uint64),
+                         ChipByChip.for_chip(chip), noise_amplitude)
+    return float(task.accuracy((decoder or compiled.decoder).decode(run.spikes), data)), run
 
 
 def refit_readout(compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:

@@ -8,7 +8,10 @@
 - `accuracy_hist.png`: small multiples, one panel per network and suite: the per-chip
   accuracy histogram at the suite's first asserted condition, with the spec and chance;
 - `calibration_budget.png`: yield (and median accuracy) of the run's chip population
-  against the number of calibration trials per chip, with the yield threshold.
+  against the number of calibration trials per chip, with the yield threshold;
+- `accuracy_vs_energy.png` (when several networks ran, e.g. `--methods all`): one point per
+  network and condition, median chip accuracy (judged deployment, bars IQR) against the
+  model's energy per inference (bars: standard error over chips), with the Pareto front.
 
 Conditions are placed at evenly spaced positions labelled with their values (sorted by
 value; "spec" sits at the mean of the spec's per-class cv and says so), so discrete
@@ -193,8 +196,41 @@ def plot_all(run: RunDir, verdicts: list[dict[str, Any]]) -> list[Path]:
     made = [plot_accuracy_vs_mismatch(verdicts, folder / "accuracy_vs_mismatch.png"),
             plot_yield(verdicts, folder / "yield.png"),
             plot_histograms(verdicts, folder / "accuracy_hist.png"),
-            plot_budget(verdicts, folder / "calibration_budget.png")]
+            plot_budget(verdicts, folder / "calibration_budget.png"),
+            plot_accuracy_vs_energy(verdicts, folder / "accuracy_vs_energy.png")]
     return [p for p in made if p is not None]
+
+
+def plot_accuracy_vs_energy(verdicts: list[dict[str, Any]], path: Path) -> Path | None:
+    """Accuracy against energy per inference, one point per network and condition (several
+    networks only), markers per suite, with the Pareto front (no point both cheaper and
+    more accurate)."""
+    points = [v for v in verdicts if (v.get("energy") or {}).get("energy_per_inference", {}).get("model_j")]
+    if len({v["network"] for v in points}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    markers = dict(zip(SUITES, "osD^v"))
+    colours = {network: f"C{i}" for i, network in enumerate(sorted({v["network"] for v in points}))}
+    xy = []
+    for v in points:
+        energy = v["energy"]["energy_per_inference"]["model_j"]
+        x, acc = 1e6 * energy["mean"], v["accuracy"]
+        ax.errorbar(x, acc["median"], xerr=1e6 * energy["stderr"],
+                    yerr=[[acc["median"] - acc["q25"]], [acc["q75"] - acc["median"]]], fmt=markers[v["suite"]],
+                    color=colours[v["network"]], alpha=0.8, markersize=5, elinewidth=0.8)
+        xy.append((x, acc["median"]))
+    front = sorted(p for p in xy if not any(q[0] <= p[0] and q[1] >= p[1] and q != p for q in xy))
+    ax.plot(*zip(*front), color="k", linestyle=":", linewidth=1, label="Pareto front")
+    for network, colour in colours.items():
+        ax.plot([], [], "o", color=colour, label=network)
+    for suite in sorted({v["suite"] for v in points}):
+        ax.plot([], [], markers[suite], color="grey", label=SUITES[suite].title)
+    _limits(ax, points[0])
+    ax.set(xscale="log", xlabel="energy per inference, chip power model (µJ)",
+           ylabel="median test accuracy per chip (bars IQR)", ylim=(0, 1.02),
+           title="Accuracy vs energy per inference (one point per network and condition)")
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path, layout: bool = True) -> Path:

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.energy import energy_table
 from harness.plots import numeric, plot_all
 from harness.results import RunDir
 from harness.suites.catalog import SUITES
@@ -23,7 +24,8 @@ def render(run: RunDir, summary: dict[str, Any]) -> Path:
     measured = [t for t in summary["tests"] if t.get("verdict")]
     plots = plot_all(run, measured)
     text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
-                      *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
+                      *_populations(measured), *_comparison(measured), *energy_table(measured), *_plots(run, plots),
+                      *_reproduce(run)])
     return write_text(run.report_path, text)
 
 

@@ -71,7 +71,18 @@ def spec_toml(name: str, *, cores: int, neurons_per_core: int, inputs: int, fan_
     lines = [f'name = "{name}"', f'spec_version = "{spec_version}"', f"cores = {cores}",
              f"neurons_per_core = {neurons_per_core}", f"inputs = {inputs}", f"fan_in = {fan_in}",
              "dt_ms = 1.0", "", "[mismatch_cv]"] + [f"{k} = {v!r}" for k, v in cv.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", POWER_TOML]) + "\n"
+
+
+# The [power] table of the shipped specs, for user spec files in tests.
+POWER_TOML = """[power]
+nominal_supply_v = 1.8
+energy_per_spike_j = 883e-12
+energy_per_synaptic_event_j = 324e-12
+energy_per_routed_event_j = 6.84e-9
+energy_per_input_event_j = 360e-12
+static_power_per_core_w = 100e-6
+leakage_voltage_v = 0.3"""
 
 
 # ---- DAC codes ----------------------------------------------------------------------------

@@ -42,10 +42,15 @@ def test_run_writes_rasters_equal_to_the_emulator(tmp_path):
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "out.npz") as out:
         spikes, seeds = out["spikes"], out["chip_seeds"]
+        counters = {name: out[name] for name in ("synaptic_events", "input_events", "spike_count", "routed_events")}
     assert spikes.shape == (3, 60, 1024) and list(seeds) == [10, 11, 12]
     chip = EmulatorChip("dynapse1", chip_seed=11)
     chip.load(config)
-    np.testing.assert_array_equal(chip.run(inputs, noise_amplitude=50, noise_seed=9).spikes, spikes[1])
+    emulated = chip.run(inputs, noise_amplitude=50, noise_seed=9)
+    np.testing.assert_array_equal(emulated.spikes, spikes[1])
+    for name, values in counters.items():
+        assert values.shape == (3,) and values[1] == getattr(emulated.activity, name)[0], name
+    assert counters["input_events"].tolist() == [int(inputs.sum())] * 3
 
 
 def test_run_rejects_bad_inputs_with_a_message(tmp_path):

@@ -68,7 +68,8 @@ def assert_equivalent(config, seeds, level, inputs, amplitudes, noise_seeds_, *,
         neurons = np.random.default_rng(len(seeds)).permutation(n)[: max(1, n // 3)]
     fast = population.run(config, **run, neurons=neurons)
     assert fast.v is None and fast.spikes.shape == (b, steps, len(neurons))
-    assert_same_result(PopulationResult(batched.spikes[:, :, neurons]), fast,
+    assert fast.activity is not None and batched.activity is not None
+    assert_same_result(PopulationResult(batched.spikes[:, :, neurons], activity=batched.activity), fast,
                        labels=(labels[1] + " recorded", labels[1] + " unrecorded"), where=f"{where}, neurons=")
     # the spec's invariants hold in the recorded state
     assert batched.isyn.min() >= 0 and batched.isyn.max() <= ISYN_MAX

@@ -64,6 +64,7 @@ def test_compile_writes_a_configuration_and_prints_the_report(saved, tmp_path):
     result = invoke("deploy", out, "--target", "emulator", "--chip-seed", 1, "--samples", 4)
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and "seed:1" in result.output
+    assert "energy per inference (model, 1.8 V):" in result.output and "synaptic events" in result.output
 
 
 def test_deploy_compiles_a_plain_network_for_the_spec(saved):

@@ -58,7 +58,7 @@ def cpu_kernels(tmp_path_factory):
     subprocess.run([compiler, "-O1", "-shared", "-fPIC", "vc1.cpp", "-o", "vc1.so"], cwd=folder, check=True)
     lib = ctypes.CDLL(str(folder / "vc1.so"))
     lib.vc1_push.argtypes = [P, P, P, P, I64, I32, I32]
-    lib.vc1_step.argtypes = [P] * 16 + [U64, I64, I64, I32, I32]
+    lib.vc1_step.argtypes = [P] * 17 + [U64, I64, I64, I32, I32, I32]
     return lib
 
 
@@ -68,6 +68,7 @@ def run_on_cpu(lib, pop, x, keys, amplitude, dense_at):
     v, refr, isyn = np.zeros((b, n), np.int32), np.zeros((b, n), np.int32), np.zeros((b, 4, n), np.int32)
     c, src = np.zeros((b, 4 * n), np.float32), np.zeros((b, m + n), np.float32)
     work = np.zeros(steps, np.uint64)
+    fired_count = np.zeros((b, n), np.int64)
     dense, fan_out = pop.dense(), pop.fan_out
     params = [pop.dmem, pop.dsyn, pop.wsyn, pop.theta, pop.idc, pop.t_ref, pop.enabled,
               pop.index.astype(np.uint64), fan_out, keys]
@@ -80,10 +81,10 @@ def run_on_cpu(lib, pop, x, keys, amplitude, dense_at):
         else:
             lib.vc1_push(src.ctypes.data, pop.indptr.ctypes.data, pop.targets.ctypes.data, c.ctypes.data,
                          b * (m + n), m + n, n)
-        lib.vc1_step(*(a.ctypes.data for a in (c, v, isyn, refr, src, work[t:], *params)),
-                     (t * STEP_STRIDE) % 2**64, amplitude, b, n, m)
+        lib.vc1_step(*(a.ctypes.data for a in (c, v, isyn, refr, src, work[t:], fired_count, *params)),
+                     (t * STEP_STRIDE) % 2**64, amplitude, b, n, m, 1)
         record[0][:, t], record[1][:, t], record[2][:, t], record[3][:, t] = v, isyn, refr, src[:, m:] != 0
-    return record, work
+    return record, work, fired_count
 
 
 @pytest.mark.parametrize("mode", ["events", "dense", "taking turns"])
@@ -96,7 +97,7 @@ def test_cuda_kernels_on_the_cpu_equal_the_emulator(cpu_kernels, mode, amplitude
     noise = np.array([1, 2, 3], np.uint64)
     pop = Population.build(config, batch_params(config, seeds), np.arange(config.spec.n_neurons))
     dense_at = {"events": lambda t: False, "dense": lambda t: True, "taking turns": lambda t: t % 3 == 0}[mode]
-    (v, isyn, refr, spikes), work = run_on_cpu(cpu_kernels, pop, inputs, noise_keys(seeds, noise), amplitude,
+    (v, isyn, refr, spikes), work, fired_count = run_on_cpu(cpu_kernels, pop, inputs, noise_keys(seeds, noise), amplitude,
                                                dense_at)
     for i, seed in enumerate(seeds):
         chip = EmulatorChip(config.spec, chip_seed=seed)
@@ -105,6 +106,7 @@ def test_cuda_kernels_on_the_cpu_equal_the_emulator(cpu_kernels, mode, amplitude
         for name, got in (("spikes", spikes), ("v", v), ("isyn", isyn), ("refr", refr)):
             np.testing.assert_array_equal(getattr(ref, name), got[i], err_msg=f"{name} of chip {i} ({mode})")
     np.testing.assert_array_equal(work, (spikes * pop.fan_out[64:]).sum(axis=(0, 2)))
+    np.testing.assert_array_equal(fired_count, spikes.sum(axis=1), err_msg="spike counts per neuron")
     assert spikes.any() or amplitude >= 2**30, "no activity: the test would mean little"  # (§5: one-sided noise)
 
 

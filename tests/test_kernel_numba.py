@@ -33,6 +33,6 @@ def test_numba_threads_are_bounded_and_restored():
     assert kernel.threads == numba.config.NUMBA_NUM_THREADS
     before = numba.get_num_threads()
     x = np.zeros((1, 5, config.spec.inputs), np.uint8)
-    spikes, states = NumbaKernel(pop, threads=1).run(x, noise_keys(seeds, [0, 0, 0]), 3, np.arange(4), False)
+    spikes, states, _ = NumbaKernel(pop, threads=1).run(x, noise_keys(seeds, [0, 0, 0]), 3, np.arange(4), False)
     assert numba.get_num_threads() == before
     assert spikes.shape == (3, 5, 4) and states is None

@@ -85,6 +85,15 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
     assert {"yield", "yield.units", "yield.low", "yield_uncalibrated", "yield_calibrated",
             "accuracy_median_calibrated", "driver_bit_errors", "driver_bit_errors.high"} <= set(properties)
     assert properties["yield.units"] == "fraction" and properties["driver_bit_errors.high"] == "0.0"
+    assert {"energy_per_inference", "synaptic_operations_per_inference", "spikes_per_inference",
+            "activation_sparsity", "latency_per_inference"} <= set(properties)
+    assert properties["energy_per_inference.units"] == "J" and float(properties["energy_per_inference"]) > 0
+    for test in summary["tests"]:  # NeuroBench's names, per network and condition
+        energy = test["energy"]
+        assert energy["synaptic_operations"]["Effective_ACs"] > 0 and 0 < energy["activation_sparsity"] < 1
+        assert 0 < energy["connection_sparsity"] < 1 and energy["footprint"] > 0 and energy["cam_entries"] > 0
+        assert energy["energy_per_inference"]["model_j"]["mean"] > energy["energy_per_inference"]["breakdown"]["static_j"]
+        assert energy["latency_per_inference_s"] == energy["steps"] / 1000
     records = list((run / "records").glob("*/xor-ads-dynapse1/chip-*.json"))
     assert len(records) == (5 + 1) * 4  # five suites and their reference conditions
     record = json.loads((run / "records/noise/xor-ads-dynapse1/chip-2.json").read_text())
@@ -94,6 +103,7 @@ def test_harness_run_writes_a_complete_run_directory(baseline):
                                                                "accuracy_hist.png", "calibration_budget.png"}
     report = (run / "report.md").read_text()
     assert report.startswith("# Robustness report: PASS\n") and "![yield](plots/yield.png)" in report
+    assert "## Energy and activity per inference" in report and "Effective_ACs" in report
     (run / "report.md").unlink()
     rerender = CliRunner().invoke(main, ["report", str(run)])
     assert rerender.exit_code == 0 and (run / "report.md").read_text() == report
@@ -131,6 +141,10 @@ def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseli
     assert all(d["target"] == port for d in checked)
     assert sum(len(d["chips"]) for d in checked) >= 4  # every condition at the board's mismatch level
     assert all(c["chip_id"] == "seed:0" for d in checked for c in d["chips"])
+    assert all(d["counter_errors"] == 0 for d in checked)  # the board's counters equal the simulator's
+    readings = [c["power_monitor"] for d in checked for c in d["chips"]]  # the board's monitor, noiseless here
+    assert readings and all(abs(r["model_error"]) < 1e-9 and r["measured_j"] > 0 for r in readings)
+    assert "| measured (µJ) |" in (folder / "run-board/report.md").read_text()
 
 
 def test_interrupted_run_resumes_without_recomputing_finished_chips(tmp_path):

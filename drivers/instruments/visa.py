@@ -10,6 +10,8 @@ from drivers.instruments.scpi import InstrumentError
 SIM = "sim"
 SIM_SUPPLY = "ASRL1::INSTR"       # addresses in drivers/instruments/instruments.yaml
 SIM_MULTIMETER = "ASRL2::INSTR"
+SIM_SMU = "ASRL3::INSTR"          # a source-measure unit with buffered sampling (Keithley 2450 SCPI)
+SIM_PLAIN_SMU = "ASRL4::INSTR"    # one without a reading buffer
 SIM_SILENT = "ASRL9::INSTR"
 
 

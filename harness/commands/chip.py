@@ -37,6 +37,14 @@ def info(spec: str) -> None:
     click.echo(f"  dt               {s.dt_ms} ms")
     click.echo(f"  synapse types    {', '.join(f'{k}={name}' for k, name in enumerate(SYNAPSE_TYPES))}")
     click.echo("  default mismatch (cv): " + ", ".join(f"{k} {v:.2f}" for k, v in s.mismatch_cv.items()))
+    if s.power is None:
+        click.echo("  power model      none (the spec file has no [power] table)")
+        return
+    p = s.power
+    click.echo(f"  power model      at {p.nominal_supply_v:g} V: static {1e6 * p.static_power_per_core_w:g} uW/core; "
+               f"per spike {1e12 * p.energy_per_spike_j:g} pJ, synaptic event {1e12 * p.energy_per_synaptic_event_j:g} "
+               f"pJ, input event {1e12 * p.energy_per_input_event_j:g} pJ, routed event "
+               f"{1e12 * p.energy_per_routed_event_j:g} pJ")
 
 
 @chip.command("run")
@@ -54,7 +62,8 @@ def info(spec: str) -> None:
 @click.option("--state/--no-state", default=False, help="Also record v, isyn and refr at every step.")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=writable,
-              help="Output .npz: spikes [B, T, N], chip_seeds, and state arrays with --state.")
+              help="Output .npz: spikes [B, T, N], chip_seeds, the activity counters synaptic_events, "
+                   "input_events, spike_count, routed_events [B], and state arrays with --state.")
 @outputs_apart(inputs=("config_file", "inputs_file"), outputs=("out",))
 def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int, mismatch: str,
                noise_amplitude: int, noise_seed: int, state: bool, backend: str, out: Path) -> None:
@@ -68,7 +77,7 @@ def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int
                                                             noise_amplitude=noise_amplitude, record_state=state)
     except (ConfigError, MismatchError, InputError, BackendError) as exc:
         raise click.ClickException(str(exc)) from None
-    arrays = {"spikes": result.spikes, "chip_seeds": np.array(seeds, np.uint64)}
+    arrays = {"spikes": result.spikes, "chip_seeds": np.array(seeds, np.uint64), **result.activity.arrays()}
     if state:
         arrays.update(v=result.v, isyn=result.isyn, refr=result.refr)
     try:
@@ -76,7 +85,8 @@ def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int
     except OutputError as exc:
         raise click.ClickException(str(exc)) from None
     rate = result.spikes.mean() * 1000.0 / config.spec.dt_ms
-    click.echo(f"{chips} chip(s) x {result.spikes.shape[1]} steps: mean rate {rate:.2f} Hz -> {out}")
+    click.echo(f"{chips} chip(s) x {result.spikes.shape[1]} steps: mean rate {rate:.2f} Hz, "
+               f"{result.activity.synaptic_events.mean():.0f} synaptic events per chip -> {out}")
 
 
 def _per_chip(inputs: np.ndarray, chips: int, path: Path) -> np.ndarray:

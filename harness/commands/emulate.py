@@ -23,8 +23,10 @@ from sim.chip.spec import DEFAULT_SPEC, SpecError
               help="Longest run the board accepts.")
 @click.option("--idle-timeout", default=DEFAULT_IDLE_TIMEOUT_S, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds of silence after which a client is dropped (others are told the board is busy).")
+@click.option("--power-noise", default=0.0, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Relative measurement noise (sigma) of the board's power monitor.")
 def emulate(use_pty: bool, listen: str | None, spec: str, chip_seed: int, mismatch: str, max_steps: int,
-            idle_timeout: float) -> None:
+            idle_timeout: float, power_noise: float) -> None:
     """Serve an emulated vc1 chip over the wire protocol until Ctrl-C or SIGTERM.
 
     The first line printed is what to open: the pty's device path or the socket:// URL.
@@ -34,7 +36,7 @@ def emulate(use_pty: bool, listen: str | None, spec: str, chip_seed: int, mismat
     if use_pty == bool(listen):
         raise click.UsageError("give exactly one of --pty or --listen HOST:PORT")
     try:
-        server = BoardServer(spec, chip_seed, mismatch, max_steps=max_steps)
+        server = BoardServer(spec, chip_seed, mismatch, max_steps=max_steps, power_noise=power_noise)
         endpoint: Endpoint = PtyEndpoint() if use_pty else TcpEndpoint(*parse_host_port(listen))
     except (SpecError, MismatchError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

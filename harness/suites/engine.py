@@ -27,10 +27,12 @@ from harness.cluster import share, task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
 from harness.deploy import evaluate_deployments
+from harness.energy import ENERGY, EVENTS, PER_INFERENCE, energy_per_inference, workload_metrics
 from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
 from harness.stream import ChipMeasured, ConditionMeasured
 from harness.suites.catalog import SUITES
+from sim.chip.activity import COUNTERS
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 
 REFERENCE = "reference"  # records of the reference conditions, shared by the suites
@@ -113,7 +115,8 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     if driver is None:
         driver = driver_check(ctx, deployment, setup, seeds[:int(params["driver_chips"])],
                               int(params["driver_samples"]))
-    outcome = "fail" if driver["bit_errors"] else yield_.outcome if condition.asserted else "info"
+    outcome = "fail" if driver["bit_errors"] or driver.get("counter_errors") else \
+        yield_.outcome if condition.asserted else "info"
     facts = {
         "condition_value": condition.value, "asserted": condition.asserted, "fingerprint": fingerprint,
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
@@ -129,23 +132,35 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "reused_chips": len(seeds) - computed, "driver": driver,
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
+    facts["energy"] = workload_metrics(setup.compiled_for(seeds[0]).config, by_name, _steps(deployment),
+                                       _supply_v(setup))
+    facts["energy"]["energy_per_inference"]["measured"] = measured_energy(driver)
     measured_condition = ConditionMeasured(
         suite, deployment.key, condition.label,
-        condition_measurements(yield_, by_name, trials, spec_limit, driver), outcome, facts)
+        condition_measurements(yield_, by_name, trials, spec_limit, driver, facts["energy"]), outcome, facts)
     ctx.stream.publish(measured_condition)
     return measured_condition.verdict()
 
 
 def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
-                           driver: dict[str, Any]) -> tuple[Measurement, ...]:
+                           driver: dict[str, Any], energy: dict[str, Any]) -> tuple[Measurement, ...]:
     """A condition's measurements with names, units and limits (OpenHTF style): the judged
-    yield (with its limit), both deployments' yield and median accuracy, and the driver check
-    when one ran (none without a driver path, or when the target cannot realise the chips)."""
+    yield (with its limit), both deployments' yield and median accuracy, activity and energy
+    per inference (means over chips; harness.energy), and the driver check when one ran (none
+    without a driver path, or when the target cannot realise the chips)."""
     measurements = [judged]
     for deployment, k in (("uncalibrated", 0), ("calibrated", trials)):
         values = by_name[accuracy_name(k)]
         measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
                          Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
+    model = energy["energy_per_inference"]["model_j"]
+    if model is not None:
+        measurements.append(Measurement(ENERGY, model["mean"], "J"))
+    measurements += [Measurement("synaptic_operations_per_inference",
+                                 energy["synaptic_operations"]["Effective_ACs"], EVENTS),
+                     Measurement("spikes_per_inference", energy["spikes_per_inference"]["mean"], EVENTS),
+                     Measurement("activation_sparsity", energy["activation_sparsity"], FRACTION),
+                     Measurement("latency_per_inference", energy["latency_per_inference_s"], "s")]
     if driver["chips"]:
         measurements.append(Measurement("driver_bit_errors", float(driver["bit_errors"]), "bits", high=0.0))
     return tuple(measurements)
@@ -214,17 +229,41 @@ def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, labe
                **(setup.context or {})}
     chunks = [missing[first:first + chunk] for first in range(0, len(missing), chunk)]
     args = (deployment, setup, samples, ctx.config.backend, budgets, params["calibration_split"])
+    steps, volts = _steps(deployment), _supply_v(setup)
     with tqdm(total=len(missing), desc=f"{folder} {deployment.key} {label}", unit="chip",
               disable=not ctx.progress or not missing, leave=False) as bar:
         for part, results in _chunk_results(ctx, chunks, args):
             for i, seed in enumerate(part):
                 measured[seed] = {accuracy_name(k): float(results[k][i]) for k in budgets}
+                activity = _activity_measurements(setup.compiled_for(seed).config,
+                                                  {name: float(results[name][i]) for name in COUNTERS}, steps, volts)
                 records = (Measurement("accuracy", measured[seed][judged], FRACTION, low=limit),
-                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items()))
+                           *(Measurement(name, v, FRACTION) for name, v in measured[seed].items()), *activity)
+                measured[seed].update({m.name: m.value for m in activity})
                 measured[seed]["accuracy"] = measured[seed][judged]
                 ctx.stream.publish(ChipMeasured(folder, deployment.key, label, seed, fingerprint, records, context))
             bar.update(len(part))
     return measured, len(missing), fingerprint
+
+
+def _activity_measurements(config: Any, counts: dict[str, float], steps: int,
+                           volts: float | None) -> tuple[Measurement, ...]:
+    """A chip's mean activity per inference and, where the spec has a power model, the
+    model's energy per inference at supply `volts` (harness.energy)."""
+    energy = energy_per_inference(config, counts, steps, volts)
+    return (*(Measurement(PER_INFERENCE[name], counts[name], EVENTS) for name in COUNTERS),
+            *((Measurement(ENERGY, energy["total_j"], "J"),) if energy is not None else ()))
+
+
+def _steps(deployment: Deployment) -> int:
+    """Steps of one inference: the length of an encoded test sample."""
+    return int(deployment.compiled.encoder.encode(deployment.task.test.inputs[:1]).shape[1])
+
+
+def _supply_v(setup: Setup) -> float | None:
+    """The supply voltage a condition sets (the supply sweep's), else None (nominal)."""
+    volts = (setup.context or {}).get("supply_v")
+    return None if volts is None else float(volts)
 
 
 def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
@@ -234,7 +273,7 @@ def _population(setup: Setup, seeds: Sequence[int]) -> dict[str, Any]:
 
 
 def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
-                   args: tuple[Any, ...]) -> Iterator[tuple[list[int], dict[int, np.ndarray]]]:
+                   args: tuple[Any, ...]) -> Iterator[tuple[list[int], dict[int | str, np.ndarray]]]:
     """(chunk, its accuracies per budget) for every chunk of chips, in process in order, or as
     Dask tasks in the order they finish (harness.cluster)."""
     client = ctx.client()
@@ -252,9 +291,9 @@ def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
 
 
 def _evaluate_chips(seeds: Sequence[int], deployment: Deployment, setup: Setup, samples: int, backend: str,
-                    budgets: tuple[int, ...], split: str) -> dict[int, np.ndarray]:
-    """Accuracies of `seeds` per calibration budget, one evaluate_deployments call per group of
-    chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
+                    budgets: tuple[int, ...], split: str) -> dict[int | str, np.ndarray]:
+    """Accuracies of `seeds` per calibration budget and their activity counters per inference
+    (harness.deploy.evaluate_deployments), one call per group of chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
     so one stands for all."""
     def evaluate(compiled: CompiledNetwork, members: Sequence[int]) -> dict[int, np.ndarray]:
         return evaluate_deployments(compiled, deployment.task, chip_seeds=members, mismatch=setup.mismatch,
@@ -267,11 +306,11 @@ def _evaluate_chips(seeds: Sequence[int], deployment: Deployment, setup: Setup, 
     for seed in seeds:
         compiled = setup.compiled_for(seed)
         groups.setdefault(id(compiled), (compiled, []))[1].append(seed)
-    result: dict[int, dict[int, float]] = {k: {} for k in budgets}
+    result: dict[int | str, dict[int, float]] = {}
     for compiled, members in groups.values():
         for k, values in evaluate(compiled, members).items():
-            result[k].update(zip(members, values))
-    return {k: np.array([result[k][s] for s in seeds]) for k in budgets}
+            result.setdefault(k, {}).update(zip(members, values))
+    return {k: np.array([values[s] for s in seeds]) for k, values in result.items()}
 
 
 def _identical_chips(deployment: Deployment, setup: Setup) -> bool:
@@ -290,7 +329,7 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
     data = deployment.task.test.subset(slice(0, samples))  # bits are compared, so any samples do
     simulated = SimulatedPopulation(setup.mismatch, ctx.config.backend)
     noise = np.arange(len(data), dtype=np.uint64)
-    checked, bit_errors, skipped = [], 0, None
+    checked, bit_errors, miscounted, skipped = [], 0, 0, None
     for seed in seeds:
         opened = ctx.driver_population(deployment.spec.name, seed, setup.mismatch)
         if opened is None:
@@ -305,10 +344,54 @@ def driver_check(ctx: HarnessContext, deployment: Deployment, setup: Setup, seed
         driver.close()
         errors = int(np.count_nonzero(runs[0].spikes != runs[1].spikes))
         bit_errors += errors
+        counter_errors = _counter_errors(runs[0].activity, runs[1].activity)
+        miscounted += counter_errors or 0
         checked.append({"chip_seed": chip_seed, "chip_id": chip_id, "samples": len(data),
-                        "bits": int(runs[1].spikes.size), "bit_errors": errors,
-                        "differences": result_differences(runs[1], runs[0], ("simulator", "driver"))})
-    return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "skipped": skipped}
+                        "bits": int(runs[1].spikes.size), "bit_errors": errors, "counter_errors": counter_errors,
+                        "differences": result_differences(runs[1], runs[0], ("simulator", "driver")),
+                        "power_monitor": _monitor_reading(ctx, deployment, setup, compiled.config, runs[0],
+                                                          encoded.shape[1])})
+    return {"target": ctx.config.target, "chips": checked, "bit_errors": bit_errors, "counter_errors": miscounted,
+            "skipped": skipped}
+
+
+def _monitor_reading(ctx: HarnessContext, deployment: Deployment, setup: Setup, config: Any, run: Any,
+                     steps: int) -> dict[str, Any] | None:
+    """A board's power monitor over the driver check's last inference, beside the model's
+    energy of the same counters (None for a target without a monitor). An emulated board's
+    monitor knows no supply voltage: it is compared with the model at the nominal supply."""
+    if not ctx.fixed_chip or run.activity is None:
+        return None
+    chip = ctx.board(deployment.spec.name)
+    identity = chip.identity()
+    if "power_monitor" not in identity.capabilities:
+        return None
+    rails = chip.read_power().rails
+    measured = sum(rails.values())
+    model = energy_per_inference(config, {name: float(getattr(run.activity, name)[-1]) for name in COUNTERS}, steps,
+                                 None if identity.emulated else _supply_v(setup))
+    return {"measured_j": measured, "rails_j": rails, "model_j": model["total_j"] if model else None,
+            "model_error": model["total_j"] / measured - 1 if model and measured > 0 else None}
+
+
+def measured_energy(driver: dict[str, Any]) -> dict[str, Any] | None:
+    """The board power monitor's energy per inference over a condition's driver check (mean over
+    the checked chips) and the model's mean relative error, or None where none was read."""
+    readings = [c["power_monitor"] for c in driver.get("chips", []) if c.get("power_monitor")]
+    if not readings:
+        return None
+    errors = [r["model_error"] for r in readings if r["model_error"] is not None]
+    return {"source": "board power monitor, last inference of the driver check", "readings": len(readings),
+            "mean_j": float(np.mean([r["measured_j"] for r in readings])),
+            "model_error": float(np.mean(errors)) if errors else None}
+
+
+def _counter_errors(driver: Any, simulated: Any) -> int | None:
+    """Trials whose activity counters differ between the driver path and the simulator (None
+    when the driver path returned no counters)."""
+    if driver is None or simulated is None:
+        return None
+    return int(np.any([getattr(driver, name) != getattr(simulated, name) for name in COUNTERS], axis=0).sum())
 
 
 def no_driver_path(target: str) -> bool:
@@ -323,6 +406,10 @@ def check(verdict: dict[str, Any]) -> None:
         f"driver path ({driver['target']}) differs from the batched simulator in {driver['bit_errors']} "
         f"spike bits: " + "; ".join(f"chip seed {c['chip_seed']} ({c['chip_id']}): {' '.join(c['differences'])}"
                                     for c in driver["chips"] if c["bit_errors"]))
+    assert not driver.get("counter_errors"), (
+        f"driver path ({driver['target']}) counts other activity than the batched simulator on "
+        f"{driver['counter_errors']} trials: " + "; ".join(
+            f"chip seed {c['chip_seed']}: {' '.join(c['differences'])}" for c in driver["chips"] if c.get("counter_errors")))
     if verdict["asserted"]:
         y = verdict["yield"]
         assert y["outcome"] == "pass", (
@@ -345,5 +432,5 @@ def _fingerprint(deployment: Deployment, setup: Setup, params: dict[str, Any], b
              if not setup.tag else setup.tag, "mismatch": str(setup.mismatch), "noise": setup.noise_amplitude,
              "samples": params["samples"], "selection": "class-balanced", "spec": params["accuracy_spec"],
              "judge": params["judge"], "budgets": list(budgets), "calibration_split": params["calibration_split"],
-             "task": [deployment.task.name, deployment.task.meta]}
+             "task": [deployment.task.name, deployment.task.meta], "activity": "per-inference counters, energy"}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -11,7 +11,8 @@ The work is done by a kernel chosen from the backend and `kernel`:
   baseline (`propagation` as on CuPy).
 
 Without recorded state only the enabled neurons are simulated: a disabled neuron never
-spikes, so it cannot affect any other.
+spikes, so it cannot affect any other. Every run also returns the activity counters of each
+chip (`sim.chip.activity`) unless `count=False`.
 """
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from sim.backend import Backend, get_backend
+from sim.chip.activity import Activity, EventFanOut
 from sim.chip.config import ChipConfig
 from sim.chip.inputs import check_inputs
 from sim.chip.kernel_cupy import CupyKernel
 from sim.chip.kernel_numpy import VectorKernel
 from sim.chip.mismatch import MismatchLevel, batch_params, check_chip_seed
 from sim.chip.noise import check_noise_amplitude, check_noise_seeds, noise_keys
-from sim.chip.population import Population
+from sim.chip.population import KernelOutput, Population
 
 KERNELS = ("fused", "vector")
 PROPAGATIONS = ("auto", "events", "dense")
@@ -39,8 +41,8 @@ class Kernel(Protocol):
 
     pop: Population
 
-    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray,
-            record_state: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]: ...
+    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray, record_state: bool,
+            count: bool = True) -> KernelOutput: ...
 
 
 @dataclass
@@ -52,6 +54,7 @@ class BatchResult:
     v: np.ndarray | None = None     # [B, T, N]
     isyn: np.ndarray | None = None  # [B, T, 4, N]
     refr: np.ndarray | None = None  # [B, T, N]
+    activity: Activity | None = None
 
 
 class BatchedChips:
@@ -80,6 +83,7 @@ class BatchedChips:
         self.propagation = propagation
         self.threads = threads or os.cpu_count() or 1
         self._params = batch_params(config, self.chip_seeds, mismatch)
+        self._fan_out = EventFanOut.of(config)
         self._kernels: dict[bool, Kernel] = {}
 
     @property
@@ -101,9 +105,10 @@ class BatchedChips:
         return self._kernels[everyone]
 
     def run(self, inputs: Any, *, noise_amplitude: int = 0, noise_seeds: int | Sequence[int] = 0,
-            record_state: bool = False, neurons: Sequence[int] | None = None) -> BatchResult:
+            record_state: bool = False, neurons: Sequence[int] | None = None, count: bool = True) -> BatchResult:
         """Run every chip on `inputs` ([T, M] shared, or [B, T, M] one per chip) from power-on;
-        `noise_seeds` is one seed for every chip or one per chip."""
+        `noise_seeds` is one seed for every chip or one per chip; `count`: with the activity
+        counters."""
         spec = self.spec
         batched = np.ndim(inputs) == 3
         x = check_inputs(inputs, spec, batched=batched)
@@ -120,7 +125,8 @@ class BatchedChips:
         # position of each selected neuron in the population; disabled ones (absent) read as silent
         position = np.minimum(np.searchsorted(index, selected), max(index.size - 1, 0))
         present = index[position] == selected if index.size else np.zeros(selected.size, bool)
-        spikes, states = kernel.run(x if batched else x[None], keys, amplitude, position[present], record_state)
+        spikes, states, counts = kernel.run(x if batched else x[None], keys, amplitude, position[present],
+                                            record_state, count)
         if present.all():
             result = BatchResult(spikes, selected)
         else:
@@ -128,4 +134,7 @@ class BatchedChips:
             result.spikes[:, :, present] = spikes
         if states is not None:
             result.v, result.isyn, result.refr = states
+        if counts is not None:
+            per_channel = np.broadcast_to(x.sum(axis=-2, dtype=np.int64), (self.n_chips, spec.inputs))
+            result.activity = Activity.from_counts(self._fan_out, per_channel, *counts, index)
         return result

@@ -10,8 +10,10 @@ propagation fills c [B, 4, n] (float32, exact integers below 2**24), either
   with or without TF32, since counts <= 15 and multiplicities <= 2**11 have few bits),
 
 and `vc1_step` updates every (chip, neuron) in one thread (CHIP_SPEC §4–5 in int64
-arithmetic on int32 state), consumes c (zeroes it), writes the new spikes into src and
-adds the fan-out of every spike to a per-step work counter.
+arithmetic on int32 state), consumes c (zeroes it), writes the new spikes into src,
+adds the fan-out of every spike to a per-step work counter and, when counting, adds each
+spike to its neuron's count (one thread per (chip, neuron): no atomics). The last step's
+spikes are the neuron part of src after the run.
 
 `propagation="auto"` chooses per step from the work of the step's input events (known on
 the host) plus the latest spike work the host has already received: that counter is
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from sim.chip.noise import STEP_STRIDE
-from sim.chip.population import Population, prefer_dense
+from sim.chip.population import KernelOutput, Population, prefer_dense
 from sim.chip.spec import ISYN_MAX, V_RANGE
 
 # One atomic fan-out add costs about this many dense multiply-adds on the GPU: an estimate
@@ -65,10 +67,11 @@ extern "C" __global__ void vc1_push(const float* src, const i64* indptr, const i
 
 /* One step of every (chip b, neuron i): per-chip parameters [B, (4,) n], state int32. */
 extern "C" __global__ void vc1_step(float* c, int* v, int* isyn, int* refr, float* src, u64* spike_work,
-                                    const int* dmem, const int* dsyn, const int* wsyn, const int* theta,
+                                    i64* fired_count, const int* dmem, const int* dsyn, const int* wsyn, const int* theta,
                                     const int* idc, const int* t_ref, const bool* enabled,
                                     const u64* neuron_ids, const i64* fan_out, const u64* keys,
-                                    u64 step_offset, i64 amplitude, i64 n_chips, int n, int n_inputs) {
+                                    u64 step_offset, i64 amplitude, i64 n_chips, int n, int n_inputs,
+                                    int count) {
     for (i64 id = (i64)blockIdx.x * blockDim.x + threadIdx.x; id < n_chips * n;
          id += (i64)gridDim.x * blockDim.x) {
         i64 b = id / n;
@@ -100,6 +103,7 @@ extern "C" __global__ void vc1_step(float* c, int* v, int* isyn, int* refr, floa
             u = 0;
             r = t_ref[id];
             atomicAdd(spike_work, (u64)fan_out[n_inputs + i]);
+            if (count) fired_count[id] += 1;
         }
         v[id] = (int)u;
         refr[id] = r;
@@ -137,9 +141,10 @@ class CupyKernel:
         self.params = tuple(upload(a) for a in (pop.dmem, pop.dsyn, pop.wsyn, pop.theta, pop.idc, pop.t_ref))
         self.neuron = (upload(pop.enabled), upload(pop.index.astype(np.uint64)), upload(self.fan_out))
 
-    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray,
-            record_state: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """(spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None)."""
+    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray, record_state: bool,
+            count: bool = True) -> KernelOutput:
+        """Spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None,
+        spike counts (per neuron, of the last step) or None."""
         cp, pop = self.cp, self.pop
         b, steps, m, n = keys.size, x.shape[1], pop.n_inputs, pop.index.size
         x_dev, keys_dev, selected_dev = cp.asarray(x), cp.asarray(keys.astype(np.uint64)), cp.asarray(selected)
@@ -148,6 +153,7 @@ class CupyKernel:
         c = cp.zeros((b, 4 * n), cp.float32)
         src = cp.zeros((b, m + n), cp.float32)
         spike_work = cp.zeros(steps, cp.uint64)
+        fired_count = cp.zeros((b, n) if count else (1,), cp.int64)
         spikes = cp.zeros((b, steps, selected.size), bool)
         states = (cp.zeros((b, steps, n), cp.int32), cp.zeros((b, steps, 4, n), cp.int32),
                   cp.zeros((b, steps, n), cp.int32)) if record_state else None
@@ -161,17 +167,18 @@ class CupyKernel:
                 self._push(_grid(b * (m + n)), (BLOCK,), (src, *self.tables, c, np.int64(b * (m + n)),
                                                           np.int32(m + n), np.int32(n)))
             self._step(_grid(b * n), (BLOCK,),
-                       (c, v, isyn, refr, src, spike_work[t:], *self.params, *self.neuron, keys_dev,
+                       (c, v, isyn, refr, src, spike_work[t:], fired_count, *self.params, *self.neuron, keys_dev,
                         np.uint64((t * STEP_STRIDE) % 2**64), np.int64(amplitude), np.int64(b), np.int32(n),
-                        np.int32(m)))
+                        np.int32(m), np.int32(count)))
             if auto:
                 work.fetch(spike_work, t)
             spikes[:, t] = src[:, m:][:, selected_dev] != 0
             if states is not None:
                 states[0][:, t], states[1][:, t], states[2][:, t] = v, isyn, refr
+        counts = (fired_count.get(), (src[:, m:] != 0).get()) if count else None
         if states is None:
-            return spikes.get(), None
-        return spikes.get(), tuple(state.get().astype(np.int64) for state in states)
+            return spikes.get(), None, counts
+        return spikes.get(), tuple(state.get().astype(np.int64) for state in states), counts
 
 
 class _LaggedWork:

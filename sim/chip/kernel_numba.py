@@ -9,6 +9,9 @@ not vectorise and is about four times slower.) Propagation is always by events: 
 fan-out table holds exactly the nonzero entries of the dense matrix, so walking it is
 never more work than a dense product, even when every source is active.
 
+With `count`, each chip also counts every neuron's spikes as they fire, and marks those
+of the last step (`sim.chip.activity` turns them into the run's activity counters).
+
 Compiled on first use and cached on disk (`cache=True`, in `__pycache__` or
 `NUMBA_CACHE_DIR`); `bench/bench_chip.py --compile-cost` measures both first calls.
 """
@@ -19,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.chip.noise import GOLDEN, MIX1, MIX2, STEP_STRIDE
-from sim.chip.population import Population
+from sim.chip.population import KernelOutput, Population
 from sim.chip.spec import ISYN_MAX, V_RANGE
 
 _GOLDEN, _MIX1, _MIX2, _STRIDE = (np.uint64(value) for value in (GOLDEN, MIX1, MIX2, STEP_STRIDE))
@@ -96,8 +99,9 @@ def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled):
 
 @njit(cache=True)
 def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, key, amplitude,
-              selected, spikes, v_out, isyn_out, refr_out, record):
-    """One chip's run from power-on: x [T, M] counts; per-chip parameters [(4,) n]."""
+              selected, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
+    """One chip's run from power-on: x [T, M] counts; per-chip parameters [(4,) n]; with
+    `count`, spikes per neuron into fired_count [n] and the last step's into fired_last [n]."""
     steps, m = x.shape
     n = dmem.size
     v = np.zeros(n, np.int32)
@@ -120,24 +124,31 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
             if fired_now[i]:
                 fired[n_fired] = i
                 n_fired += 1
+        if count:
+            for q in range(n_fired):
+                fired_count[fired[q]] += 1
         for q in range(selected.size):
             spikes[t, q] = fired_now[selected[q]]
         if record:
             v_out[t] = v
             isyn_out[t] = isyn
             refr_out[t] = refr
+    if count:
+        for q in range(n_fired):
+            fired_last[fired[q]] = True
 
 
 @njit(parallel=True, cache=True)
 def _run_chips(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, keys, amplitude,
-               selected, spikes, v_out, isyn_out, refr_out, record):
+               selected, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
     """Every chip in parallel; x is [B, T, M], or [1, T, M] shared by all chips."""
     for b in prange(keys.size):
         row = np.int64(b) if x.shape[0] > 1 else 0  # (prange indices are unsigned)
         _run_chip(x[row], indptr, targets, dmem[b], dsyn[b], wsyn[b], theta[b], idc[b],
                   t_ref[b], enabled, neuron_ids, keys[b], amplitude, selected, spikes[b],
                   v_out[b] if record else v_out[0], isyn_out[b] if record else isyn_out[0],
-                  refr_out[b] if record else refr_out[0], record)
+                  refr_out[b] if record else refr_out[0], record,
+                  fired_count[b] if count else fired_count[0], fired_last[b] if count else fired_last[0], count)
 
 
 class NumbaKernel:
@@ -147,21 +158,23 @@ class NumbaKernel:
         self.pop = pop
         self.threads = min(threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
 
-    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray,
-            record_state: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """(spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None)."""
+    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray, record_state: bool,
+            count: bool = True) -> KernelOutput:
+        """Spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None,
+        spike counts (per neuron, of the last step) or None."""
         pop = self.pop
         b, steps, n = keys.size, x.shape[1], pop.index.size
         spikes = np.zeros((b, steps, selected.size), np.bool_)
         shape = (b, steps) if record_state else (1, 0)
         states = (np.zeros((*shape, n), np.int64), np.zeros((*shape, 4, n), np.int64),
                   np.zeros((*shape, n), np.int64))
+        counts = (np.zeros((b if count else 1, n), np.int64), np.zeros((b if count else 1, n), np.bool_))
         previous = numba.get_num_threads()
         numba.set_num_threads(min(self.threads, b))  # an idle thread still joins (slow on busy cores)
         try:
             _run_chips(np.ascontiguousarray(x), pop.indptr, pop.targets, pop.dmem, pop.dsyn, pop.wsyn, pop.theta,
                        pop.idc, pop.t_ref, pop.enabled, pop.index.astype(np.uint64), keys.astype(np.uint64),
-                       np.int64(amplitude), selected.astype(np.int64), spikes, *states, record_state)
+                       np.int64(amplitude), selected.astype(np.int64), spikes, *states, record_state, *counts, count)
         finally:
             numba.set_num_threads(previous)
-        return spikes, states if record_state else None
+        return spikes, states if record_state else None, counts if count else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.chip.noise import noise_step
-from sim.chip.population import Population, prefer_dense
+from sim.chip.population import KernelOutput, Population, prefer_dense
 from sim.chip.spec import ISYN_MAX, V_RANGE
 
 EVENT_COST = 1000  # one propagated event costs about this many dense multiply-adds (bench_chip)
@@ -38,26 +38,26 @@ class VectorKernel:
         self.params = _Params(dmem_q16=pop.dmem / 65536.0, dsyn_q16=pop.dsyn / 65536.0, theta=f64(pop.theta),
                               idc=f64(pop.idc), t_ref=f64(pop.t_ref), wsyn=f64(pop.wsyn))
 
-    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray,
-            record_state: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """(spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None)."""
+    def run(self, x: np.ndarray, keys: np.ndarray, amplitude: int, selected: np.ndarray, record_state: bool,
+            count: bool = True) -> KernelOutput:
+        """Spikes [B, T, K] of population positions `selected`, state (v, isyn, refr) or None,
+        spike counts (per neuron, of the last step) or None."""
         b = keys.size
         x = np.broadcast_to(x, (b, *x.shape[1:]))
         chunks = _chunks(b, self.threads)
         run_chunk = lambda lo, hi: self._simulate(x[lo:hi], keys[lo:hi, None], self.params.rows(lo, hi),  # noqa: E731
-                                                  amplitude, selected, record_state)
+                                                  amplitude, selected, record_state, count)
         if len(chunks) == 1:
             parts = [run_chunk(*chunks[0])]
         else:
             with ThreadPoolExecutor(len(chunks)) as pool:
                 parts = list(pool.map(lambda chunk: run_chunk(*chunk), chunks))
-        spikes = np.concatenate([part[0] for part in parts])
-        if not record_state:
-            return spikes, None
-        return spikes, tuple(np.concatenate([part[1][i] for part in parts]) for i in range(3))
+        join = lambda i, n: tuple(np.concatenate([part[i][j] for part in parts]) for j in range(n))  # noqa: E731
+        return (np.concatenate([part[0] for part in parts]), join(1, 3) if record_state else None,
+                join(2, 2) if count else None)
 
     def _simulate(self, x: np.ndarray, keys: np.ndarray, p: "_Params", amplitude: int, selected: np.ndarray,
-                  record_state: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+                  record_state: bool, count: bool) -> KernelOutput:
         """The vc1 step loop (CHIP_SPEC §4) for one chunk of chips."""
         b, steps, n = x.shape[0], x.shape[1], self.pop.index.size
         v = np.zeros((b, n))
@@ -71,6 +71,7 @@ class VectorKernel:
         disabled = ~self.pop.enabled
         decay = np.empty_like(isyn)
         leak = np.empty_like(v)
+        fired_count = np.zeros((b, n), np.int64) if count else None
         for t in range(steps):
             c = self._propagate(np.concatenate([x[:, t], s], axis=1))
             # isyn[k] = min(isyn[k] - ((isyn[k] * dsyn[k]) >> 16) + c[k] * wsyn[k], ISYN_MAX)
@@ -101,10 +102,12 @@ class VectorKernel:
             v[fired] = 0
             np.copyto(refr, p.t_ref, where=fired)
             s = fired.view(np.uint8)
+            if fired_count is not None:
+                fired_count += s
             out[:, t] = fired[:, selected]
             if states is not None:
                 states[0][:, t], states[1][:, t], states[2][:, t] = v, isyn, refr
-        return out, states
+        return out, states, (fired_count, s.astype(bool)) if count else None
 
     def _propagate(self, src: np.ndarray) -> np.ndarray:
         """c[b, k, i] (float64): per type, the summed counts of each neuron's CAM sources."""

@@ -16,6 +16,11 @@ from sim.chip.config import ChipConfig
 from sim.chip.mismatch import NeuronParams
 
 
+# What a kernel's run returns: spikes [B, T, K]; the state (v, isyn, refr) or None; and, when
+# counting, each neuron's spikes [B, n] int64 and those of the last step [B, n] bool, or None.
+KernelOutput = tuple[np.ndarray, "tuple[np.ndarray, ...] | None", "tuple[np.ndarray, np.ndarray] | None"]
+
+
 @dataclass(frozen=True)
 class Population:
     """Parameters [B, (4,) n] int32 of the simulated neurons and their synaptic tables."""

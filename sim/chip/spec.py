@@ -1,7 +1,8 @@
 """Chip specs as data: the shipped `dynapse1` and `dense1k`, or a user's TOML/JSON file.
 
-Geometry and default mismatch are fields of the spec file; the value ranges below are
-fixed by spec version vc1 (CHIP_SPEC.md §2) and are the same for every vc1 spec.
+Geometry, default mismatch and the power model (`[power]`, optional: a spec without it
+has no energy model) are fields of the spec file; the value ranges below are fixed by spec
+version vc1 (CHIP_SPEC.md §2) and are the same for every vc1 spec.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from sim.chip.power import PowerModel, parse_power
 
 try:
     import tomllib
@@ -60,6 +63,7 @@ class ChipSpec:
     fan_in: int
     dt_ms: float
     mismatch_cv: dict[str, float]
+    power: PowerModel | None = None  # docs/chip-spec.md, "Power model"
 
     @property
     def n_neurons(self) -> int:
@@ -95,6 +99,11 @@ class ChipSpec:
             raise SpecError(f"{origin}: field 'dt_ms' must be 1.0 in {SPEC_VERSION}, got {dt!r}")
         values["dt_ms"] = 1.0
         values["mismatch_cv"] = _mismatch_cv(data.get("mismatch_cv"), origin)
+        if data.get("power") is not None:
+            try:
+                values["power"] = parse_power(data["power"], origin)
+            except ValueError as exc:
+                raise SpecError(str(exc)) from None
         spec = cls(**values)
         if spec.fan_in > spec.n_sources:
             raise SpecError(f"{origin}: field 'fan_in' = {spec.fan_in} exceeds inputs + neurons = {spec.n_sources}")

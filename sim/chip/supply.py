@@ -6,6 +6,8 @@ scaled by (V / V_nominal) ** alpha. The digital refractory period `t_ref` is una
 The transform acts on the configuration's codes: each scaled value is re-encoded as the
 nearest DAC code within the parameter's vc1 range, so an emulated chip (in process, on the
 batched simulator or behind a virtual board) realises it bit for bit, mismatch included.
+The same law, (V / V_nominal) ** 2, scales the power model's dynamic energies
+(`sim.chip.power`).
 """
 from __future__ import annotations
 
@@ -16,16 +18,10 @@ import numpy as np
 from sim.chip.config import ChipConfig
 from sim.chip.dac import dac_value, nearest_code
 from sim.chip.spec import DMEM_RANGE, DSYN_RANGE, IDC_MAGNITUDE_MAX, THETA_RANGE, WSYN_RANGE
+from sim.chip.voltage import supply_factor
 
 RANGES = {"dmem": DMEM_RANGE, "theta": THETA_RANGE, "dsyn": DSYN_RANGE, "wsyn": WSYN_RANGE,
           "idc": (-IDC_MAGNITUDE_MAX, IDC_MAGNITUDE_MAX)}
-
-
-def supply_factor(volts: float, nominal_v: float, alpha: float) -> float:
-    """(V / V_nominal) ** alpha; ValueError for a non-positive voltage."""
-    if volts <= 0 or nominal_v <= 0:
-        raise ValueError(f"supply voltage {volts} V and nominal {nominal_v} V must be > 0")
-    return float((volts / nominal_v) ** alpha)
 
 
 def supplied_config(config: ChipConfig, volts: float, nominal_v: float, alpha: float) -> ChipConfig:
