@@ -45,6 +45,10 @@ class Ranges:
         """End of the range that starts at 0 (0 if none does)."""
         return self._ends[0] if self._starts and self._starts[0] == 0 else 0
 
+    def total(self) -> int:
+        """Bytes in all ranges."""
+        return sum(self._ends) - sum(self._starts)
+
     def __bool__(self) -> bool:
         return bool(self._starts)
 

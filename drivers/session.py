@@ -1,8 +1,9 @@
 """Host side of the protocol: numbered requests, resends, timeouts, and what went wrong.
 
 Control requests are stop-and-wait: each is resent under its sequence number until the
-answer arrives — after the line's RTO (`drivers.pacing`), or at once when the board NAKs
-a damaged frame or a damaged frame reaches the host. The board answers a repeat from
+answer arrives — after the line's RTO (`drivers.pacing`), doubled for each silent
+resend, or at once when the board NAKs a damaged frame or a damaged frame reaches the
+host. The board answers a repeat from
 its cache, so nothing runs twice; on a lossy line each send is several identical
 frames at once, so that one of them likely gets through. Bulk data goes through
 `drivers.window`, many frames in flight. Failures say what happened: the board refused
@@ -24,6 +25,7 @@ from drivers.wire import (REQUESTS, SEQ_MODULUS, VERSION, ErrorBody, ErrorCode, 
                           decode_message, encode_message)
 
 ANSWER_BYTES = FRAME_OVERHEAD + 16   # a control answer on the line, at most
+MAX_BACKOFF = 8                      # a resend waits at most this many RTOs
 
 
 class Session:
@@ -90,12 +92,14 @@ class Session:
             copies = self.line.copies(nbytes)
             self.link.send(payload, copies=copies)
             sends += 1
-            reply, damaged = self._await(seq, min(sent + self.line.rto(copies * nbytes) + hold, started + self.timeout))
-            self.line.observe_exchange(reply is not None, nbytes, copies, certain=damaged)
+            wait = self.line.rto(copies * nbytes, min(2 ** (sends - 1), MAX_BACKOFF)) + hold
+            reply, damaged = self._await(seq, min(sent + wait, started + self.timeout))
+            if reply is not None or damaged:   # a silent timeout is a late answer, not a damaged one
+                self.line.observe_exchange(reply is not None, nbytes, copies)
             if reply is not None:
                 self.retransmits += sends - 1
                 if sends == 1 and not hold:
-                    self.line.observe_rtt(time.monotonic() - sent, nbytes)
+                    self.line.observe_rtt(time.monotonic() - sent)
                 return self.check(kind, reply, expect)
         raise self.no_answer(kind, started, sends, heard)
 
@@ -118,19 +122,27 @@ class Session:
         """What arrived that was not an answer so far (echoes, junk bytes): a mark for `no_answer`."""
         return self.echoes, self.link.junk
 
-    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int]) -> LinkTimeout:
-        """The error for `sends` sends of `kind` without an answer since `since`, saying what
-        arrived after `mark` (from `heard`)."""
+    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int],
+                  progress: str | None = None) -> LinkTimeout:
+        """The error for `sends` sends of `kind` without an answer (or, for a transfer,
+        without a new byte: `progress` says what it moved and has in flight) since `since`,
+        saying what arrived after `mark` (from `heard`) and what the host measured."""
         echoes, junk = (now - before for now, before in zip(self.heard(), mark))
         if echoes:
             heard = "the host's own requests came back: a loopback, or a terminal echoing, not a board"
         elif junk:
             heard = (f"{junk} bytes arrived that are not frames of this protocol: is this a vc1 board, "
                      f"at the right baud rate?")
+        elif progress is not None:
+            heard = "no new byte arrived: the line or the bridge stopped forwarding, or it is far slower than measured"
         else:
             heard = "nothing arrived: is the board connected and powered, and is this its port?"
-        return LinkTimeout(f"{self.name}: no answer to {kind.name} for {time.monotonic() - since:.1f} s "
-                           f"({sends} send(s), link timeout {self.timeout:g} s); {heard}")
+        waited = time.monotonic() - since
+        what = (f"no answer to {kind.name} for {waited:.1f} s ({sends} send(s), link timeout {self.timeout:g} s)"
+                if progress is None else
+                f"no progress on {kind.name} for {waited:.1f} s ({sends} request(s) sent since, link timeout "
+                f"{self.timeout:g} s; {progress})")
+        return LinkTimeout(f"{self.name}: {what}; {heard} [{self.line.describe()}]")
 
     def boot_changed(self, new_boot: int) -> None:
         old, self.boot = self.boot, 0

@@ -5,10 +5,14 @@ A transfer is a byte range cut into pieces of the line's current chunk size
 they ask for) fit the line's window; every answer names its piece by offset. The byte
 stream is ordered both ways and the board answers in order, so an answer shows that
 every piece sent before it and still unanswered was lost: those are resent at once.
-A piece whose answer is overdue (RTO) is resent too. Only what was lost travels again,
-and a lost frame costs its retransmission, not a round trip. On a lossy line requests
-go as several identical frames, and window room left at the end of a transfer carries a
-spare request for the pieces still in flight.
+A piece whose answer is overdue (RTO) is resent too; that is congestion, not corruption
+(`Line.observe_timeout` halves the window), and if the late answer comes after all it
+delivers its piece like any other. Only what was lost travels again, and a lost frame
+costs its retransmission, not a round trip. On a lossy line requests go as several
+identical frames, and window room left at the end of a transfer carries a spare request
+for the pieces still in flight. Every delivered piece is a delivery-rate sample for the
+line. A transfer that delivers no new byte for the link timeout raises LinkTimeout,
+naming the line's estimates and what was in flight.
 
 Uploads (LOAD_DATA, RUN_DATA) send one piece per request, acknowledged by offset; a
 download asks with one FETCH for a run of pieces and gets one RESULT_DATA per piece.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from drivers.errors import ProtocolError
@@ -44,6 +48,9 @@ class _Request:
     deadline: float
     nbytes: int            # on the line, both ways
     copies: int            # identical frames, each answered, it was sent as
+    delivered: int         # the transfer's bytes delivered when it was sent ...
+    delivered_at: float    # ... and when the last of them was (its send time if none)
+    window_full: bool      # more was waiting to be sent (not the tail of the transfer)
     answered: bool = False
 
 
@@ -58,12 +65,17 @@ class _Transfer:
 
     def __init__(self, session: Session, size: int):
         self.session = session
+        self.size = size
         self.missing = Ranges(0, size)   # not yet confirmed
         self.unsent = Ranges(0, size)    # not confirmed and no copy in flight
         self.flight: dict[int, _Request] = {}
         self.copies: dict[Piece, int] = {}
         self.in_flight = 0               # line bytes of the requests in flight
         self.backoff = 1                 # doubles with each overdue answer, 1 again once one arrives
+        self.late: dict[int, _Request] = {}   # overdue requests whose answers may still come
+        self.delivered = 0               # line bytes of the exchanges delivered so far
+        self.delivered_at: float | None = None
+        self.damaged_at = -1.0           # when a damaged frame last arrived (or the board NAKed one)
 
     def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
         """Send the request for `pieces`; returns the line bytes it and its answers take,
@@ -75,27 +87,53 @@ class _Transfer:
         raise NotImplementedError
 
     def run(self) -> None:
-        """Move every piece."""
-        session = self.session
-        last_heard, sends, heard = time.monotonic(), 0, session.heard()
+        """Move every piece; LinkTimeout when no new byte arrives for the link timeout."""
+        session, line = self.session, self.session.line
+        progress, sends, heard, missing = time.monotonic(), 0, session.heard(), self.missing.total()
         while self.missing:
             sends += self._fill()
-            until = min([r.deadline for r in self.flight.values()] + [last_heard + session.timeout])
+            until = min([r.deadline for r in self.flight.values()] + [progress + session.timeout])
+            damaged = session.link.damaged
             for answer in session.receive(until):
-                last_heard, sends, heard = time.monotonic(), 0, session.heard()   # the board is there
-                request = None if answer.type is MsgType.NAK else self.flight.get(answer.seq)
+                if answer.type is MsgType.NAK:   # the board got a damaged frame
+                    damaged = -1
+                    continue
+                request = self.flight.get(answer.seq)
                 if request is not None:
                     session.check(self.kind, answer, self.expect)
                     self._answered(request, self._take(answer, request))
                     self.backoff = 1
+                elif answer.seq in self.late:
+                    late = self.late[answer.seq]
+                    session.check(self.kind, answer, self.expect)
+                    self._answered_late(late, self._take(answer, late))
             now = time.monotonic()
+            if damaged != session.link.damaged:   # a frame was damaged: corruption, not congestion
+                self.damaged_at = now
+            if self.missing.total() < missing:
+                progress, sends, heard, missing = now, 0, session.heard(), self.missing.total()
             overdue = [r for r in self.flight.values() if r.deadline <= now]
-            for request in overdue:
-                self._lost(request, len(request.pieces), certain=False)
-            if overdue:
+            congested = False
+            for request in overdue:   # late, unless a damaged frame since it was sent says lost
+                corrupted = request.sent <= self.damaged_at
+                if not corrupted:
+                    self.late[request.seq] = replace(request, pieces=list(request.pieces))
+                congested |= not corrupted
+                self._lost(request, len(request.pieces), certain=corrupted)
+            if congested:
                 self.backoff = min(2 * self.backoff, MAX_BACKOFF)
-            if now - last_heard >= session.timeout:
-                raise session.no_answer(self.kind, last_heard, sends, heard)
+                line.observe_timeout(now)
+            if self.missing and now - progress >= session.timeout:
+                raise session.no_answer(self.kind, progress, sends, heard, progress=self._in_flight(now))
+
+    def _in_flight(self, now: float) -> str:
+        """What the transfer has moved and has in flight, for LinkTimeout."""
+        done = f"{self.size - self.missing.total()} of {self.size} bytes delivered"
+        if not self.flight:
+            return f"{done}; nothing in flight"
+        oldest = min(r.sent for r in self.flight.values())
+        return (f"{done}; in flight: {len(self.flight)} request(s), {self.in_flight} B on the line, "
+                f"the oldest sent {now - oldest:.1f} s ago")
 
     def _fill(self) -> int:
         """Send requests while the window has room, in one write; returns how many."""
@@ -110,7 +148,8 @@ class _Transfer:
                 break
             seq, now = self.session.next_seq(), time.monotonic()
             nbytes, copies = self._send(seq, pieces)
-            self.flight[seq] = _Request(seq, pieces, now, now + self._rto(self.in_flight + nbytes), nbytes, copies)
+            self.flight[seq] = _Request(seq, pieces, now, now + self._rto(self.in_flight + nbytes), nbytes, copies,
+                                        self.delivered, self.delivered_at or now, bool(self.unsent))
             self.in_flight += nbytes
             for piece in pieces:
                 self.copies[piece] = self.copies.get(piece, 0) + 1
@@ -147,18 +186,39 @@ class _Transfer:
             if earlier is request:
                 break
             self._lost(earlier, len(earlier.pieces))
-        now, line = time.monotonic(), self.session.line
+        now = time.monotonic()
         if not request.answered:   # the round trip of the request and its first answer
             request.answered = True
-            later = sum(b - a + self.overhead for a, b in request.pieces[1:])
-            line.observe_rtt(now - request.sent, request.nbytes - later)
+            self.session.line.observe_rtt(now - request.sent)
         self._lost(request, request.pieces.index(piece), keep=True)
         del request.pieces[0]
+        self._delivered(request, piece, now)
         self._settle(piece, True, request.copies)
         if request.pieces:   # a burst: the next piece is due a piece's time from now
             request.deadline = now + self._rto(request.pieces[0][1] - request.pieces[0][0] + self.overhead)
         else:
             self._retire(request)
+
+    def _answered_late(self, request: _Request, piece: Piece) -> None:
+        """`piece` of the overdue `request` arrived after all: it was late, not lost."""
+        request.pieces.remove(piece)
+        if not request.pieces:
+            del self.late[request.seq]
+        self._delivered(request, piece, time.monotonic(), sample=False)
+        self.missing.remove(*piece)
+        self.unsent.remove(*piece)
+
+    def _delivered(self, request: _Request, piece: Piece, now: float, sample: bool = True) -> None:
+        """`piece` of `request` arrived; unless `sample` is False (a late answer, whose
+        interval says little), a delivery-rate sample: the bytes delivered since `request`
+        was sent, over the time since the delivery before it (TCP's delivery rate)."""
+        line, nbytes = self.session.line, piece[1] - piece[0] + self.overhead
+        self.delivered += nbytes
+        self.delivered_at = now
+        if sample:
+            line.observe_delivery(self.delivered - request.delivered, now - request.delivered_at,
+                                  request.window_full)
+        line.observe_acked(nbytes, line.chunk(self.overhead) + self.overhead)
 
     def _lost(self, request: _Request, count: int, keep: bool = False, certain: bool = True) -> None:
         """The first `count` pieces of `request` are lost (`certain`: not only overdue); it
@@ -176,8 +236,8 @@ class _Transfer:
     def _settle(self, piece: Piece, delivered: bool, copies: int, certain: bool = True) -> None:
         """One request for `piece` (sent as `copies` frames) got it through or was lost; a
         lost piece with no request left in flight is unsent again."""
-        nbytes = piece[1] - piece[0] + self.overhead
-        self.session.line.observe_exchange(delivered, nbytes, copies, certain)
+        if delivered or certain:
+            self.session.line.observe_exchange(delivered, piece[1] - piece[0] + self.overhead, copies)
         self.session.retransmits += not delivered
         left = self.copies.get(piece, 0) - 1
         if left > 0 and not delivered:
