@@ -49,7 +49,8 @@ class _Request:
     nbytes: int            # on the line, both ways
     copies: int            # identical frames, each answered, it was sent as
     delivered: int         # the transfer's bytes delivered when it was sent ...
-    delivered_at: float    # ... and when the last of them was (its send time if none)
+    delivered_at: float    # ... when the last of them was (its send time if none) ...
+    first_sent: float      # ... and when the request that delivered it was sent
     window_full: bool      # more was waiting to be sent (not the tail of the transfer)
     answered: bool = False
 
@@ -75,6 +76,7 @@ class _Transfer:
         self.late: dict[int, _Request] = {}   # overdue requests whose answers may still come
         self.delivered = 0               # line bytes of the exchanges delivered so far
         self.delivered_at: float | None = None
+        self.delivered_sent = 0.0        # when the request of the last delivery was sent
         self.damaged_at = -1.0           # when a damaged frame last arrived (or the board NAKed one)
 
     def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
@@ -114,8 +116,8 @@ class _Transfer:
                 progress, sends, heard, missing = now, 0, session.heard(), self.missing.total()
             overdue = [r for r in self.flight.values() if r.deadline <= now]
             congested = False
-            for request in overdue:   # late, unless a damaged frame since it was sent says lost
-                corrupted = request.sent <= self.damaged_at
+            for request in overdue:   # late; lost to corruption if a damaged frame came and nothing since it was sent
+                corrupted = request.sent <= self.damaged_at and (self.delivered_at or 0.0) < request.sent
                 if not corrupted:
                     self.late[request.seq] = replace(request, pieces=list(request.pieces))
                 congested |= not corrupted
@@ -149,7 +151,8 @@ class _Transfer:
             seq, now = self.session.next_seq(), time.monotonic()
             nbytes, copies = self._send(seq, pieces)
             self.flight[seq] = _Request(seq, pieces, now, now + self._rto(self.in_flight + nbytes), nbytes, copies,
-                                        self.delivered, self.delivered_at or now, bool(self.unsent))
+                                        self.delivered, self.delivered_at or now, self.delivered_sent or now,
+                                        bool(self.unsent))
             self.in_flight += nbytes
             for piece in pieces:
                 self.copies[piece] = self.copies.get(piece, 0) + 1
@@ -164,7 +167,8 @@ class _Transfer:
         if span is not None:
             self.unsent.remove(*span)
             return [(at, min(at + chunk, span[1])) for at in range(span[0], span[1], chunk)]
-        if self.session.line.loss(chunk + self.overhead) < SPARE_LOSS:
+        line = self.session.line
+        if line.loss(chunk + self.overhead) < SPARE_LOSS or line.bandwidth_bound():
             return []
         for request in self.flight.values():
             run: list[Piece] = []
@@ -210,14 +214,15 @@ class _Transfer:
 
     def _delivered(self, request: _Request, piece: Piece, now: float, sample: bool = True) -> None:
         """`piece` of `request` arrived; unless `sample` is False (a late answer, whose
-        interval says little), a delivery-rate sample: the bytes delivered since `request`
-        was sent, over the time since the delivery before it (TCP's delivery rate)."""
+        interval says little), a delivery-rate sample as TCP takes it: the bytes delivered
+        since `request` was sent, over the longer of the intervals between the delivery
+        before it and now, and between their sends."""
         line, nbytes = self.session.line, piece[1] - piece[0] + self.overhead
         self.delivered += nbytes
-        self.delivered_at = now
+        self.delivered_at, self.delivered_sent = now, request.sent
         if sample:
-            line.observe_delivery(self.delivered - request.delivered, now - request.delivered_at,
-                                  request.window_full)
+            interval = max(now - request.delivered_at, request.sent - request.first_sent)
+            line.observe_delivery(self.delivered - request.delivered, interval, request.window_full)
         line.observe_acked(nbytes, line.chunk(self.overhead) + self.overhead)
 
     def _lost(self, request: _Request, count: int, keep: bool = False, certain: bool = True) -> None:

@@ -33,23 +33,24 @@ def through(bridge: TcpBridge, **options) -> SerialBoard:
     return SerialBoard(serial.serial_for_url(bridge.url, timeout=POLL_S), name=bridge.url, **options)
 
 
-def test_a_clean_slow_bridge_loads_without_retransmits_and_the_rate_estimate_falls_to_the_line(board_server):
-    """The host first guesses a line three times faster than the bridge (a 1 Mbaud port):
-    the delivery rate falls to what the bridge carries, no answer is taken for lost, and
-    the line is not taken for a noisy one."""
+@pytest.mark.parametrize("rate, buffer", [(BRIDGE_RATE, 4096), (11400, 1 << 20)], ids=["32kB/s", "11.4kB/s-large-buffers"])
+def test_a_clean_slow_bridge_loads_and_the_rate_estimate_falls_to_the_line(board_server, rate, buffer):
+    """The host first guesses a line several times faster than the bridge (a 1 Mbaud port):
+    answers come late, the window shrinks, the delivery rate falls to what the bridge
+    carries, and the line is not taken for a noisy one; nothing much is sent twice."""
     reference = EmulatorChip("dynapse1", 2)
     config, inputs = demo_config(reference), demo_inputs(reference, steps=20)
     reference.load(config)
-    with TcpBridge(board_server.url, rate=BRIDGE_RATE) as bridge:
+    with TcpBridge(board_server.url, rate=rate, buffer=buffer) as bridge:
         with through(bridge, baudrate=1_000_000, link_timeout=10) as board:
             board.load(config)
             uploaded = bridge.forwarded[0]
             assert_same_result(board.run(inputs, noise_amplitude=5), reference.run(inputs, noise_amplitude=5))
             line = board.line
-    assert uploaded < 1.15 * len(deflate(encode_image(config)))   # nothing much sent twice
+    assert uploaded < 1.3 * len(deflate(encode_image(config)))   # what the first guess sent too early, and no more
     assert board.retransmits < 20   # a few, while the first guess was too fast
-    assert 0.5 * BRIDGE_RATE < line.rate < 2 * BRIDGE_RATE, line.describe()
-    assert line.byte_error_rate < 1e-4, line.describe()
+    assert line.congestion_events >= 1 and line.byte_error_rate < 1e-4, line.describe()
+    assert 0.5 * rate < line.rate < 2 * rate, line.describe()
 
 
 def test_a_bridge_that_stops_forwarding_raises_link_timeout_naming_rate_rtt_and_what_was_in_flight(board_server):
