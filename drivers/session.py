@@ -57,11 +57,15 @@ class Session:
         """Send one request (as `copies` identical frames); returns the size of one on the line."""
         return self.link.send(encode_message(Message(kind, seq, self.boot, body)), copies=copies, flush=flush)
 
-    def receive(self, until: float) -> list[Message]:
-        """Board messages arriving before `until` (returns early once something arrived).
-        Raises BoardResetError for another boot id, ProtocolVersionError for another version."""
-        messages = []
-        for payload in self.link.receive(until):
+    def receive(self, until: float, marked: bool = False) -> list[Message | None]:
+        """Board messages arriving before `until` (returns early once something arrived);
+        with `marked`, None where a damaged frame arrived. Raises BoardResetError for
+        another boot id, ProtocolVersionError for another version."""
+        messages: list[Message | None] = []
+        for payload in self.link.receive(until, marked):
+            if payload is None:
+                messages.append(None)
+                continue
             try:
                 message = decode_message(payload)
             except VersionMismatch as exc:

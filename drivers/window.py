@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from drivers.errors import ProtocolError
-from drivers.pacing import DATA_OVERHEAD, FRAME_OVERHEAD
+from drivers.pacing import DATA_OVERHEAD, FRAME_OVERHEAD, MIN_RTO_S
 from drivers.ranges import Ranges
 from drivers.wire import (MAX_BURST, U32, Fetch, Message, MsgType, Stream, StreamRef, pack_chunk, unpack_chunk,
                           unpack_u32)
@@ -53,6 +53,7 @@ class _Request:
     first_sent: float      # ... and when the request that delivered it was sent
     window_full: bool      # more was waiting to be sent (not the tail of the transfer)
     answered: bool = False
+    suspect: bool = False  # a damaged frame came where its next answer was due
 
 
 class _Transfer:
@@ -77,7 +78,6 @@ class _Transfer:
         self.delivered = 0               # line bytes of the exchanges delivered so far
         self.delivered_at: float | None = None
         self.delivered_sent = 0.0        # when the request of the last delivery was sent
-        self.damaged_at = -1.0           # when a damaged frame last arrived (or the board NAKed one)
 
     def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
         """Send the request for `pieces`; returns the line bytes it and its answers take,
@@ -95,10 +95,9 @@ class _Transfer:
         while self.missing:
             sends += self._fill()
             until = min([r.deadline for r in self.flight.values()] + [progress + session.timeout])
-            damaged = session.link.damaged
-            for answer in session.receive(until):
-                if answer.type is MsgType.NAK:   # the board got a damaged frame
-                    damaged = -1
+            for answer in session.receive(until, marked=True):
+                if answer is None or answer.type is MsgType.NAK:   # a frame was damaged, ours or the board's
+                    self._suspect()
                     continue
                 request = self.flight.get(answer.seq)
                 if request is not None:
@@ -110,18 +109,18 @@ class _Transfer:
                     session.check(self.kind, answer, self.expect)
                     self._answered_late(late, self._take(answer, late))
             now = time.monotonic()
-            if damaged != session.link.damaged:   # a frame was damaged: corruption, not congestion
-                self.damaged_at = now
             if self.missing.total() < missing:
                 progress, sends, heard, missing = now, 0, session.heard(), self.missing.total()
             overdue = [r for r in self.flight.values() if r.deadline <= now]
             congested = False
-            for request in overdue:   # late; lost to corruption if a damaged frame came and nothing since it was sent
-                corrupted = request.sent <= self.damaged_at and (self.delivered_at or 0.0) < request.sent
-                if not corrupted:
-                    self.late[request.seq] = replace(request, pieces=list(request.pieces))
-                congested |= not corrupted
-                self._lost(request, len(request.pieces), certain=corrupted)
+            for request in overdue:
+                if request.suspect:   # a damaged frame came in place of its answer: lost, not late
+                    self._lost(request, 1, keep=True)
+                    self._next_due(request, now)
+                    continue
+                self.late[request.seq] = replace(request, pieces=list(request.pieces))
+                self._lost(request, len(request.pieces), certain=False)
+                congested = True
             if congested:
                 self.backoff = min(2 * self.backoff, MAX_BACKOFF)
                 line.observe_timeout(now)
@@ -198,10 +197,27 @@ class _Transfer:
         del request.pieces[0]
         self._delivered(request, piece, now)
         self._settle(piece, True, request.copies)
-        if request.pieces:   # a burst: the next piece is due a piece's time from now
+        self._next_due(request, now)
+        self.late = {seq: late for seq, late in self.late.items() if late.sent > request.sent}   # answered before it
+
+    def _next_due(self, request: _Request, now: float) -> None:
+        """The next piece of a burst is due a piece's time from now; a request with none is done."""
+        request.suspect = False
+        if request.pieces:
             request.deadline = now + self._rto(request.pieces[0][1] - request.pieces[0][0] + self.overhead)
         else:
             self._retire(request)
+
+    def _suspect(self) -> None:
+        """A damaged frame arrived: the board's (likely the next answer due) or, if the board
+        NAKed, ours. The next answer due gets a little longer (later answers show a gap at
+        once); if it does not come, it was lost to corruption."""
+        request = next(iter(self.flight.values()), None)
+        if request is None or self.late or not request.pieces:
+            return
+        line, (start, end) = self.session.line, request.pieces[0]
+        request.suspect = True
+        request.deadline = min(request.deadline, time.monotonic() + MIN_RTO_S + 2 * (end - start + self.overhead) / line.rate)
 
     def _answered_late(self, request: _Request, piece: Piece) -> None:
         """`piece` of the overdue `request` arrived after all: it was late, not lost."""
@@ -252,8 +268,9 @@ class _Transfer:
         if delivered:
             self.missing.remove(*piece)
             self.unsent.remove(*piece)
-        elif self.missing.covers(*piece):
-            self.unsent.add(*piece)
+        else:   # what is still missing of it (a late answer may have brought part of it)
+            for span in self.missing.within(*piece):
+                self.unsent.add(*span)
 
 
 class _Upload(_Transfer):

@@ -125,6 +125,7 @@ def test_ranges_merge_split_and_cover():
     assert ranges.spans() == [(0, 10), (20, 50), (60, 100)]
     assert ranges.first(5) == (0, 5) and ranges.prefix() == 10
     assert ranges.covers(25, 50) and not ranges.covers(5, 15)
+    assert ranges.within(5, 55) == [(5, 10), (20, 50)] and ranges.total() == 80
     ranges.add(10, 20)
     assert ranges.spans() == [(0, 50), (60, 100)] and ranges.prefix() == 50
     ranges.remove(0, 100)
