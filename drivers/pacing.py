@@ -4,12 +4,13 @@
 and learns from every exchange, the handshake's first:
 
 - the delivery rate: bytes acknowledged per interval (as TCP's delivery rate and BBR
-  measure it), the largest of the last RATE_SAMPLES samples, so it falls when the line
-  slows down or an early sample was too high. Samples of a window that was not full
+  measure it), the 4th largest of the last RATE_SAMPLES samples (a few outliers, answers
+  the host read late and in a burst, do not set it), so it falls when the line slows
+  down or an early sample was too high. Samples of a window that was not full
   (a lone control request) only ever raise it;
 - TCP-style round-trip estimates (SRTT, RTTVAR);
 - congestion: an answer that is overdue (late, not damaged) halves the congestion
-  window, at most once a round trip, which then grows back by a chunk per window
+  window, at most once an RTO, which then grows back by a chunk per window
   (AIMD) up to the full window (`window`);
 - the byte error rate e, from corruption only: damaged frames and answers missing
   before one that arrived (the stream is ordered, so those were lost, not late). An
@@ -49,7 +50,9 @@ ERROR_MIN = 1e-7           # byte error rate of a clean line, as far as the host
 ERROR_MAX = 0.5
 COPIES_MAX = 16            # identical frames of one short request on a lossy line ...
 COPIES_MISS = 0.1          # ... so that all of them fail at most this often
-RATE_SAMPLES = 64          # delivery-rate samples the rate estimate is the largest of
+QUEUE_S = 0.01             # a standing queue longer than this: the line is the bottleneck
+RATE_SAMPLES = 64          # delivery-rate samples the rate estimate is taken from ...
+RATE_RANK = 4              # ... the 4th largest: a few outliers (answers read late, in a burst) do not set it
 
 
 @dataclass
@@ -88,15 +91,15 @@ class Line:
         if not window_full and sample <= self.rate:
             return
         self._samples.append(sample)
-        self.rate = max(self._samples)
+        self.rate = sorted(self._samples)[-min(RATE_RANK, len(self._samples))]
 
     def observe_timeout(self, now: float) -> None:
         """An answer is overdue: the line holds more than it carries (congestion). The
-        window halves, at most once a round trip."""
+        window halves, at most once an RTO."""
         if now < self._recovery_until:
             return
         self.cwnd = max(WINDOW_MIN, self.window() / 2)
-        self._recovery_until = now + (self.srtt if self.srtt is not None else INITIAL_RTO_S)
+        self._recovery_until = now + self.rto()
         self.congestion_events += 1
 
     def observe_acked(self, nbytes: int, chunk: int) -> None:
@@ -130,10 +133,10 @@ class Line:
         return min(COPIES_MAX, math.ceil(math.log(COPIES_MISS) / math.log(loss)))
 
     def bandwidth_bound(self) -> bool:
-        """Whether the window holds more than twice what the line carries in its shortest
-        round trip (the bandwidth-delay product): then bytes wait in queues, and copies
-        of data frames cost throughput, not only idle line time."""
-        return self.min_rtt is not None and self.rate * self.min_rtt < self.window() / 2
+        """Whether the line holds a standing queue (SRTT exceeds the shortest round trip by
+        more than QUEUE_S): it carries less than the host sends, so copies of data frames
+        would wait in that queue and cost throughput, not only idle line time."""
+        return self.srtt is not None and self.min_rtt is not None and self.srtt - self.min_rtt > QUEUE_S
 
     def rto(self, nbytes: int = 0, backoff: int = 1) -> float:
         """When to give up waiting for the answer to an exchange of `nbytes`; `backoff`

@@ -39,6 +39,7 @@ class Session:
         self.boot = 0                      # 0 until the handshake
         self.retransmits = 0
         self.echoes = 0                    # our own requests heard back
+        self.answers = 0                   # intact board messages heard
         self._seq = int.from_bytes(os.urandom(2), "little")
 
     @property
@@ -77,6 +78,7 @@ class Session:
             if message.type in REQUESTS:
                 self.echoes += 1
                 continue
+            self.answers += 1
             if self.boot and (message.type is MsgType.BOOT or message.boot != self.boot):
                 self.boot_changed(message.boot)
             if message.type is not MsgType.BOOT:
@@ -90,16 +92,18 @@ class Session:
         seq = self.next_seq()
         payload = encode_message(Message(kind, seq, self.boot, body))
         nbytes = len(payload) + FRAME_OVERHEAD + ANSWER_BYTES
-        started, sends, heard = time.monotonic(), 0, self.heard()
+        started, sends, silent, heard = time.monotonic(), 0, 0, self.heard()
         while not sends or time.monotonic() - started < self.timeout:
             sent = time.monotonic()
             copies = self.line.copies(nbytes)
             self.link.send(payload, copies=copies)
             sends += 1
-            wait = self.line.rto(copies * nbytes, min(2 ** (sends - 1), MAX_BACKOFF)) + hold
+            wait = self.line.rto(copies * nbytes, min(2 ** silent, MAX_BACKOFF)) + hold
             reply, damaged = self._await(seq, min(sent + wait, started + self.timeout))
             if reply is not None or damaged:   # a silent timeout is a late answer, not a damaged one
                 self.line.observe_exchange(reply is not None, nbytes, copies)
+            else:
+                silent += 1
             if reply is not None:
                 self.retransmits += sends - 1
                 if sends == 1 and not hold:
@@ -122,18 +126,21 @@ class Session:
             if time.monotonic() >= until:
                 return None, False
 
-    def heard(self) -> tuple[int, int]:
-        """What arrived that was not an answer so far (echoes, junk bytes): a mark for `no_answer`."""
-        return self.echoes, self.link.junk
+    def heard(self) -> tuple[int, int, int]:
+        """What arrived so far (echoes, junk bytes, intact board messages): a mark for `no_answer`."""
+        return self.echoes, self.link.junk, self.answers
 
-    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int],
+    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int, int],
                   progress: str | None = None) -> LinkTimeout:
         """The error for `sends` sends of `kind` without an answer (or, for a transfer,
         without a new byte: `progress` says what it moved and has in flight) since `since`,
         saying what arrived after `mark` (from `heard`) and what the host measured."""
-        echoes, junk = (now - before for now, before in zip(self.heard(), mark))
+        echoes, junk, answers = (now - before for now, before in zip(self.heard(), mark))
         if echoes:
             heard = "the host's own requests came back: a loopback, or a terminal echoing, not a board"
+        elif junk and answers:
+            heard = (f"{junk} bytes arrived damaged among {answers} intact answers: the line corrupts more "
+                     f"than gets through")
         elif junk:
             heard = (f"{junk} bytes arrived that are not frames of this protocol: is this a vc1 board, "
                      f"at the right baud rate?")

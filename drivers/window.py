@@ -78,6 +78,8 @@ class _Transfer:
         self.delivered = 0               # line bytes of the exchanges delivered so far
         self.delivered_at: float | None = None
         self.delivered_sent = 0.0        # when the request of the last delivery was sent
+        self.damaged = 0                 # damaged frames (the host's or, NAKed, the board's) ...
+        self.explained = 0               # ... and the losses they account for
 
     def _send(self, seq: int, pieces: list[Piece]) -> tuple[int, int]:
         """Send the request for `pieces`; returns the line bytes it and its answers take,
@@ -97,6 +99,7 @@ class _Transfer:
             until = min([r.deadline for r in self.flight.values()] + [progress + session.timeout])
             for answer in session.receive(until, marked=True):
                 if answer is None or answer.type is MsgType.NAK:   # a frame was damaged, ours or the board's
+                    self.damaged += 1
                     self._suspect()
                     continue
                 request = self.flight.get(answer.seq)
@@ -113,9 +116,9 @@ class _Transfer:
                 progress, sends, heard, missing = now, 0, session.heard(), self.missing.total()
             overdue = [r for r in self.flight.values() if r.deadline <= now]
             congested = False
-            for request in overdue:
-                if request.suspect:   # a damaged frame came in place of its answer: lost, not late
-                    self._lost(request, 1, keep=True)
+            for request in overdue:   # lost to corruption while damaged frames account for it, else late
+                if self.explained < self.damaged:
+                    self._lost(request, 1 if request.suspect else len(request.pieces), keep=True)
                     self._next_due(request, now)
                     continue
                 self.late[request.seq] = replace(request, pieces=list(request.pieces))
@@ -130,11 +133,12 @@ class _Transfer:
     def _in_flight(self, now: float) -> str:
         """What the transfer has moved and has in flight, for LinkTimeout."""
         done = f"{self.size - self.missing.total()} of {self.size} bytes delivered"
+        late = f", {len(self.late)} overdue earlier" if self.late else ""
         if not self.flight:
-            return f"{done}; nothing in flight"
+            return f"{done}; nothing in flight{late}"
         oldest = min(r.sent for r in self.flight.values())
         return (f"{done}; in flight: {len(self.flight)} request(s), {self.in_flight} B on the line, "
-                f"the oldest sent {now - oldest:.1f} s ago")
+                f"the oldest sent {now - oldest:.1f} s ago{late}")
 
     def _fill(self) -> int:
         """Send requests while the window has room, in one write; returns how many."""
@@ -244,6 +248,8 @@ class _Transfer:
     def _lost(self, request: _Request, count: int, keep: bool = False, certain: bool = True) -> None:
         """The first `count` pieces of `request` are lost (`certain`: not only overdue); it
         is retired unless `keep`."""
+        if count and certain:
+            self.explained = min(self.damaged, self.explained + 1)
         for piece in request.pieces[:count]:
             self._settle(piece, False, request.copies, certain)
         del request.pieces[:count]
