@@ -21,8 +21,6 @@ import select
 import socket
 import threading
 import time
-from typing import Any
-
 import numpy as np
 from serial import rfc2217
 
@@ -31,6 +29,7 @@ from drivers.faults import Faults, mangle
 
 TICK_S = 0.002         # how often the bridge forwards a piece, at most
 BURST_S = 0.02         # line time a late tick may catch up on
+SEND_STALL_S = 2.0     # give up on telnet answers the client does not read for this long
 
 
 class _FixedSpeedPort:
@@ -203,8 +202,9 @@ def _send_some(sock: socket.socket, data: bytes) -> int:
         return 0
 
 
-def _send_all(sock: Any, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        select.select([], [sock], [], 1.0)
+def _send_all(sock: socket.socket, data: bytes) -> None:
+    """Send `data` on a non-blocking socket; what the peer does not take within SEND_STALL_S is dropped."""
+    view, give_up = memoryview(data), time.monotonic() + SEND_STALL_S
+    while view and time.monotonic() < give_up:
+        select.select([], [sock], [], SEND_STALL_S)
         view = view[_send_some(sock, view):]

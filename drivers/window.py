@@ -44,6 +44,7 @@ MAX_BACKOFF = 8
 class _Request:
     seq: int
     pieces: list[Piece]    # answers expected, in this order
+    asked: tuple[Piece, ...]  # the pieces it asked for (an answer for one given up on may still come)
     sent: float
     deadline: float
     nbytes: int            # on the line, both ways
@@ -102,15 +103,16 @@ class _Transfer:
                     self.damaged += 1
                     self._suspect()
                     continue
-                request = self.flight.get(answer.seq)
-                if request is not None:
-                    session.check(self.kind, answer, self.expect)
-                    self._answered(request, self._take(answer, request))
+                request = self.flight.get(answer.seq) or self.late.get(answer.seq)
+                if request is None:
+                    continue
+                session.check(self.kind, answer, self.expect)
+                piece = self._take(answer, request)
+                if request.seq in self.flight and piece in request.pieces:
+                    self._answered(request, piece)
                     self.backoff = 1
-                elif answer.seq in self.late:
-                    late = self.late[answer.seq]
-                    session.check(self.kind, answer, self.expect)
-                    self._answered_late(late, self._take(answer, late))
+                else:
+                    self._answered_late(request, piece)
             now = time.monotonic()
             if self.missing.total() < missing:
                 progress, sends, heard, missing = now, 0, session.heard(), self.missing.total()
@@ -153,7 +155,8 @@ class _Transfer:
                 break
             seq, now = self.session.next_seq(), time.monotonic()
             nbytes, copies = self._send(seq, pieces)
-            self.flight[seq] = _Request(seq, pieces, now, now + self._rto(self.in_flight + nbytes), nbytes, copies,
+            self.flight[seq] = _Request(seq, pieces, tuple(pieces), now, now + self._rto(self.in_flight + nbytes),
+                                        nbytes, copies,
                                         self.delivered, self.delivered_at or now, self.delivered_sent or now,
                                         bool(self.unsent))
             self.in_flight += nbytes
@@ -221,13 +224,15 @@ class _Transfer:
             return
         line, (start, end) = self.session.line, request.pieces[0]
         request.suspect = True
-        request.deadline = min(request.deadline, time.monotonic() + MIN_RTO_S + 2 * (end - start + self.overhead) / line.rate)
+        due = time.monotonic() + MIN_RTO_S + 2 * (end - start + self.overhead) / line.rate
+        request.deadline = min(request.deadline, due)
 
     def _answered_late(self, request: _Request, piece: Piece) -> None:
-        """`piece` of the overdue `request` arrived after all: it was late, not lost."""
-        request.pieces.remove(piece)
-        if not request.pieces:
-            del self.late[request.seq]
+        """`piece` of `request`, given up on as overdue, arrived after all: late, not lost."""
+        if piece in request.pieces and request.seq in self.late:
+            request.pieces.remove(piece)
+            if not request.pieces:
+                del self.late[request.seq]
         self._delivered(request, piece, time.monotonic(), sample=False)
         self.missing.remove(*piece)
         self.unsent.remove(*piece)
@@ -298,8 +303,8 @@ class _Upload(_Transfer):
         return copies * (frame + FRAME_OVERHEAD + U32.size), copies
 
     def _take(self, answer: Message, request: _Request) -> Piece:
-        piece = request.pieces[0] if request.pieces else None
-        if piece is None or unpack_u32(answer.body, "ACK") != piece[0]:
+        (piece,) = request.asked
+        if unpack_u32(answer.body, "ACK") != piece[0]:
             raise ProtocolError(f"{self.session.name}: board acknowledged {self.kind.name} at offset "
                                 f"{unpack_u32(answer.body, 'ACK')}, not the chunk it was sent")
         return piece
@@ -327,7 +332,7 @@ class _Download(_Transfer):
     def _take(self, answer: Message, request: _Request) -> Piece:
         offset, data = unpack_chunk(answer.body)
         piece = (offset, offset + len(data))
-        if piece not in request.pieces:
+        if piece not in request.asked:
             raise ProtocolError(f"{self.session.name}: board sent bytes {piece[0]}..{piece[1]} of the "
                                 f"{self.stream.name} stream, which FETCH did not ask for")
         self.data[offset:offset + len(data)] = data

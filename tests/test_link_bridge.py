@@ -33,7 +33,8 @@ def through(bridge: TcpBridge, **options) -> SerialBoard:
     return SerialBoard(serial.serial_for_url(bridge.url, timeout=POLL_S), name=bridge.url, **options)
 
 
-@pytest.mark.parametrize("rate, buffer", [(BRIDGE_RATE, 4096), (11400, 1 << 20)], ids=["32kB/s", "11.4kB/s-large-buffers"])
+@pytest.mark.parametrize("rate, buffer", [(BRIDGE_RATE, 4096), (11400, 1 << 20)],
+                         ids=["32kB/s", "11.4kB/s-large-buffers"])
 def test_a_clean_slow_bridge_loads_and_the_rate_estimate_falls_to_the_line(board_server, rate, buffer):
     """The host first guesses a line several times faster than the bridge (a 1 Mbaud port):
     answers come late, the window shrinks, the delivery rate falls to what the bridge
