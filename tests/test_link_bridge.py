@@ -103,6 +103,7 @@ def test_rfc2217_works_as_socket_does_and_takes_the_baud_rate_the_server_reports
             assert bridge.url.startswith("rfc2217://127.0.0.1:")
             with SerialBoard.open(bridge.url, link_timeout=5) as board:
                 assert board._session.link.port.server_baudrate == 230400
+                assert 0.5 * 23040 < board.line.rate < 2 * 23040, board.line.describe()   # 10 bits a byte
                 board.load(config)
                 assert_same_result(board.run(inputs, noise_amplitude=7), reference.run(inputs, noise_amplitude=7))
             with SerialBoard.open(bridge.url, baudrate=9600, link_timeout=5) as board:   # asked for another
