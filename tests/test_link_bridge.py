@@ -73,7 +73,7 @@ def test_a_bridge_that_stops_forwarding_raises_link_timeout_naming_rate_rtt_and_
     waited = time.monotonic() - stalled
     assert stalled and waited < 2 * 1.0, f"LinkTimeout {waited:.1f} s after the bridge stalled"
     message = str(caught.value)
-    print(message)
+    print(f"LinkTimeout {waited:.2f} s after the bridge stalled: {message}")
     assert message.startswith(f"{bridge.url}: no progress on LOAD_DATA for 1.0 s")
     for part in ("bytes delivered; in flight: ", "request(s)", "B on the line", "measured rate ", "kB/s, SRTT ",
                  "RTO ", "window ", "no new byte arrived"):
