@@ -166,7 +166,7 @@ class TcpBridge:
                     else:
                         data = mangle(data, self.faults, self._rng)
                         lane.held += telnet.to_client(data) if telnet else data
-            if not forwarding:
+            if not self._forwarding.is_set():   # stalled (maybe while this pass waited for bytes)
                 continue
             now = time.monotonic()
             for _, dst, lane, index in lanes:

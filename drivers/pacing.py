@@ -168,5 +168,5 @@ class Line:
                 f"window {self.window()} B, byte error rate {self.byte_error_rate:.2g}")
 
     def link_timeout(self) -> float:
-        """Default time without any answer before the link counts as dead."""
+        """Default time without progress (an answer, a new byte) before the link counts as dead."""
         return max(MIN_LINK_TIMEOUT_S, 8 * self.rto(self.window()))
