@@ -8,7 +8,8 @@ and learns from every exchange, the handshake's first:
   the host read late and in a burst, do not set it), so it falls when the line slows
   down or an early sample was too high. Samples of a window that was not full
   (a lone control request) only ever raise it;
-- TCP-style round-trip estimates (SRTT, RTTVAR);
+- TCP-style round-trip estimates (SRTT, RTTVAR) and the shortest round trip; the resend
+  time counts a queue once, from the bytes in flight ahead, not again in SRTT;
 - congestion: an answer that is overdue (late, not damaged) halves the congestion
   window, at most once an RTO, which then grows back by a chunk per window
   (AIMD) up to the full window (`window`);
@@ -139,9 +140,10 @@ class Line:
         return self.srtt is not None and self.min_rtt is not None and self.srtt - self.min_rtt > QUEUE_S
 
     def rto(self, nbytes: int = 0, backoff: int = 1) -> float:
-        """When to give up waiting for the answer to an exchange of `nbytes`; `backoff`
-        multiplies the round-trip part after answers failed to come in time."""
-        base = INITIAL_RTO_S if self.srtt is None else max(MIN_RTO_S, self.srtt + 4 * self.rttvar)
+        """When to give up waiting for the answer to an exchange of `nbytes` (those in flight
+        ahead of it included: their line time is the queue); `backoff` multiplies the
+        round-trip part after answers failed to come in time."""
+        base = INITIAL_RTO_S if self.srtt is None else max(MIN_RTO_S, self.min_rtt + 4 * self.rttvar)
         return base * backoff + nbytes / self.rate
 
     def chunk(self, overhead: int) -> int:
