@@ -10,6 +10,7 @@ from drivers.bridge import TcpBridge
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
 from drivers.emulator import EmulatorChip
 from drivers.endpoints import TcpEndpoint
+from drivers.chip import ChipError
 from drivers.errors import LinkTimeout
 from drivers.faults import Faults
 from drivers.link import POLL_S
@@ -108,3 +109,10 @@ def test_rfc2217_works_as_socket_does_and_takes_the_baud_rate_the_server_reports
                 assert_same_result(board.run(inputs, noise_amplitude=7), reference.run(inputs, noise_amplitude=7))
             with SerialBoard.open(bridge.url, baudrate=9600, link_timeout=5) as board:   # asked for another
                 assert board._session.link.port.server_baudrate == 230400
+
+
+def test_rfc2217_to_a_server_that_does_not_speak_it_is_a_one_line_error():
+    with BackgroundServer(BoardServer(TINY, 4), TcpEndpoint("127.0.0.1", 0)) as server:
+        url = server.url.replace("socket://", "rfc2217://")
+        with pytest.raises(ChipError, match=f"cannot open board at {url}: Remote does not seem to support RFC2217"):
+            SerialBoard.open(url, link_timeout=2)
