@@ -153,7 +153,8 @@ class Session:
                 if progress is None else
                 f"no progress on {kind.name} for {waited:.1f} s ({sends} request(s) sent since, link timeout "
                 f"{self.timeout:g} s; {progress})")
-        return LinkTimeout(f"{self.name}: {what}; {heard} [{self.line.describe()}]")
+        measured = f" [{self.line.describe()}]" if self.line.srtt is not None else ""   # nothing measured yet
+        return LinkTimeout(f"{self.name}: {what}; {heard}{measured}")
 
     def boot_changed(self, new_boot: int) -> None:
         old, self.boot = self.boot, 0

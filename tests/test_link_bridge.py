@@ -7,10 +7,10 @@ import serial
 
 from drivers.board_server import BoardServer
 from drivers.bridge import TcpBridge
+from drivers.chip import ChipError
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
 from drivers.emulator import EmulatorChip
 from drivers.endpoints import TcpEndpoint
-from drivers.chip import ChipError
 from drivers.errors import LinkTimeout
 from drivers.faults import Faults
 from drivers.link import POLL_S
