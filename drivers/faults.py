@@ -8,6 +8,9 @@ board as the line would carry them. Scripted events: `arm_reset` calls a hook (e
 virtual board's `reboot`) when the host makes its n-th write from now; `arm_vanish`
 makes the port fail like an unplugged USB device; `kill` turns the link dead (writes
 vanish, nothing arrives). Deterministic for a given seed.
+
+A TCP serial bridge (ser2net, an RFC 2217 server) with its pacing and small buffers is
+`drivers.bridge.TcpBridge`, which applies the same faults.
 """
 from __future__ import annotations
 
@@ -130,13 +133,17 @@ class FaultyPort:
         return start + (size / self.faults.rate if self.faults.rate else 0.0)
 
     def _mangle(self, data: bytes) -> bytes:
-        f = self.faults
-        if not (f.corrupt or f.drop or f.duplicate):
-            return data
-        raw = np.frombuffer(data, np.uint8)
-        copies = (self._rng.random(raw.size) >= f.drop).astype(np.int64)
-        copies += (self._rng.random(raw.size) < f.duplicate) & (copies > 0)
-        out = np.repeat(raw, copies)
-        hit = self._rng.random(out.size) < f.corrupt
-        out[hit] ^= self._rng.integers(1, 256, int(hit.sum()), dtype=np.uint8)
-        return out.tobytes()
+        return mangle(data, self.faults, self._rng)
+
+
+def mangle(data: bytes, faults: Faults, rng: np.random.Generator) -> bytes:
+    """`data` with each byte dropped, duplicated or corrupted as `faults` says."""
+    if not (faults.corrupt or faults.drop or faults.duplicate):
+        return data
+    raw = np.frombuffer(data, np.uint8)
+    copies = (rng.random(raw.size) >= faults.drop).astype(np.int64)
+    copies += (rng.random(raw.size) < faults.duplicate) & (copies > 0)
+    out = np.repeat(raw, copies)
+    hit = rng.random(out.size) < faults.corrupt
+    out[hit] ^= rng.integers(1, 256, int(hit.sum()), dtype=np.uint8)
+    return out.tobytes()

@@ -83,13 +83,17 @@ class FrameDecoder:
         self.junk = 0
 
     def feed(self, data: bytes) -> list[bytes]:
+        return [payload for payload in self.feed_marked(data) if payload is not None]
+
+    def feed_marked(self, data: bytes) -> list[bytes | None]:
+        """Like `feed`, with None where a damaged frame was dropped (in stream order)."""
         self._pending += data
         if DELIMITER not in data:
             self._check_overflow()
             return []
         *complete, rest = self._pending.split(DELIMITER)
         self._pending = bytearray(rest)
-        payloads = []
+        payloads: list[bytes | None] = []
         for encoded in complete:
             if self._discarding:
                 self._discarding = False
@@ -101,6 +105,7 @@ class FrameDecoder:
             except FramingError:
                 self.errors += 1
                 self.junk += len(encoded)
+                payloads.append(None)
         self._check_overflow()
         return payloads
 

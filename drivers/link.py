@@ -67,18 +67,19 @@ class Link:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"{self.name}: port failed or vanished while writing ({exc})") from None
 
-    def receive(self, deadline: float) -> list[bytes]:
+    def receive(self, deadline: float, marked: bool = False) -> list[bytes | None]:
         """Payloads that arrive before `deadline` (monotonic time). Returns as soon as
-        something arrived: intact payloads, or a damaged frame (see `damaged`)."""
+        something arrived: intact payloads, or a damaged frame (see `damaged`; with
+        `marked`, a None in the list where it was)."""
         damaged = self._decoder.errors
         while True:
             try:
                 data = self.port.read(max(1, bytes_waiting(self.port)))
             except (serial.SerialException, OSError, ValueError) as exc:
                 raise LinkError(f"{self.name}: port failed or vanished while reading ({exc})") from None
-            payloads = self._decoder.feed(data) if data else []
+            payloads = self._decoder.feed_marked(data) if data else []
             if payloads or self._decoder.errors != damaged or time.monotonic() >= deadline:
-                return payloads
+                return payloads if marked else [payload for payload in payloads if payload is not None]
 
     def close(self) -> None:
         try:

@@ -45,6 +45,16 @@ class Ranges:
         """End of the range that starts at 0 (0 if none does)."""
         return self._ends[0] if self._starts and self._starts[0] == 0 else 0
 
+    def within(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The parts of the ranges inside [start, end)."""
+        lo = bisect.bisect_right(self._ends, start)
+        hi = bisect.bisect_left(self._starts, end)
+        return [(max(s, start), min(e, end)) for s, e in zip(self._starts[lo:hi], self._ends[lo:hi])]
+
+    def total(self) -> int:
+        """Bytes in all ranges."""
+        return sum(self._ends) - sum(self._starts)
+
     def __bool__(self) -> bool:
         return bool(self._starts)
 

@@ -1,9 +1,10 @@
 """SerialBoard: a Chip on the far side of a serial line, speaking docs/protocol.md.
 
 Opened by URL through `serial.serial_for_url`, so /dev/ttyACM0, socket://host:port and
-rfc2217://host:port all work; the port is held exclusively (see `drivers.portlock`).
-Timing follows the line (`drivers.pacing`): the baud rate where the port has one, then
-the throughput and round trips measured from the handshake on; `link_timeout` (None:
+rfc2217://host:port all work (rfc2217:// through `drivers.rfc2217_port`, which takes the
+server's baud rate); the port is held exclusively (see `drivers.portlock`). Timing
+follows the line (`drivers.pacing`): the baud rate where the port has one, then the
+delivery rate, round trips and congestion measured from the handshake on; `link_timeout` (None:
 from the line) is how long the board may stay silent before LinkTimeout.
 
 Board resets: the host keeps the configuration it loaded. When the board reports a new
@@ -29,6 +30,7 @@ from drivers.pacing import Line
 from drivers.payloads import (COUNTER_BYTES, decode_counters, decode_spikes, decode_state, deflate, encode_image,
                                encode_inputs)
 from drivers.portlock import PortLock
+from drivers.rfc2217_port import Rfc2217Port
 from drivers.session import Session
 from drivers.window import download, upload
 from drivers.wire import (BUSY_INTERVAL_S, BoardInfo, LoadBegin, MsgType, PowerReading, RunRequest, RunSummary,
@@ -68,22 +70,28 @@ class SerialBoard:
             raise
 
     @classmethod
-    def open(cls, url: str, *, baudrate: int = DEFAULT_BAUDRATE, **options: Any) -> "SerialBoard":
+    def open(cls, url: str, *, baudrate: int | None = None, **options: Any) -> "SerialBoard":
         """Open the board at `url` exclusively and shake hands; ChipError if it cannot.
-        `options` are the constructor's (link_timeout, run_timeout, on_reset, max_recoveries)."""
+        `baudrate` None: a device's default (115200), or an rfc2217:// server's own (it is
+        asked, and whatever it reports sets the line's first rate estimate). `options` are
+        the constructor's (link_timeout, run_timeout, on_reset, max_recoveries)."""
         lock = PortLock.acquire(url)
         is_device = "://" not in url
         try:
-            port = serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_S, write_timeout=WRITE_TIMEOUT_S,
-                                         exclusive=True if is_device else None)
-        except serial.SerialException as exc:
+            if url.startswith("rfc2217://"):
+                port = Rfc2217Port(url, baudrate=baudrate, timeout=POLL_S)
+                baudrate = port.server_baudrate or baudrate
+            else:
+                port = serial.serial_for_url(url, baudrate=baudrate or DEFAULT_BAUDRATE, timeout=POLL_S,
+                                             write_timeout=WRITE_TIMEOUT_S, exclusive=True if is_device else None)
+                baudrate = (baudrate or DEFAULT_BAUDRATE) if is_device else None   # socket:// has no line rate
+        except (serial.SerialException, ValueError) as exc:
             lock.release()
             if "exclusively lock" in str(exc):
                 raise PortBusyError(f"{url} is in use by another client ({exc})") from None
             raise ChipError(f"cannot open board at {url}: {exc}") from None
         port.reset_input_buffer()
-        line_has_baudrate = is_device or url.startswith("rfc2217://")
-        return cls(port, name=url, lock=lock, baudrate=baudrate if line_has_baudrate else None, **options)
+        return cls(port, name=url, lock=lock, baudrate=baudrate, **options)
 
     # ---- Chip protocol ------------------------------------------------------------------
     def identity(self) -> ChipIdentity:

@@ -1,8 +1,9 @@
 """Host side of the protocol: numbered requests, resends, timeouts, and what went wrong.
 
 Control requests are stop-and-wait: each is resent under its sequence number until the
-answer arrives — after the line's RTO (`drivers.pacing`), or at once when the board NAKs
-a damaged frame or a damaged frame reaches the host. The board answers a repeat from
+answer arrives — after the line's RTO (`drivers.pacing`), doubled for each silent
+resend, or at once when the board NAKs a damaged frame or a damaged frame reaches the
+host. The board answers a repeat from
 its cache, so nothing runs twice; on a lossy line each send is several identical
 frames at once, so that one of them likely gets through. Bulk data goes through
 `drivers.window`, many frames in flight. Failures say what happened: the board refused
@@ -24,6 +25,7 @@ from drivers.wire import (REQUESTS, SEQ_MODULUS, VERSION, ErrorBody, ErrorCode, 
                           decode_message, encode_message)
 
 ANSWER_BYTES = FRAME_OVERHEAD + 16   # a control answer on the line, at most
+MAX_BACKOFF = 8                      # a resend waits at most this many RTOs
 
 
 class Session:
@@ -37,6 +39,7 @@ class Session:
         self.boot = 0                      # 0 until the handshake
         self.retransmits = 0
         self.echoes = 0                    # our own requests heard back
+        self.answers = 0                   # intact board messages heard
         self._seq = int.from_bytes(os.urandom(2), "little")
 
     @property
@@ -55,11 +58,15 @@ class Session:
         """Send one request (as `copies` identical frames); returns the size of one on the line."""
         return self.link.send(encode_message(Message(kind, seq, self.boot, body)), copies=copies, flush=flush)
 
-    def receive(self, until: float) -> list[Message]:
-        """Board messages arriving before `until` (returns early once something arrived).
-        Raises BoardResetError for another boot id, ProtocolVersionError for another version."""
-        messages = []
-        for payload in self.link.receive(until):
+    def receive(self, until: float, marked: bool = False) -> list[Message | None]:
+        """Board messages arriving before `until` (returns early once something arrived);
+        with `marked`, None where a damaged frame arrived. Raises BoardResetError for
+        another boot id, ProtocolVersionError for another version."""
+        messages: list[Message | None] = []
+        for payload in self.link.receive(until, marked):
+            if payload is None:
+                messages.append(None)
+                continue
             try:
                 message = decode_message(payload)
             except VersionMismatch as exc:
@@ -71,6 +78,7 @@ class Session:
             if message.type in REQUESTS:
                 self.echoes += 1
                 continue
+            self.answers += 1
             if self.boot and (message.type is MsgType.BOOT or message.boot != self.boot):
                 self.boot_changed(message.boot)
             if message.type is not MsgType.BOOT:
@@ -84,18 +92,22 @@ class Session:
         seq = self.next_seq()
         payload = encode_message(Message(kind, seq, self.boot, body))
         nbytes = len(payload) + FRAME_OVERHEAD + ANSWER_BYTES
-        started, sends, heard = time.monotonic(), 0, self.heard()
+        started, sends, silent, heard = time.monotonic(), 0, 0, self.heard()
         while not sends or time.monotonic() - started < self.timeout:
             sent = time.monotonic()
             copies = self.line.copies(nbytes)
             self.link.send(payload, copies=copies)
             sends += 1
-            reply, damaged = self._await(seq, min(sent + self.line.rto(copies * nbytes) + hold, started + self.timeout))
-            self.line.observe_exchange(reply is not None, nbytes, copies, certain=damaged)
+            wait = self.line.rto(copies * nbytes, min(2 ** silent, MAX_BACKOFF)) + hold
+            reply, damaged = self._await(seq, min(sent + wait, started + self.timeout))
+            if reply is not None or damaged:   # a silent timeout is a late answer, not a damaged one
+                self.line.observe_exchange(reply is not None, nbytes, copies)
+            else:
+                silent += 1
             if reply is not None:
                 self.retransmits += sends - 1
                 if sends == 1 and not hold:
-                    self.line.observe_rtt(time.monotonic() - sent, nbytes)
+                    self.line.observe_rtt(time.monotonic() - sent)
                 return self.check(kind, reply, expect)
         raise self.no_answer(kind, started, sends, heard)
 
@@ -114,23 +126,35 @@ class Session:
             if time.monotonic() >= until:
                 return None, False
 
-    def heard(self) -> tuple[int, int]:
-        """What arrived that was not an answer so far (echoes, junk bytes): a mark for `no_answer`."""
-        return self.echoes, self.link.junk
+    def heard(self) -> tuple[int, int, int]:
+        """What arrived so far (echoes, junk bytes, intact board messages): a mark for `no_answer`."""
+        return self.echoes, self.link.junk, self.answers
 
-    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int]) -> LinkTimeout:
-        """The error for `sends` sends of `kind` without an answer since `since`, saying what
-        arrived after `mark` (from `heard`)."""
-        echoes, junk = (now - before for now, before in zip(self.heard(), mark))
+    def no_answer(self, kind: MsgType, since: float, sends: int, mark: tuple[int, int, int],
+                  progress: str | None = None) -> LinkTimeout:
+        """The error for `sends` sends of `kind` without an answer (or, for a transfer,
+        without a new byte: `progress` says what it moved and has in flight) since `since`,
+        saying what arrived after `mark` (from `heard`) and what the host measured."""
+        echoes, junk, answers = (now - before for now, before in zip(self.heard(), mark))
         if echoes:
             heard = "the host's own requests came back: a loopback, or a terminal echoing, not a board"
+        elif junk and answers:
+            heard = (f"{junk} bytes arrived damaged among {answers} intact answers: the line corrupts more "
+                     f"than gets through")
         elif junk:
             heard = (f"{junk} bytes arrived that are not frames of this protocol: is this a vc1 board, "
                      f"at the right baud rate?")
+        elif progress is not None:
+            heard = "no new byte arrived: the line or the bridge stopped forwarding, or it is far slower than measured"
         else:
             heard = "nothing arrived: is the board connected and powered, and is this its port?"
-        return LinkTimeout(f"{self.name}: no answer to {kind.name} for {time.monotonic() - since:.1f} s "
-                           f"({sends} send(s), link timeout {self.timeout:g} s); {heard}")
+        waited = time.monotonic() - since
+        what = (f"no answer to {kind.name} for {waited:.1f} s ({sends} send(s), link timeout {self.timeout:g} s)"
+                if progress is None else
+                f"no progress on {kind.name} for {waited:.1f} s ({sends} request(s) sent since, link timeout "
+                f"{self.timeout:g} s; {progress})")
+        measured = f" [{self.line.describe()}]" if self.line.srtt is not None else ""   # nothing measured yet
+        return LinkTimeout(f"{self.name}: {what}; {heard}{measured}")
 
     def boot_changed(self, new_boot: int) -> None:
         old, self.boot = self.boot, 0

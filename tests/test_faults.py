@@ -5,6 +5,7 @@ Results are compared as the harness compares targets: the board as a population
 trials; the tests of the link alone (timeouts, a vanished port, the fault injector) talk to
 the board directly.
 """
+import socket
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import serial
 
 from drivers.board_server import BoardServer
+from drivers.bridge import TcpBridge
 from drivers.chip import ChipError
 from drivers.conformance import assert_same_result, demo_config, demo_inputs
 from drivers.endpoints import PtyEndpoint
@@ -152,3 +154,35 @@ def test_faulty_port_paces_the_line_at_its_rate():
         time.sleep(0.005)
     assert wire.data == b"x" * 1000 + b"y" * 1000
     assert time.monotonic() - start >= 0.1
+
+
+def test_bridge_paces_at_its_rate_and_a_stalled_bridge_forwards_nothing():
+    """`drivers.bridge.TcpBridge` (a serial server's pacing and small buffers, used by the
+    link tests): bytes arrive whole, in order, at the bridge's rate; stalled, none pass."""
+    sink = socket.create_server(("127.0.0.1", 0))
+    board_url = f"socket://127.0.0.1:{sink.getsockname()[1]}"
+    with TcpBridge(board_url, rate=20000, piece=64, buffer=4096) as bridge, sink:
+        client = socket.create_connection(("127.0.0.1", int(bridge.url.rsplit(":", 1)[1])))
+        board, _ = sink.accept()
+        board.settimeout(0.2)
+
+        def receive(count: int, within: float) -> bytes:
+            data, give_up = b"", time.monotonic() + within
+            while len(data) < count and time.monotonic() < give_up:
+                try:
+                    data += board.recv(65536)
+                except socket.timeout:
+                    pass
+            return data
+
+        start = time.monotonic()
+        client.sendall(bytes(range(256)) * 16)        # 4096 bytes: 205 ms of line at 20 kB/s
+        assert receive(4096, within=5) == bytes(range(256)) * 16
+        assert time.monotonic() - start >= 0.8 * 4096 / 20000
+        bridge.stall()
+        client.sendall(b"held")
+        assert receive(4, within=0.3) == b""
+        bridge.resume()
+        assert receive(4, within=5) == b"held"
+        client.close()
+        board.close()

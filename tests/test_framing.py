@@ -40,6 +40,8 @@ def test_damaged_frames_are_counted_and_dropped():
     decoder = FrameDecoder()
     assert decoder.feed(bytes(frame) + encode_frame(b"next")) == [b"next"]
     assert decoder.errors == 1
+    marked = FrameDecoder().feed_marked(encode_frame(b"first") + bytes(frame) + encode_frame(b"next"))
+    assert marked == [b"first", None, b"next"]   # where the damaged frame was, for the link's loss detection
 
 
 def test_endless_garbage_is_discarded_then_decoding_resumes():

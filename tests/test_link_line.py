@@ -11,7 +11,7 @@ from drivers.emulator import EmulatorChip
 from drivers.endpoints import PtyEndpoint
 from drivers.faults import FaultyPort, Faults
 from drivers.link import POLL_S
-from drivers.pacing import CHUNK_MIN, DATA_OVERHEAD, Line
+from drivers.pacing import CHUNK_MIN, DATA_OVERHEAD, RATE_SAMPLES, Line
 from drivers.payloads import deflate, encode_image
 from drivers.ranges import Ranges
 from drivers.serial_board import SerialBoard
@@ -82,12 +82,43 @@ def test_round_trips_set_the_resend_time_and_the_default_link_timeout():
     line = Line(rate=BAUD_115200)
     assert line.rto() == pytest.approx(0.2)                       # nothing measured yet
     for _ in range(20):
-        line.observe_rtt(0.01, 40)
+        line.observe_rtt(0.01)
     assert 0.01 < line.rto() < 0.05
     assert line.rto(11520) == pytest.approx(line.rto() + 1.0)     # plus the line time of the bytes
     assert line.link_timeout() >= 2.0
-    line.observe_rtt(0.001, 10000)                                 # 10 kB in 1 ms: a faster line than guessed
+
+
+def test_the_delivery_rate_rises_and_falls_with_the_line():
+    line = Line(rate=BAUD_115200)
+    line.observe_delivery(10000, 0.001)                 # 10 kB acknowledged in 1 ms: a faster line than guessed
     assert line.rate == pytest.approx(1e7)
+    for _ in range(RATE_SAMPLES):                       # then the line slows to 32 kB/s (a bridge)
+        line.observe_delivery(3200, 0.1)
+    assert line.rate == pytest.approx(32000)
+    line.observe_delivery(100, 0.1, window_full=False)  # a lone request: says nothing about a slower line ...
+    assert line.rate == pytest.approx(32000)
+    line.observe_delivery(6400, 0.1)                    # one fast sample is an outlier ...
+    assert line.rate == pytest.approx(32000)
+    for _ in range(3):
+        line.observe_delivery(6400, 0.1, window_full=False)  # ... a few (even of a window not full) a faster line
+    assert line.rate == pytest.approx(64000)
+
+
+def test_a_timeout_halves_the_window_once_an_rto_and_acks_grow_it_back():
+    line = Line(rate=64000)
+    line.observe_rtt(0.05)
+    full = line.window()
+    line.observe_timeout(now=10.0)
+    assert line.window() == full // 2 and line.congestion_events == 1
+    line.observe_timeout(now=10.1)                      # the same congestion: within an RTO (0.15 s)
+    assert line.window() == full // 2
+    line.observe_timeout(now=10.2)                      # an RTO later: congestion again
+    assert line.window() == full // 4 and line.congestion_events == 2
+    before = line.byte_error_rate
+    for _ in range(200):
+        line.observe_acked(1000, chunk=1000)            # additive increase: a chunk per window
+    assert line.window() == full and line.cwnd is None
+    assert line.byte_error_rate == before               # late is not corrupt
 
 
 def test_ranges_merge_split_and_cover():
@@ -97,6 +128,7 @@ def test_ranges_merge_split_and_cover():
     assert ranges.spans() == [(0, 10), (20, 50), (60, 100)]
     assert ranges.first(5) == (0, 5) and ranges.prefix() == 10
     assert ranges.covers(25, 50) and not ranges.covers(5, 15)
+    assert ranges.within(5, 55) == [(5, 10), (20, 50)] and ranges.total() == 80
     ranges.add(10, 20)
     assert ranges.spans() == [(0, 50), (60, 100)] and ranges.prefix() == 50
     ranges.remove(0, 100)
