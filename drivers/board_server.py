@@ -8,12 +8,14 @@ Runs execute on a worker thread so the board keeps answering (BUSY) while it com
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import zlib
 from dataclasses import dataclass, field
 
 from drivers.chip import ChipError
+from drivers.defects import Defect, DefectiveChip
 from drivers.emulator import EmulatorChip
 from drivers.errors import ProtocolError, VersionMismatch
 from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs,
@@ -27,6 +29,7 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
+PHYSICAL = "physical"  # the mismatch an anonymous board reports: it is the chip it is
 DEFAULT_MAX_STEPS = 100_000
 IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
 
@@ -94,14 +97,23 @@ class _RunJob:
             self.done.set()
 
 
+def serial_number(chip_seed: int) -> str:
+    """The serial number an anonymous board reports: stable for a chip seed, but not the seed."""
+    return "SN-" + hashlib.sha256(f"vc1-board-serial:{int(chip_seed)}".encode()).hexdigest()[:10].upper()
+
+
 class BoardServer:
-    """Chip #`chip_seed` of `spec` behind the wire protocol."""
+    """Chip #`chip_seed` of `spec` behind the wire protocol. `anonymous`: the board identifies
+    as a physical chip (a serial number, mismatch "physical"), so no host can simulate its
+    twin; `defect`: emulated dead or stuck neurons (drivers.defects), not shown in the identity."""
 
     def __init__(self, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
-                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S):
+                 max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S,
+                 anonymous: bool = False, defect: Defect | None = None):
         self.spec = load_spec(spec)
         self.chip_seed = chip_seed
         self.mismatch = mismatch
+        self.anonymous, self.defect = anonymous, defect
         self.max_steps = max_steps
         self.busy_interval = busy_interval
         self._reboot_requested = threading.Event()
@@ -109,7 +121,8 @@ class BoardServer:
 
     def _boot(self) -> None:
         self.boot = int.from_bytes(os.urandom(4), "little") or 1
-        self.chip = EmulatorChip(self.spec, self.chip_seed, self.mismatch)
+        self.chip = EmulatorChip(self.spec, self.chip_seed, self.mismatch) if self.defect is None else \
+            DefectiveChip(self.spec, self.chip_seed, self.mismatch, self.defect)
         self._checksum: int | None = None
         self._load: _Upload | None = None
         self._run: tuple[RunRequest, _Upload] | None = None
@@ -200,8 +213,9 @@ class BoardServer:
 
     def _info(self) -> BoardInfo:
         identity = self.chip.identity()
-        return BoardInfo(spec=self.spec.to_dict(), chip_id=identity.chip_id, firmware=FIRMWARE,
-                         mismatch=identity.mismatch, capabilities=list(identity.capabilities),
+        chip_id, mismatch = (serial_number(self.chip_seed), PHYSICAL) if self.anonymous else \
+            (identity.chip_id, identity.mismatch)
+        return BoardInfo(spec=self.spec.to_dict(), chip_id=chip_id, firmware=FIRMWARE, mismatch=mismatch, capabilities=list(identity.capabilities),
                          max_steps=self.max_steps, max_events=self.max_steps * self.spec.inputs,
                          loaded_checksum=self._checksum)
 
