@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.outcomes import run_outcome
+from harness.outcomes import CHARACTERISED, PASS, run_outcome
 from harness.results import RunDir
 from harness.stream import (ChipMeasured, ConditionMeasured, Event, MeasurementStream, SessionFinished,
                             TestFinished)
@@ -57,8 +57,11 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
         verdict = measured.verdict() if measured is not None and test["outcome"] in ("pass", "fail") else {}
         tests.append({**verdict, **test, "verdict": verdict.get("outcome")})
     states = [t["outcome"] for t in tests]
+    outcome = run_outcome(outcomes)
+    if outcome == PASS and all(t["verdict"] == "info" for t in tests):
+        outcome = CHARACTERISED  # everything ran, and no test judged a limit
     return {
-        "outcome": run_outcome(outcomes),
+        "outcome": outcome,
         "run": {key: manifest.get(key) for key in ("created", "resumed", "spec_version", "seed", "chip_seeds",
                                                    "target", "networks")},
         "totals": {"tests": len(tests), **{o: states.count(o) for o in ("pass", "fail", "error", "skip")},

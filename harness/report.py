@@ -44,7 +44,8 @@ def _header(run: RunDir, summary: dict[str, Any]) -> list[str]:
     chance = sorted({t["chance"] for t in summary["tests"] if "chance" in t})
     return [
         f"# Robustness report: {summary['outcome']}", "",
-        "PASS: every configured test ran and met its limit. FAIL: a test missed its limit. ERROR: a test, chip, "
+        "PASS: every configured test ran and met its limit. CHARACTERISED: every configured test ran, and none "
+        "judged a limit (no verdict is claimed). FAIL: a test missed its limit. ERROR: a test, chip, "
         "target or instrument failed, or a configured test was skipped.", "",
         f"- run directory: `{run.root}`; started {manifest.get('created')}"
         + (f", resumed {len(manifest['resumed'])}x" if manifest.get("resumed") else ""),
@@ -102,9 +103,12 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
     if not tests:
         return []
     judged = sorted({_judged(v) for v in tests})
+    rules = sorted({v["yield"].get("rule", "point") for v in tests})
     lines = ["## Verdicts", "",
              f"The yield verdict judges the {' / '.join(judged)} deployment. Yield = fraction of chips whose test "
-             "accuracy meets the accuracy spec. Conditions without a limit are characterised, not judged. Both "
+             "accuracy meets the accuracy spec, shown with its exact (Clopper–Pearson) two-sided 95% interval. "
+             f"Yield rule: {' / '.join(f'`{r}`' for r in rules)} — {' '.join(RULE_TEXT[r] for r in rules)} "
+             "Conditions without a limit are characterised, not judged. Both "
              "deployments are shown: uncalibrated (the compiled readout, fitted on the nominal chip) and calibrated "
              "(each chip's readout refitted on a few class-balanced training trials run through that chip, "
              "disjoint from the test samples). Each condition is shown beside its reference: the same chips "
@@ -119,10 +123,10 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
         acc, ref, driver = v["accuracy"], v["reference"], v["driver"]
         checked = f"{driver['bit_errors']} of {sum(c['bits'] for c in driver['chips'])}" if driver["chips"] \
             else f"not checked ({driver['skipped']})"
-        both = [f"{_pct(d['yield'])}, {_pct(d['accuracy']['median'])}" for d in
+        both = [f"{_pct(d['yield'])}{_ci(d.get('yield_ci95'))}, {_pct(d['accuracy']['median'])}" for d in
                 (v["deployments"]["uncalibrated"], v["deployments"]["calibrated"])]
-        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])} | "
-                     f"{'>= ' + _pct(low) if low is not None else '—'} | {_points(ref['delta_yield'])} "
+        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])}"
+                     f"{_ci(v['yield'].get('ci95'))} | {_limit(v['yield'])} | {_points(ref['delta_yield'])} "
                      f"(ref. {ref['condition']}: {_pct(ref['yield'])}) | {_pct(acc['median'])} "
                      f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {both[0]} | {both[1]} | {checked} | "
                      f"**{_outcome(v)}** |")
@@ -131,6 +135,25 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
                          f"already has yield {_pct(ref['yield'])} < {_pct(low)} on the same chips, so this failure "
                          "comes from the chip population, not from the perturbation under test.")
     return [*lines, "", *notes, *([""] if notes else []), *_budget(tests)]
+
+
+RULE_TEXT = {"lower_bound": "PASS when the one-sided 95% lower confidence bound of the yield meets the threshold "
+                           "(14 chips, all passing, are the fewest that can show 80%).",
+             "point": "PASS when the observed yield meets the threshold."}
+
+
+def _ci(interval: list[float] | None) -> str:
+    return f" [{_pct(interval[0])}–{_pct(interval[1])}]" if interval else ""
+
+
+def _limit(y: dict[str, Any]) -> str:
+    """The yield's limit, and what the rule compares with it."""
+    low = y["limits"]["low"]
+    if low is None:
+        return "—"
+    if y.get("rule") == "lower_bound":
+        return f"lower bound {_pct(y['lower_bound95'])} >= {_pct(low)}"
+    return f">= {_pct(low)}"
 
 
 def _outcome(test: dict[str, Any]) -> str:

@@ -34,7 +34,8 @@ def default_out(config_file: Path | None, config_toml: str) -> Path:
               "address tcp://host:port (docs/cluster.md).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (default: runs/<config name>-<digest>); the same command resumes it.")
-@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 16 class-balanced test samples per chip.")
+@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 16 class-balanced test samples per chip; "
+              "every condition characterised (no yield verdict: 8 chips cannot show one with confidence).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
 def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None,
         link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool, progress: bool) -> None:
@@ -45,6 +46,8 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     \b
     Exit status:
       0  PASS   every configured test ran and met its limit
+      0  CHARACTERISED  every configured test ran, and none judged a limit
+                (--quick: 8 chips show what the chips do, but no yield verdict)
       1  FAIL   a test ran and missed its limit (and nothing errored)
       2  ERROR  a test, chip, target or instrument failed, a configured test was
                 skipped, or the configuration is invalid (nothing runs then)
@@ -88,4 +91,7 @@ def outcome_lines(summary: dict) -> list[str]:
     lines.append(f"{totals['tests']} tests: {totals['pass']} passed ({totals['characterised']} of them characterised "
                  f"without a limit), {totals['fail']} failed, {totals['error']} errors, {totals['skip']} skipped "
                  f"-> {summary['outcome']}")
+    if summary["outcome"] == "CHARACTERISED":
+        lines.append("CHARACTERISED: every test ran and nothing failed; no yield was judged (a smoke run's "
+                     "few chips cannot show one with 95% confidence), see the report for what the chips showed")
     return lines

@@ -31,6 +31,7 @@ from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
 from harness.stream import ChipMeasured, ConditionMeasured
 from harness.suites.catalog import SUITES
+from harness.yields import estimate, yield_measurements
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 
 REFERENCE = "reference"  # records of the reference conditions, shared by the suites
@@ -106,14 +107,16 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     seeds = ctx.config.chip_seeds
     by_name = {name: np.array([measured[s][name] for s in seeds]) for name in measured[seeds[0]]}
     values = by_name[judged]
-    yield_ = Measurement("yield", float(np.mean(values >= spec_limit)), FRACTION,
-                         low=threshold if condition.asserted else None)
+    rule = params["yield_rule"]
+    estimated = estimate(values, spec_limit)
+    yields = yield_measurements(estimated, threshold if condition.asserted else None, rule)
+    judged_outcome = "fail" if any(m.outcome == "fail" for m in yields) else "pass" if condition.asserted else "info"
     previous = ctx.run.read_json(ctx.run.verdict_path(suite, deployment.key, condition.label)) or {}
     driver = previous.get("driver") if previous.get("fingerprint") == fingerprint else None
     if driver is None:
         driver = driver_check(ctx, deployment, setup, seeds[:int(params["driver_chips"])],
                               int(params["driver_samples"]))
-    outcome = "fail" if driver["bit_errors"] else yield_.outcome if condition.asserted else "info"
+    outcome = "fail" if driver["bit_errors"] else judged_outcome
     facts = {
         "condition_value": condition.value, "asserted": condition.asserted, "fingerprint": fingerprint,
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
@@ -123,7 +126,9 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
                    else 0, "calibration_split": params["calibration_split"]},
         "deployments": {name: _deployment(by_name[accuracy_name(k)], spec_limit)
                         for name, k in (("uncalibrated", 0), ("calibrated", trials))},
-        "population": _population(setup, seeds), "yield": yield_.to_dict(), "accuracy": _spread(values),
+        "population": _population(setup, seeds), "accuracy": _spread(values),
+        "yield": {**yields[0].to_dict(), "limits": {"low": threshold if condition.asserted else None, "high": None},
+                  "outcome": judged_outcome, "rule": rule, **estimated.to_dict()},
         "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
         "reused_chips": len(seeds) - computed, "driver": driver,
@@ -131,19 +136,20 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     }
     measured_condition = ConditionMeasured(
         suite, deployment.key, condition.label,
-        condition_measurements(yield_, by_name, trials, spec_limit, driver["bit_errors"]), outcome, facts)
+        condition_measurements(yields, by_name, trials, spec_limit, driver["bit_errors"]), outcome, facts)
     ctx.stream.publish(measured_condition)
     return measured_condition.verdict()
 
 
-def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
-                           bit_errors: int) -> tuple[Measurement, ...]:
+def condition_measurements(judged: tuple[Measurement, ...], by_name: dict[str, np.ndarray], trials: int,
+                           spec_limit: float, bit_errors: int) -> tuple[Measurement, ...]:
     """A condition's measurements with names, units and limits (OpenHTF style): the judged
-    yield (with its limit), both deployments' yield and median accuracy, and the driver check."""
-    measurements = [judged]
+    yield with its confidence (the limit on the one the yield rule judges), both deployments'
+    yield with its interval and median accuracy, and the driver check."""
+    measurements = [*judged]
     for deployment, k in (("uncalibrated", 0), ("calibrated", trials)):
         values = by_name[accuracy_name(k)]
-        measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
+        measurements += [*yield_measurements(estimate(values, spec_limit), None, "point", f"yield_{deployment}"),
                          Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
     return (*measurements, Measurement("driver_bit_errors", float(bit_errors), "bits", high=0.0))
 
@@ -164,8 +170,10 @@ def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: n
     measured, _, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params, budgets)
     seeds = ctx.config.chip_seeds
     ref = np.array([measured[s][judged] for s in seeds])
-    ref_yield = float(np.mean(ref >= spec_limit))
+    ref_estimate = estimate(ref, spec_limit)
+    ref_yield = ref_estimate.value
     return {"condition": label, "population": _population(setup, seeds), "yield": ref_yield,
+            "yield_ci95": list(ref_estimate.interval),
             "median": float(np.median(ref)), "delta_yield": float(np.mean(values >= spec_limit)) - ref_yield,
             "delta_median": float(np.median(values) - np.median(ref)),
             "budget_curve": {str(k): _deployment(np.array([measured[s][accuracy_name(k)] for s in seeds]), spec_limit)
@@ -187,7 +195,8 @@ def _is_population(ctx: HarnessContext, deployment: Deployment, setup: Setup) ->
 
 
 def _deployment(values: np.ndarray, spec_limit: float) -> dict[str, Any]:
-    return {"yield": float(np.mean(values >= spec_limit)), "accuracy": _spread(values)}
+    estimated = estimate(values, spec_limit)
+    return {"yield": estimated.value, "yield_ci95": list(estimated.interval), "accuracy": _spread(values)}
 
 
 def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, label: str, value: Any, setup: Setup,
@@ -313,8 +322,11 @@ def check(verdict: dict[str, Any]) -> None:
                                     for c in driver["chips"] if c["bit_errors"]))
     if verdict["asserted"]:
         y = verdict["yield"]
+        shortfall = (f"yield {y['value']:.3f} < {y['limits']['low']:.3f}" if y.get("rule", "point") == "point" else
+                     f"yield {y['value']:.3f} (95% CI {y['ci95'][0]:.3f}-{y['ci95'][1]:.3f}) has a 95% lower "
+                     f"confidence bound {y['lower_bound95']:.3f} < {y['limits']['low']:.3f}")
         assert y["outcome"] == "pass", (
-            f"yield {y['value']:.3f} < {y['limits']['low']:.3f}: "
+            f"{shortfall}: "
             f"{round(y['value'] * len(verdict['chip_seeds']))} of {len(verdict['chip_seeds'])} chips reach "
             f"accuracy >= {verdict['accuracy_spec']:.3f} (median {verdict['accuracy']['median']:.3f}); "
             f"reference {verdict['reference']['condition']} on the same chips: yield "
