@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from harness.boards.verdicts import unit_line
 from harness.results import FRACTION, Measurement
 from harness.stream import ConditionMeasured, Event, TestFinished
 
@@ -38,6 +39,9 @@ def finished_line(test: TestFinished, verdict: ConditionMeasured | None) -> str:
     label = "----" if test.outcome == "pass" and verdict is not None and verdict.outcome == CHARACTERISED \
         else test.outcome.upper()
     place = " ".join(p for p in (test.suite, test.network, test.condition) if p) or test.nodeid
+    if test.unit is not None:  # a board under test, or the model-consistency test
+        return unit_line(test.outcome.upper(), place, test.unit, verdict.facts.get("boards") if verdict else None,
+                         test.message)
     if verdict is None or test.outcome not in ("pass", "fail"):
         return f"{label:5} {place}" + (f": {test.message}" if test.message else "")
     by_name = {m.name: m for m in verdict.measurements}

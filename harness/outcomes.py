@@ -20,7 +20,7 @@ PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 CHARACTERISED = "CHARACTERISED"  # every test ran and passed, and none judged a limit (e.g. `harness run --quick`)
 EXIT_CODES = {PASS: 0, CHARACTERISED: 0, FAIL: 1, ERROR: 2}
 # where a test case sits in a run: user properties set on each collected suite item
-PLACE = ("suite", "network", "condition")
+PLACE = ("suite", "network", "condition", "unit")
 
 
 @dataclass(eq=False)  # hashable: pytest keeps plugins in sets

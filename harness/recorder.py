@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.boards.verdicts import board_summary
 from harness.outcomes import CHARACTERISED, PASS, run_outcome
 from harness.results import RunDir
 from harness.stream import (ChipMeasured, ConditionMeasured, Event, MeasurementStream, SessionFinished,
@@ -53,6 +54,9 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
     outcome and, where it measured, its verdict."""
     tests = []
     for test in outcomes["tests"]:
+        if test.get("unit") is not None:  # a board's or the model-consistency test: it judged a limit if it ran
+            tests.append({**test, "verdict": test["outcome"] if test["outcome"] in ("pass", "fail") else None})
+            continue
         measured = verdicts.get((test["suite"], test["network"], test["condition"]))
         verdict = measured.verdict() if measured is not None and test["outcome"] in ("pass", "fail") else {}
         tests.append({**verdict, **test, "verdict": verdict.get("outcome")})
@@ -71,6 +75,7 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
         "pytest_exit": outcomes["pytest_exit"],
         "interrupted": outcomes["interrupted"],
         "tests": tests,
+        "boards": board_summary([v.verdict() for v in verdicts.values()], tests),
     }
 
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.boards.report import boards_section
 from harness.plots import numeric, plot_all
 from harness.results import RunDir
 from harness.suites.catalog import SUITES
@@ -20,10 +21,10 @@ def render(run: RunDir, summary: dict[str, Any]) -> Path:
     """Write plots/*.png and report.md of a run and its summary (harness.recorder); returns
     the report's path."""
     run = RunDir(run.root.resolve())
-    measured = [t for t in summary["tests"] if t.get("verdict")]
+    measured = [t for t in summary["tests"] if t.get("verdict") and t.get("unit") is None]
     plots = plot_all(run, measured)
     text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
-                      *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
+                      *boards_section(measured, summary.get("boards") or []), *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
     return write_text(run.report_path, text)
 
 
@@ -63,13 +64,18 @@ def _header(run: RunDir, summary: dict[str, Any]) -> list[str]:
 def _problems(summary: dict[str, Any]) -> list[str]:
     """Every test that did not pass, once, with its message; and run-level errors."""
     rows = [f"| {t['outcome'].upper()} | {t.get('suite') or '—'} | {t.get('network') or '—'} | "
-            f"{t.get('condition') or '—'} | {_cell(t.get('message', ''))} |"
+            f"{t.get('condition') or '—'}{_unit(t)} | {_cell(t.get('message', ''))} |"
             for t in summary["tests"] if t["outcome"] != "pass"]
     rows += [f"| ERROR | — | — | — | {_cell(e)} |" for e in summary["errors"]]
     if not rows:
         return []
     return ["## Problems", "", "| outcome | suite | network | condition | message |", "|---|---|---|---|---|",
             *rows, ""]
+
+
+def _unit(test: dict[str, Any]) -> str:
+    unit = test.get("unit")
+    return "" if unit is None else " (model vs boards)" if unit == "model" else f" (board {unit})"
 
 
 def _cell(text: str) -> str:

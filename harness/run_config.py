@@ -9,6 +9,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     chips = 64                      # virtual chips: chip seeds seed .. seed + chips - 1
     seed = 0                        # training seed, task-split seed and first chip seed
     target = "emulator"             # driver path: "emulator" or a serial URL
+    boards = []                     # boards under test: URLs ("socket://host:port", "/dev/ttyACM0", ...)
     link_timeout = 0.0              # seconds a board may stay silent (0: from the measured line)
     instruments = "sim"             # none | sim | VISA address of the supply[,multimeter]
     backend = "auto"                # auto | numpy | cupy
@@ -68,6 +69,7 @@ class RunConfig:
     chips: int = 64
     seed: int = 0
     target: str = "emulator"
+    boards: tuple[str, ...] = ()
     link_timeout: float = 0.0
     instruments: str = "sim"
     backend: str = "auto"
@@ -193,6 +195,8 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
             values[name] = data[name]
     if "target" in values:
         _check_target(values["target"], fail)
+    if "boards" in data:
+        values["boards"] = _boards(data["boards"], fail)
     if "cluster" in data:
         if not isinstance(data["cluster"], str):
             raise fail("cluster", f"must be a string, got {data['cluster']!r}")
@@ -219,6 +223,28 @@ def _check_target(target: str, fail: Any) -> None:
         check_target(target)
     except UnknownTargetError as exc:
         raise fail("target", f"is invalid: {exc}") from None
+
+
+def _boards(value: Any, fail: Any) -> tuple[str, ...]:
+    """Board URLs: a list of distinct serial devices or socket:// / rfc2217:// URLs."""
+    from drivers.errors import UnknownTargetError  # noqa: PLC0415 - keeps import light
+    from drivers.targets import parse_target  # noqa: PLC0415
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise fail("boards", f"must be a list of board URLs like [\"socket://127.0.0.1:7000\", \"/dev/ttyACM0\"], "
+                             f"got {value!r}")
+    seen: set[str] = set()
+    for url in value:
+        if url in seen:
+            raise fail("boards", f"lists {url!r} twice: each board is one unit under test")
+        seen.add(url)
+        try:
+            is_board = parse_target(url).scheme == "board"
+        except UnknownTargetError:
+            is_board = False
+        if not is_board:
+            raise fail("boards", f"has {url!r}, which is not a board URL (a serial device, socket://host:port, "
+                                 "rfc2217://host:port)")
+    return tuple(value)
 
 
 def _check_specs(specs: tuple[str, ...], fail: Any) -> None:

@@ -28,6 +28,9 @@ def default_out(config_file: Path | None, config_toml: str) -> Path:
 @click.option("--methods", help=f"Training methods: 'all' or a comma-separated list of {', '.join(ALL_METHODS)}.")
 @click.option("--chips", type=click.IntRange(1), help="Number of virtual chips.")
 @click.option("--target", help="Driver path for the bit-exact cross-check: 'emulator' or a serial URL.")
+@click.option("--board", "boards", multiple=True, metavar="URL",
+              help="A board under test (repeatable): a serial device, socket://host:port, rfc2217://host:port. "
+              "Measured at every condition it can realise and judged as a unit (docs/boards.md).")
 @click.option("--link-timeout", type=click.FloatRange(min=0, min_open=True),
               help="Seconds a board may stay silent (default: from the measured line, at least 2 s).")
 @click.option("--cluster", help="Run chunks of chips on Dask: 'local', 'local:N' workers, or a scheduler "
@@ -38,7 +41,7 @@ def default_out(config_file: Path | None, config_toml: str) -> Path:
               "every condition characterised (no yield verdict: 8 chips cannot show one with confidence).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
 def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None,
-        link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool, progress: bool) -> None:
+        boards: tuple[str, ...], link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool, progress: bool) -> None:
     """Train (or reuse) networks, compile them for vc1 chips, run the robustness suites on
     many virtual chips and write a report. CONFIG_FILE is a TOML run configuration
     (default: temporal XOR, network ADS, 64 virtual chips, emulator).
@@ -60,9 +63,13 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     try:
         config = load_config(config_file).with_options(
             methods=methods.split(",") if methods else None, chips=chips, target=target, link_timeout=link_timeout,
-            cluster=cluster)
+            cluster=cluster, boards=list(boards) or None)
     except RunConfigError as exc:
         raise RunError(str(exc)) from None
+    from harness.boards.bench import wrong_spec  # noqa: PLC0415
+    problem = wrong_spec(config.boards, config.specs[0], config.link_timeout or None)
+    if problem:
+        raise RunError(problem)
     if quick:
         config = config.quick()
     out = out or default_out(config_file, config.to_toml())

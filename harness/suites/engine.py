@@ -23,6 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from drivers.population import SimulatedPopulation, result_differences
+from harness.boards.bench import BoardJob, BoardUnderTest
+from harness.boards.realise import VIRTUAL_ONLY, unrealisable
+from harness.boards.verdicts import judge_boards
 from harness.cluster import share, task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
@@ -65,6 +68,7 @@ class Setup:
     noise_amplitude: int = 0
     tag: str = ""
     context: dict[str, Any] | None = None   # extra facts written into each chip record
+    for_board: Callable[[int], CompiledNetwork] | None = None  # what board #i loads (None: compiled_for(i))
 
 
 def same_network(compiled: CompiledNetwork) -> Callable[[int], CompiledNetwork]:
@@ -98,6 +102,7 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     started = time.perf_counter()
     spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
     trials, judged = deployments(params)
+    boards = _start_boards(ctx, suite, deployment, condition, setup, params)  # they run while the chips compute
     if _is_population(ctx, deployment, setup):  # the run's chip population itself: shared with the references
         measured, computed, fingerprint = measure_chips(ctx, REFERENCE, deployment, f"mismatch={setup.mismatch}",
                                                         setup.mismatch, setup, params, population_budgets(params))
@@ -132,6 +137,9 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
         "reused_chips": len(seeds) - computed, "driver": driver,
+        "boards": None if boards is None else judge_boards([wait() for wait in boards], values, judged=judged,
+                                                           spec_limit=spec_limit, samples=int(params["samples"]),
+                                                           asserted=condition.asserted),
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
     measured_condition = ConditionMeasured(
@@ -139,6 +147,27 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
         condition_measurements(yields, by_name, trials, spec_limit, driver["bit_errors"]), outcome, facts)
     ctx.stream.publish(measured_condition)
     return measured_condition.verdict()
+
+
+def _start_boards(ctx: HarnessContext, suite: str, deployment: Deployment, condition: Condition, setup: Setup,
+                  params: dict[str, Any]) -> list[Callable[[], dict[str, Any]]] | None:
+    """Start measuring the boards under test at `condition` (harness.boards); None without boards."""
+    bench = ctx.boards()
+    if bench is None:
+        return None
+
+    def job_for(board: BoardUnderTest) -> BoardJob:
+        compiled = (setup.for_board or setup.compiled_for)(board.index)
+        return BoardJob(compiled, setup.noise_amplitude, int(params["samples"]), int(params["calibration_trials"]),
+                        params["calibration_split"], dict(setup.context or {}))
+
+    def reason_for(board: BoardUnderTest) -> str | None:
+        if deployment.spec.name != bench.spec:
+            return f"{VIRTUAL_ONLY}: the boards are {bench.spec} chips, this network is compiled for {deployment.spec.name}"
+        return unrealisable(suite, condition.value, board.identity.mismatch, population_mismatch=ctx.config.mismatch,
+                            instruments=ctx.config.instruments, spec=deployment.spec.name)
+
+    return bench.start(suite, deployment, condition.label, job_for, reason_for)
 
 
 def condition_measurements(judged: tuple[Measurement, ...], by_name: dict[str, np.ndarray], trials: int,
