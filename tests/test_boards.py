@@ -227,3 +227,19 @@ def test_bad_board_configurations_are_one_line_errors_before_anything_runs(tmp_p
     for bad in (twice, text, result):
         assert len(bad.output.strip().splitlines()) == 1, bad.output
     assert not any((tmp_path / name).exists() for name in "abc")  # nothing ran
+
+
+def test_plain_pytest_takes_boards_with_harness_board(tmp_path):
+    write_easy_run(tmp_path)
+    boards = farm(boards=1)
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suites.test_noise",
+                                 f"--harness-config={tmp_path / 'run.toml'}", f"--harness-board={boards[0].url}",
+                                 f"--harness-results={tmp_path / 'results'}", "-p", "no:cacheprovider", "-q"],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    finally:
+        stop_farm(boards)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout   # the virtual chips' test and the board's; no model test with one board
+    assert f"PASS  noise easy-ads-dynapse1 level=0.01 board {serial_number(FIRST_SEED)}: accuracy 100.0%" \
+        in result.stdout

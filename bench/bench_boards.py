@@ -1,0 +1,65 @@
+"""Boards in the loop: what boards under test add to a run, and whether they run concurrently.
+
+The quick run (`harness run --quick`: 8 virtual chips, a small XOR task, 16 test samples
+per chip) with 0, 1 and 6 loopback boards (`drivers.farm`: anonymous virtual boards, each
+in its own process on a TCP port of 127.0.0.1). A warm-up run trains the quick network into
+a private cache first, so every timed run reuses it. Printed per run: wall time, the time
+the boards added to the run without boards, and the ratio of six boards' added time to one
+board's — at most 2 when the boards run concurrently (each board does the same work).
+
+    python bench/bench_boards.py [--boards 6] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from drivers.farm import BoardPlan, start_farm, stop_farm
+
+HARNESS = [sys.executable, "-c", "from harness.cli import main; main()"]
+
+
+def quick_run(folder: Path, name: str, urls: list[str], env: dict[str, str]) -> float:
+    """Seconds of `harness run --quick` with `urls` as boards under test (exit 0 or 1 expected)."""
+    boards = [arg for url in urls for arg in ("--board", url)]
+    start = time.perf_counter()
+    result = subprocess.run([*HARNESS, "run", "--quick", "--no-progress", "--out", str(folder / name), *boards],
+                            capture_output=True, text=True, env=env, timeout=3600)
+    elapsed = time.perf_counter() - start
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{name}: harness run exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--boards", type=int, default=6, help="boards of the largest farm")
+    parser.add_argument("--keep", type=Path, help="keep the run directories here")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-boards-"))
+    env = {**os.environ, "HARNESS_CACHE": str(folder / "cache")}
+    farm = start_farm([BoardPlan("dynapse1", 1000 + i, "spec", "127.0.0.1", 0, anonymous=True)
+                       for i in range(args.boards)])
+    try:
+        quick_run(folder, "warm-up", [], env)   # trains the quick network once, compiles the kernels
+        times = {n: quick_run(folder, f"boards-{n}", [b.url for b in farm[:n]], env) for n in (0, 1, args.boards)}
+    finally:
+        stop_farm(farm)
+    added = {n: times[n] - times[0] for n in times}
+    print(f"quick run (8 virtual chips) with loopback boards; {os.cpu_count()} CPU cores")
+    print(f"{'boards':>6} | {'wall s':>7} | {'added s':>7} | added / one board's")
+    print("-" * 46)
+    for n, seconds in times.items():
+        ratio = f"{added[n] / added[1]:.2f}" if n and added[1] > 0 else "—"
+        print(f"{n:>6} | {seconds:7.1f} | {added[n]:7.1f} | {ratio}")
+    ratio = added[args.boards] / added[1] if added[1] > 0 else float("nan")
+    print(f"{args.boards} boards cost {ratio:.2f}x one board's added time (target: at most 2x)")
+
+
+if __name__ == "__main__":
+    main()
