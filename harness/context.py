@@ -115,7 +115,7 @@ class HarnessContext:
         if self._bench is None and self.config.boards:
             from harness.boards.bench import BoardBench  # noqa: PLC0415
             self._bench = BoardBench(list(self.config.boards), self.config.specs[0], self.run,
-                                     self.config.link_timeout or None)
+                                     self.config.link_timeout or None, self.progress)
         return self._bench
 
     # ---- instruments -------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """The harness's pytest plugin (entry point `pytest11: harness`): options, fixtures, markers.
 
 Options (all `--harness-*`; each overrides the run configuration given by `--harness-config`):
-target, spec, chips, mismatch, seed, results, instruments, config. Fixtures: `harness`
+target, board (repeatable: the boards under test), spec, chips, mismatch, seed, results,
+instruments, config. Fixtures: `harness`
 (the session's HarnessContext), `chip` (a Chip on the target), `virtual_chips`,
 `deployed_network` (parametrised over the configured networks), `instruments`, and for
 the suites `condition` (parametrised from the suite catalog) and `verdict` (the suite's
 measurement at that condition, computed in setup, so a failing chip, target or instrument
-is an ERROR and only a missed limit is a FAIL). Markers: `needs_board` (not collected on
+is an ERROR and only a missed limit is a FAIL; measured once per condition and shared by
+`board_verdict`, one board's entry for the per-board tests, and `model_verdict`, for the
+model-consistency test, harness.boards). Markers: `needs_board` (not collected on
 the in-process emulator; `physical=True`: not collected on an emulated board either) and
 `needs_instrument` (skipped without instruments). Each session has a measurement stream
 (harness.stream): the suites publish what they measure, the plugin every test's outcome

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from tqdm import tqdm
+
 from drivers.chip import ChipError, ChipIdentity
 from drivers.targets import WrongSpecError, open_chip
 from harness.boards.measure import measure_on_board
@@ -93,8 +95,10 @@ def wrong_spec(urls: tuple[str, ...], spec: str, link_timeout: float | None) -> 
 class BoardBench:
     """The boards of a run (`urls`, of chip spec `spec`) and their records in `run`."""
 
-    def __init__(self, urls: list[str], spec: str, run: RunDir, link_timeout: float | None = None):
+    def __init__(self, urls: list[str], spec: str, run: RunDir, link_timeout: float | None = None,
+                 progress: bool = False):
         self.urls, self.spec, self.run, self.link_timeout = list(urls), spec, run, link_timeout
+        self.progress = progress
         self._boards: list[BoardUnderTest] | None = None
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.urls)), thread_name_prefix="board")
 
@@ -137,9 +141,11 @@ class BoardBench:
         try:
             if chip.identity().chip_id != board.chip_id:
                 raise ChipError(f"{board.url} now answers as {chip.identity().chip_id}, not {board.chip_id}")
-            measured = measure_on_board(job.compiled, chip, network.task, samples=job.samples, trials=job.trials,
-                                        calibration_split=job.calibration_split,
-                                        noise_amplitude=job.noise_amplitude)
+            with tqdm(total=job.trials + job.samples, desc=f"board {board.chip_id} {key}", unit="trial",
+                      disable=not self.progress, leave=False, position=board.index + 1) as bar:
+                measured = measure_on_board(job.compiled, chip, network.task, samples=job.samples,
+                                            trials=job.trials, calibration_split=job.calibration_split,
+                                            noise_amplitude=job.noise_amplitude, on_run=lambda: bar.update(1))
         finally:
             chip.close()
         entry = {"fingerprint": fingerprint, **job.context,

@@ -9,6 +9,7 @@ virtual chips do in `harness.deploy.evaluate_deployments`, with the same decisio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,10 +32,36 @@ class BoardRun:
         return float(np.mean(self.correct[budget]))
 
 
+class _Counted:
+    """A chip that calls `on_run` after every run (progress)."""
+
+    def __init__(self, chip: Chip, on_run: Callable[[], None]):
+        self.chip, self.on_run = chip, on_run
+
+    def identity(self) -> Any:
+        return self.chip.identity()
+
+    def load(self, config: Any) -> None:
+        self.chip.load(config)
+
+    def run(self, inputs: np.ndarray, **options: Any) -> Any:
+        result = self.chip.run(inputs, **options)
+        self.on_run()
+        return result
+
+    def reset(self) -> None:
+        self.chip.reset()
+
+    def close(self) -> None:
+        self.chip.close()
+
+
 def measure_on_board(compiled: CompiledNetwork, chip: Chip, task: Task, *, samples: int, trials: int,
-                     calibration_split: str = "train", noise_amplitude: int = 0) -> BoardRun:
-    """Run `compiled` on `chip`: its calibration (when `trials` > 0) and its test samples."""
-    population = ChipByChip.for_chip(chip)
+                     calibration_split: str = "train", noise_amplitude: int = 0,
+                     on_run: Callable[[], None] | None = None) -> BoardRun:
+    """Run `compiled` on `chip`: its calibration (when `trials` > 0) and its test samples;
+    `on_run` is called after each trial."""
+    population = ChipByChip.for_chip(chip if on_run is None else _Counted(chip, on_run))
     readouts = {0: compiled.decoder}
     if trials:
         calibration = calibration_data(task, trials, calibration_split)
