@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.boards.verdicts import board_summary
+from harness.boards.verdicts import board_summary, unit_verdict
 from harness.outcomes import CHARACTERISED, PASS, run_outcome
 from harness.results import RunDir
 from harness.stream import (ChipMeasured, ConditionMeasured, Event, MeasurementStream, SessionFinished,
@@ -54,10 +54,10 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
     outcome and, where it measured, its verdict."""
     tests = []
     for test in outcomes["tests"]:
-        if test.get("unit") is not None:  # a board's or the model-consistency test: it judged a limit if it ran
-            tests.append({**test, "verdict": test["outcome"] if test["outcome"] in ("pass", "fail") else None})
-            continue
         measured = verdicts.get((test["suite"], test["network"], test["condition"]))
+        if test.get("unit") is not None:  # a board's or the model-consistency test (harness.boards)
+            tests.append({**test, "verdict": unit_verdict(test, measured.facts if measured else None)})
+            continue
         verdict = measured.verdict() if measured is not None and test["outcome"] in ("pass", "fail") else {}
         tests.append({**verdict, **test, "verdict": verdict.get("outcome")})
     states = [t["outcome"] for t in tests]

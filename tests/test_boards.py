@@ -48,7 +48,7 @@ budget_curve = [0, {trials}]
 [suite.mismatch_yield]
 levels = [0.0, "spec"]
 [suite.quantisation]
-bits = [4]
+bits = [2, 4]           # 2 bits characterised: its board tests judge nothing, but a board must be measured
 [suite.noise]
 levels = [0.01]
 [suite.neuron_failure]
@@ -119,7 +119,7 @@ def test_every_board_accuracy_is_its_chip_measured_sample_for_sample(farm_run):
     config = load_config(run / "config.toml")
     deployment, _ = deploy(config, RunDir(run), config.tasks[0], "ads", "dynapse1")
     measured = [row for row in summary["boards"] if "accuracy" in row]
-    assert len(measured) == 3 * 4, result.stdout  # 3 boards x (mismatch spec, 4 bits, noise, neuron failure)
+    assert len(measured) == 3 * 5, result.stdout  # 3 boards x (mismatch spec, 2 and 4 bits, noise, neuron failure)
     for row in measured:
         index = row["index"]
         seed = FIRST_SEED + index
@@ -145,9 +145,10 @@ def test_a_defective_board_fails_its_tests_and_falls_outside_the_band(farm_run):
     summary = json.loads((folder / "run" / "summary.json").read_text())
     defective, healthy = serial_number(FIRST_SEED + 2), serial_number(FIRST_SEED)
     board_tests = [t for t in summary["tests"] if t.get("unit") not in (None, "model")]
-    assert {t["outcome"] for t in board_tests if t["unit"] == defective} == {"fail"}
-    assert {t["outcome"] for t in board_tests if t["unit"] != defective} == {"pass"}
-    assert len(board_tests) == 3 * 4  # asserted: level=spec, bits=4, level=0.01, fraction=0.2
+    judged = [t for t in board_tests if t["condition"] != "bits=2"]  # asserted: spec, 4 bits, noise, failure
+    assert {t["outcome"] for t in judged if t["unit"] == defective} == {"fail"}
+    assert {t["outcome"] for t in judged if t["unit"] != defective} == {"pass"}
+    assert len(board_tests) == 3 * 5 and {t["verdict"] for t in board_tests if t["condition"] == "bits=2"} == {"info"}
     rows = [r for r in summary["boards"] if "accuracy" in r]
     assert all(not r["inside_band"] and r["percentile"] == 0 for r in rows if r["chip_id"] == defective)
     assert all(r["inside_band"] for r in rows if r["chip_id"] == healthy)
@@ -191,9 +192,9 @@ def test_a_board_killed_mid_run_is_an_error_and_the_rerun_completes_only_what_is
     assert errors and all(t["unit"] in (victim, "model") for t in errors)
     assert any(victim in t["message"] and "socket://127.0.0.1" in t["message"] for t in errors if t["unit"] == victim)
     others = [r for r in summary["boards"] if r["chip_id"] != victim and "virtual_only" not in r]
-    assert len(others) == 2 * 4 and all("accuracy" in r for r in others)
+    assert len(others) == 2 * 5 and all("accuracy" in r for r in others)
     before = {r["condition"] for r in summary["boards"] if r["chip_id"] == victim and "accuracy" in r}
-    assert 1 <= len(before) < 4
+    assert 1 <= len(before) < 5
 
     boards = farm(ports=ports)  # the board is back, at the same port
     try:
@@ -202,7 +203,7 @@ def test_a_board_killed_mid_run_is_an_error_and_the_rerun_completes_only_what_is
         stop_farm(boards)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     rows = [r for r in json.loads((tmp_path / "run" / "summary.json").read_text())["boards"] if "accuracy" in r]
-    assert len(rows) == 3 * 4
+    assert len(rows) == 3 * 5
     assert all(r.get("reused") for r in rows if r["chip_id"] != victim)         # nothing measured again
     assert {r["condition"] for r in rows if r["chip_id"] == victim and r.get("reused")} == before
     assert all(not r.get("reused") for r in rows if r["chip_id"] == victim and r["condition"] not in before)
@@ -243,3 +244,13 @@ def test_plain_pytest_takes_boards_with_harness_board(tmp_path):
     assert "2 passed" in result.stdout   # the virtual chips' test and the board's; no model test with one board
     assert f"PASS  noise easy-ads-dynapse1 level=0.01 board {serial_number(FIRST_SEED)}: accuracy 100.0%" \
         in result.stdout
+
+
+def test_an_unreachable_board_is_an_error_even_where_nothing_is_asserted(tmp_path):
+    write_easy_run(tmp_path)
+    text = (tmp_path / "run.toml").read_text().replace('tasks = [', 'suites = ["noise"]\ntasks = [')
+    (tmp_path / "run.toml").write_text(text.replace("levels = [0.01]", "levels = [0.01]\nassert_at = []"))
+    result = harness_run(tmp_path, ["socket://127.0.0.1:9"], "--link-timeout", "2")
+    assert result.returncode == 2, result.stdout + result.stderr   # not CHARACTERISED: the board never ran
+    assert "ERROR noise easy-ads-dynapse1 level=0.01 board socket://127.0.0.1:9: " in result.stdout
+    assert "-> ERROR" in result.stdout

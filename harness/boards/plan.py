@@ -1,5 +1,6 @@
-"""Which board tests a suite has: one per board and asserted condition the board realises,
-and one model-consistency test per condition that at least three boards realise."""
+"""Which board tests a suite has: one per board and condition the board realises (judged at
+asserted conditions, characterised at the others — where a board that fails is still an
+ERROR), and one model-consistency test per condition that at least three boards realise."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,11 +19,11 @@ def _realises(ctx: Any, suite: str, condition: Any, board: BoardUnderTest) -> bo
 
 
 def board_cases(ctx: Any, suite: str, sweep: list[Any]) -> list[tuple[Any, str, str]]:
-    """(condition, board URL, test id) for every asserted condition and board realising it."""
+    """(condition, board URL, test id) for every condition and board realising it."""
     bench = ctx.boards()
     if bench is None:
         return []
-    return [(condition, board.url, f"{condition.label}-{board.chip_id}") for condition in sweep if condition.asserted
+    return [(condition, board.url, f"{condition.label}-{board.chip_id}") for condition in sweep
             for board in bench.boards() if _realises(ctx, suite, condition, board)]
 
 

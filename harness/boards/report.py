@@ -24,8 +24,9 @@ def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> l
              "deployments: the compiled readout, and the readout calibrated on that board with the run's "
              "calibration trials run through it. The virtual chips at the same condition are the model's "
              f"prediction: a board's percentile is its place among them, and the prediction band is their central "
-             f"{BAND:.0%} widened by one test sample's resolution. At asserted conditions each board is a unit under "
-             "test (PASS when its judged accuracy meets the accuracy spec). Conditions a board cannot realise are "
+             f"{BAND:.0%} widened by one test sample's resolution. Each board is a unit under test at every condition "
+             "it realises: PASS at an asserted condition when its judged accuracy meets the accuracy spec, "
+             "characterised at the others (an ERROR there too when it could not be measured). Conditions a board cannot realise are "
              "marked *virtual chips only* (neither a skip nor an error).", "",
              "| suite | network | condition | board | uncalibrated | calibrated | judged | percentile | band | "
              "inside band | outcome |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -49,7 +50,7 @@ def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> l
                          f"{'—' if calibrated is None else _pct(calibrated)} | {_pct(r['accuracy'])} | "
                          f"{r['percentile']:.0f} | {_pct(r['band'][0])}–{_pct(r['band'][1])} | "
                          f"{'yes' if r['inside_band'] else '**no**'} | "
-                         f"{r['outcome'].upper() if r['tested'] else 'characterised'} |")
+                         f"{'characterised' if r['outcome'] == 'info' else r['outcome'].upper()} |")
     lines += ["", "### The model against the boards", "",
               f"Board yield beside the virtual yield (each with its exact 95% interval), and how many boards fall "
               f"outside the prediction band. With 3 or more boards a model-consistency test per condition FAILs when "

@@ -70,7 +70,10 @@ def board_measurements(entry: dict[str, Any], spec_limit: float, asserted: bool)
 
 
 def check_board(verdict: dict[str, Any], entry: dict[str, Any]) -> None:
-    """The per-board test's assertion: its judged accuracy meets the accuracy spec."""
+    """The per-board test's assertion at an asserted condition: its judged accuracy meets the
+    accuracy spec (at a characterised condition, that the board was measured is all)."""
+    if not verdict["asserted"]:
+        return
     band = verdict["boards"]["band"]
     assert entry["accuracy"] >= verdict["accuracy_spec"], (
         f"board {entry['chip_id']}: accuracy {entry['accuracy']:.3f} < {verdict['accuracy_spec']:.3f} "
@@ -103,6 +106,15 @@ def model_measurements(verdict: dict[str, Any]) -> tuple[Measurement, ...]:
             Measurement("board_yield_ci_high", board_yield["ci95"][1], FRACTION))
 
 
+def unit_verdict(test: dict[str, Any], facts: dict[str, Any] | None) -> str | None:
+    """What a board's or the model test judged: its outcome where it ran ("info" for a board at
+    a characterised condition), None where it did not."""
+    if test["outcome"] not in ("pass", "fail"):
+        return None
+    characterised = test["unit"] != "model" and facts is not None and not facts.get("asserted", True)
+    return "info" if characterised and test["outcome"] == "pass" else test["outcome"]
+
+
 def board_summary(verdicts: list[dict[str, Any]], tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every board's entry at every condition, with its test's outcome where it has a test."""
     outcome_of = {(t.get("suite"), t.get("network"), t.get("condition"), t.get("unit")): t["outcome"] for t in tests}
@@ -110,10 +122,10 @@ def board_summary(verdicts: list[dict[str, Any]], tests: list[dict[str, Any]]) -
     for v in verdicts:
         for entry in (v.get("boards") or {}).get("entries", []):
             tested = outcome_of.get((v["suite"], v["network"], v["condition"], entry["chip_id"]))
+            outcome = entry["outcome"] if tested in (None, "pass") else tested  # info: characterised
             rows.append({"suite": v["suite"], "network": v["network"], "condition": v["condition"],
                          **{k: val for k, val in entry.items() if k not in ("fingerprint",)},
-                         "band": v["boards"]["band"], "outcome": tested or entry["outcome"],
-                         "tested": tested is not None})
+                         "band": v["boards"]["band"], "outcome": outcome, "tested": tested is not None})
     return rows
 
 
@@ -131,10 +143,13 @@ def unit_line(label: str, place: str, unit: str, boards: dict[str, Any] | None, 
     entry = next((e for e in (boards or {}).get("entries", []) if e["chip_id"] == unit), None)
     if entry is None or "accuracy" not in entry or label in ("ERROR", "SKIP"):
         return f"{label:5} {place} board {unit}" + (f": {message}" if message else "")
+    characterised = entry["outcome"] == "info"
+    label = "----" if characterised and label == "PASS" else label
     deployments = ", ".join(f"{_deployment_name(name)} {_pct(value)}"
                             for name, value in entry.items() if name.startswith("accuracy_"))
     return (f"{label:5} {place} board {unit}: accuracy {_pct(entry['accuracy'])}; {deployments}; percentile "
-            f"{entry['percentile']:.0f}, {'inside' if entry['inside_band'] else 'OUTSIDE'} the prediction band")
+            f"{entry['percentile']:.0f}, {'inside' if entry['inside_band'] else 'OUTSIDE'} the prediction band"
+            + (" (characterised)" if characterised else ""))
 
 
 def _pct(value: float) -> str:

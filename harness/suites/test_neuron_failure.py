@@ -43,7 +43,7 @@ def test_neuron_failure(verdict):
 
 
 def test_neuron_failure_board(board_verdict):
-    """One board at one asserted condition: its judged accuracy meets the accuracy spec."""
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
     check_board(*board_verdict)
 
 

@@ -21,7 +21,7 @@ def test_quantisation(verdict):
 
 
 def test_quantisation_board(board_verdict):
-    """One board at one asserted condition: its judged accuracy meets the accuracy spec."""
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
     check_board(*board_verdict)
 
 

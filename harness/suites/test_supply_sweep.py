@@ -56,7 +56,7 @@ def test_supply_on_board(harness, deployed_network, chip, supply):
 
 
 def test_supply_sweep_board(board_verdict):
-    """One board at one asserted condition: its judged accuracy meets the accuracy spec."""
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
     check_board(*board_verdict)
 
 
