@@ -145,8 +145,8 @@ def unit_line(label: str, place: str, unit: str, boards: dict[str, Any] | None, 
         return f"{label:5} {place} board {unit}" + (f": {message}" if message else "")
     characterised = entry["outcome"] == "info"
     label = "----" if characterised and label == "PASS" else label
-    deployments = ", ".join(f"{_deployment_name(name)} {_pct(value)}"
-                            for name, value in entry.items() if name.startswith("accuracy_"))
+    names = sorted((n for n in entry if n.startswith("accuracy_")), key=lambda n: n != "accuracy_uncalibrated")
+    deployments = ", ".join(f"{_deployment_name(name)} {_pct(entry[name])}" for name in names)
     return (f"{label:5} {place} board {unit}: accuracy {_pct(entry['accuracy'])}; {deployments}; percentile "
             f"{entry['percentile']:.0f}, {'inside' if entry['inside_band'] else 'OUTSIDE'} the prediction band"
             + (" (characterised)" if characterised else ""))
