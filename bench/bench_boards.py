@@ -2,12 +2,14 @@
 
 The quick run (`harness run --quick`: 8 virtual chips, a small XOR task, 16 test samples
 per chip) with 0, 1 and 6 loopback boards (`drivers.farm`: anonymous virtual boards, each
-in its own process on a TCP port of 127.0.0.1). A warm-up run trains the quick network into
-a private cache first, so every timed run reuses it. Printed per run: wall time, the time
-the boards added to the run without boards, and the ratio of six boards' added time to one
-board's — at most 2 when the boards run concurrently (each board does the same work).
+in its own process on a TCP port of 127.0.0.1), for each board engine: the emulator (a
+Python step loop: each board needs a CPU core of its own) and the batched simulator (bit
+for bit the same runs, one Numba thread per board). A warm-up run trains the quick network
+into a private cache first, so every timed run reuses it. Printed per run: wall time, the
+time the boards added to the run without boards, and the ratio of six boards' added time
+to one board's — at most 2 when the boards run concurrently (each board does the same work).
 
-    python bench/bench_boards.py [--boards 6] [--keep DIR]
+    python bench/bench_boards.py [--boards 6] [--engines emulator,simulator] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -39,27 +41,37 @@ def quick_run(folder: Path, name: str, urls: list[str], env: dict[str, str]) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boards", type=int, default=6, help="boards of the largest farm")
+    parser.add_argument("--engines", default="emulator,simulator",
+                        help="what computes the boards' runs (harness emulate --engine), comma-separated")
     parser.add_argument("--keep", type=Path, help="keep the run directories here")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-boards-"))
     env = {**os.environ, "HARNESS_CACHE": str(folder / "cache")}
-    farm = start_farm([BoardPlan("dynapse1", 1000 + i, "spec", "127.0.0.1", 0, anonymous=True)
-                       for i in range(args.boards)])
-    try:
-        quick_run(folder, "warm-up", [], env)   # trains the quick network once, compiles the kernels
-        times = {n: quick_run(folder, f"boards-{n}", [b.url for b in farm[:n]], env) for n in (0, 1, args.boards)}
-    finally:
-        stop_farm(farm)
-    added = {n: times[n] - times[0] for n in times}
-    print(f"quick run (8 virtual chips) with loopback boards; {os.cpu_count()} CPU cores")
-    print(f"{'boards':>6} | {'wall s':>7} | {'added s':>7} | added / one board's")
-    print("-" * 46)
-    for n, seconds in times.items():
-        ratio = f"{added[n] / added[1]:.2f}" if n and added[1] > 0 else "—"
-        print(f"{n:>6} | {seconds:7.1f} | {added[n]:7.1f} | {ratio}")
-    ratio = added[args.boards] / added[1] if added[1] > 0 else float("nan")
-    print(f"{args.boards} boards cost {ratio:.2f}x one board's added time (target: at most 2x); one after another "
-          f"they would add about {args.boards * added[1]:.0f} s")
+    quick_run(folder, "warm-up", [], env)   # trains the quick network once, compiles the kernels
+    baseline = quick_run(folder, "boards-0", [], env)
+    rows = []
+    for engine in args.engines.split(","):
+        farm = start_farm([BoardPlan("dynapse1", 1000 + i, "spec", "127.0.0.1", 0, anonymous=True, engine=engine)
+                           for i in range(args.boards)])
+        try:
+            quick_run(folder, f"{engine}-warm-up", [farm[0].url], env)  # the board process's first runs
+            times = {n: quick_run(folder, f"{engine}-{n}", [b.url for b in farm[:n]], env) for n in (1, args.boards)}
+        finally:
+            stop_farm(farm)
+        rows.append((engine, times))
+    print(f"quick run (8 virtual chips) with loopback boards; {os.cpu_count()} CPU cores; "
+          f"without boards {baseline:.1f} s")
+    print(f"{'engine':>9} | {'boards':>6} | {'wall s':>7} | {'added s':>7} | added / one board's")
+    print("-" * 58)
+    for engine, times in rows:
+        one = times[1] - baseline
+        for n, seconds in times.items():
+            added = seconds - baseline
+            print(f"{engine:>9} | {n:>6} | {seconds:7.1f} | {added:7.1f} | {added / one:.2f}" if one > 0 else "")
+    for engine, times in rows:
+        one, many = times[1] - baseline, times[args.boards] - baseline
+        print(f"{engine}: {args.boards} boards cost {many / one:.2f}x one board's added time (target: at most 2x); "
+              f"one after another they would add about {args.boards * one:.0f} s")
 
 
 if __name__ == "__main__":

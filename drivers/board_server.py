@@ -21,6 +21,7 @@ from drivers.errors import ProtocolError, VersionMismatch
 from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs,
                               encode_spikes, encode_state, image_checksum, inflate)
 from drivers.ranges import Ranges
+from drivers.simulated_chip import SimulatedChip
 from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, HEADER, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody,
                           ErrorCode, Fetch, LoadBegin, Message, MsgType, RunRequest, RunSummary, Stream, StreamRef,
                           decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
@@ -29,6 +30,7 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
+ENGINES = {"emulator": EmulatorChip, "simulator": SimulatedChip}
 PHYSICAL = "physical"  # the mismatch an anonymous board reports: it is the chip it is
 DEFAULT_MAX_STEPS = 100_000
 IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
@@ -105,15 +107,21 @@ def serial_number(chip_seed: int) -> str:
 class BoardServer:
     """Chip #`chip_seed` of `spec` behind the wire protocol. `anonymous`: the board identifies
     as a physical chip (a serial number, mismatch "physical"), so no host can simulate its
-    twin; `defect`: emulated dead or stuck neurons (drivers.defects), not shown in the identity."""
+    twin; `defect`: emulated dead or stuck neurons (drivers.defects), not shown in the identity;
+    `engine`: what computes its runs, the emulator or the (bit-identical, faster) batched
+    simulator (drivers.simulated_chip)."""
 
     def __init__(self, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
                  max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S,
-                 anonymous: bool = False, defect: Defect | None = None):
+                 anonymous: bool = False, defect: Defect | None = None, engine: str = "emulator"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r}: choose {' or '.join(ENGINES)}")
+        if defect is not None and engine != "emulator":
+            raise ValueError("defects are emulated by the emulator engine (--engine emulator)")
         self.spec = load_spec(spec)
         self.chip_seed = chip_seed
         self.mismatch = mismatch
-        self.anonymous, self.defect = anonymous, defect
+        self.anonymous, self.defect, self.engine = anonymous, defect, engine
         self.max_steps = max_steps
         self.busy_interval = busy_interval
         self._reboot_requested = threading.Event()
@@ -121,8 +129,10 @@ class BoardServer:
 
     def _boot(self) -> None:
         self.boot = int.from_bytes(os.urandom(4), "little") or 1
-        self.chip = EmulatorChip(self.spec, self.chip_seed, self.mismatch) if self.defect is None else \
-            DefectiveChip(self.spec, self.chip_seed, self.mismatch, self.defect)
+        if self.defect is not None:
+            self.chip = DefectiveChip(self.spec, self.chip_seed, self.mismatch, self.defect)
+        else:
+            self.chip = ENGINES[self.engine](self.spec, self.chip_seed, self.mismatch)
         self._checksum: int | None = None
         self._load: _Upload | None = None
         self._run: tuple[RunRequest, _Upload] | None = None

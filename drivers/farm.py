@@ -34,6 +34,7 @@ class BoardPlan:
     defect: Defect | None = None
     max_steps: int = DEFAULT_MAX_STEPS
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
+    engine: str = "emulator"  # or "simulator" (drivers.board_server.ENGINES)
 
 
 @dataclass
@@ -50,7 +51,7 @@ def _serve_board(plan: BoardPlan, report: Any) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         server = BoardServer(plan.spec, plan.chip_seed, plan.mismatch, max_steps=plan.max_steps,
-                             anonymous=plan.anonymous, defect=plan.defect)
+                             anonymous=plan.anonymous, defect=plan.defect, engine=plan.engine)
         endpoint = TcpEndpoint(plan.host, plan.port)
     except Exception as exc:  # noqa: BLE001 - the parent reports why the board could not start
         report.send(("error", f"board chip seed {plan.chip_seed}: {exc}"))

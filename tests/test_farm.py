@@ -85,3 +85,19 @@ def test_the_farm_serves_n_boards_one_url_per_line():
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize("noise", [0, 40])
+def test_the_simulator_engine_is_the_emulator_bit_for_bit(noise):
+    from drivers.conformance import assert_same_result
+    from drivers.simulated_chip import SimulatedChip
+    emulator, simulated = EmulatorChip(TINY, 9), SimulatedChip(TINY, 9)
+    config, inputs = demo_config(emulator), demo_inputs(emulator)
+    for chip in (emulator, simulated):
+        chip.load(config)
+    options = dict(noise_amplitude=noise, noise_seed=3, record_state=True)
+    assert_same_result(emulator.run(inputs, **options), simulated.run(inputs, **options))
+    with BackgroundServer(BoardServer(TINY, 9, engine="simulator"), TcpEndpoint("127.0.0.1", 0)) as server:
+        with connect(server.url) as board:
+            board.load(config)
+            assert_same_result(emulator.run(inputs, **options), board.run(inputs, **options))

@@ -38,12 +38,15 @@ class EmulateError(click.ClickException):
 @click.option("--defect", metavar="dead:F|stuck:F", default=None,
               help="Emulated defect: a fraction F of the neurons (chosen from the chip seed) never fire (dead) or "
                    "fire every step (stuck); not shown in the identity.")
+@click.option("--engine", type=click.Choice(["emulator", "simulator"]), default="emulator", show_default=True,
+              help="What computes the runs: the emulator, or the bit-identical batched simulator (one CPU thread "
+                   "per board; much faster, e.g. for a farm on a small machine).")
 @click.option("--max-steps", default=DEFAULT_MAX_STEPS, show_default=True, type=click.IntRange(1),
               help="Longest run the board accepts.")
 @click.option("--idle-timeout", default=DEFAULT_IDLE_TIMEOUT_S, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds of silence after which a client is dropped (others are told the board is busy).")
 def emulate(use_pty: bool, listen: str | None, farm: int | None, spec: str, chip_seed: int | None,
-            first_seed: int | None, mismatch: str, anonymous: bool, defect: str | None, max_steps: int,
+            first_seed: int | None, mismatch: str, anonymous: bool, defect: str | None, engine: str, max_steps: int,
             idle_timeout: float) -> None:
     """Serve emulated vc1 chips over the wire protocol until Ctrl-C or SIGTERM.
 
@@ -52,7 +55,8 @@ def emulate(use_pty: bool, listen: str | None, farm: int | None, spec: str, chip
     board in its own process. One client is served at a time per board; errors in a run
     or a request are reported to the client, and the board goes on serving.
     """
-    problem = _check(use_pty, listen, farm, chip_seed, first_seed)
+    problem = _check(use_pty, listen, farm, chip_seed, first_seed) or \
+        ("--defect is emulated by --engine emulator" if defect is not None and engine != "emulator" else None)
     if problem:
         raise EmulateError(problem)
     try:
@@ -63,9 +67,11 @@ def emulate(use_pty: bool, listen: str | None, farm: int | None, spec: str, chip
     except (DefectError, SpecError, MismatchError, ValueError) as exc:
         raise EmulateError(str(exc)) from None
     if farm is not None:
-        _serve_farm(farm, spec, first_seed or 0, mismatch, anonymous, parsed, host_port, max_steps, idle_timeout)
+        _serve_farm(farm, spec, first_seed or 0, mismatch, anonymous, parsed, engine, host_port, max_steps,
+                    idle_timeout)
     else:
-        _serve_one(use_pty, host_port, spec, chip_seed or 0, mismatch, anonymous, parsed, max_steps, idle_timeout)
+        _serve_one(use_pty, host_port, spec, chip_seed or 0, mismatch, anonymous, parsed, engine, max_steps,
+                   idle_timeout)
 
 
 def _check(use_pty: bool, listen: str | None, farm: int | None, chip_seed: int | None,
@@ -91,9 +97,10 @@ def _describe(seed: int, mismatch: str, anonymous: bool, defect: Defect | None) 
 
 
 def _serve_one(use_pty: bool, host_port: tuple[str, int] | None, spec: str, chip_seed: int, mismatch: str,
-               anonymous: bool, defect: Defect | None, max_steps: int, idle_timeout: float) -> None:
+               anonymous: bool, defect: Defect | None, engine: str, max_steps: int, idle_timeout: float) -> None:
     try:
-        server = BoardServer(spec, chip_seed, mismatch, max_steps=max_steps, anonymous=anonymous, defect=defect)
+        server = BoardServer(spec, chip_seed, mismatch, max_steps=max_steps, anonymous=anonymous, defect=defect,
+                             engine=engine)
         endpoint: Endpoint = PtyEndpoint() if use_pty else TcpEndpoint(*host_port)
     except (SpecError, MismatchError, ValueError, OSError) as exc:
         raise EmulateError(str(exc)) from None
@@ -112,10 +119,10 @@ def _serve_one(use_pty: bool, host_port: tuple[str, int] | None, spec: str, chip
 
 
 def _serve_farm(count: int, spec: str, first_seed: int, mismatch: str, anonymous: bool, defect: Defect | None,
-                host_port: tuple[str, int], max_steps: int, idle_timeout: float) -> None:
+                engine: str, host_port: tuple[str, int], max_steps: int, idle_timeout: float) -> None:
     host, port = host_port
     plans = [BoardPlan(spec, first_seed + i, mismatch, host, port + i if port else 0, anonymous, defect, max_steps,
-                       idle_timeout) for i in range(count)]
+                       idle_timeout, engine) for i in range(count)]
     try:
         farm = start_farm(plans)
     except RuntimeError as exc:
