@@ -152,8 +152,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             if condition is None and "condition" in params:  # no board realises any condition: not part of the run
                 left_out.append(item)
                 continue
+            unit = _unit(config, item)
             item.user_properties += [("suite", suite), ("network", params.get("deployed_network")),
-                                     ("condition", getattr(condition, "label", None)), ("unit", _unit(config, item))]
+                                     ("condition", getattr(condition, "label", None)),
+                                     *([("unit", unit)] if unit is not None else [])]
         kept.append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
