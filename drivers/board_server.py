@@ -225,7 +225,8 @@ class BoardServer:
         identity = self.chip.identity()
         chip_id, mismatch = (serial_number(self.chip_seed), PHYSICAL) if self.anonymous else \
             (identity.chip_id, identity.mismatch)
-        return BoardInfo(spec=self.spec.to_dict(), chip_id=chip_id, firmware=FIRMWARE, mismatch=mismatch, capabilities=list(identity.capabilities),
+        return BoardInfo(spec=self.spec.to_dict(), chip_id=chip_id, firmware=FIRMWARE, mismatch=mismatch,
+                         capabilities=list(identity.capabilities),
                          max_steps=self.max_steps, max_events=self.max_steps * self.spec.inputs,
                          loaded_checksum=self._checksum)
 

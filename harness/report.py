@@ -24,7 +24,8 @@ def render(run: RunDir, summary: dict[str, Any]) -> Path:
     measured = [t for t in summary["tests"] if t.get("verdict") and t.get("unit") is None]
     plots = plot_all(run, measured)
     text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
-                      *boards_section(measured, summary.get("boards") or []), *_populations(measured), *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
+                      *boards_section(measured, summary.get("boards") or []), *_populations(measured),
+                      *_comparison(measured), *_plots(run, plots), *_reproduce(run)])
     return write_text(run.report_path, text)
 
 

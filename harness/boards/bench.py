@@ -105,7 +105,8 @@ class BoardBench:
     def boards(self) -> list[BoardUnderTest]:
         """Every configured board, identified (concurrently) on first use."""
         if self._boards is None:
-            futures = [self._pool.submit(probe, url, i, self.spec, self.link_timeout) for i, url in enumerate(self.urls)]
+            futures = [self._pool.submit(probe, url, i, self.spec, self.link_timeout)
+                       for i, url in enumerate(self.urls)]
             self._boards = [f.result() for f in futures]
         return self._boards
 

@@ -26,7 +26,8 @@ def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> l
              f"prediction: a board's percentile is its place among them, and the prediction band is their central "
              f"{BAND:.0%} widened by one test sample's resolution. Each board is a unit under test at every condition "
              "it realises: PASS at an asserted condition when its judged accuracy meets the accuracy spec, "
-             "characterised at the others (an ERROR there too when it could not be measured). Conditions a board cannot realise are "
+             "characterised at the others (an ERROR there too when it could not be measured). Conditions a board "
+             "cannot realise are "
              "marked *virtual chips only* (neither a skip nor an error).", "",
              "| suite | network | condition | board | uncalibrated | calibrated | judged | percentile | band | "
              "inside band | outcome |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -40,8 +41,9 @@ def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> l
         if "virtual_only" in r:
             count = virtual_only.pop((r["suite"], r["network"], r["condition"], r["virtual_only"]), 0)
             if count:  # one row for the boards that cannot realise the condition
-                lines.append(f"| {r['suite']} | {r['network']} | {r['condition']} | {count} board"
-                             f"{'s' if count > 1 else ''} | — | — | — | — | — | — | *{r['virtual_only']}* |")
+                boards = f"{count} board{'s' if count > 1 else ''}"
+                lines.append(f"| {r['suite']} | {r['network']} | {r['condition']} | {boards} |"
+                             f"{' — |' * 6} *{r['virtual_only']}* |")
         elif "error" in r:
             lines.append(f"{place} — | — | — | — | — | — | **ERROR** {_cell(r['error'])} |")
         else:

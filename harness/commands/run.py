@@ -41,7 +41,8 @@ def default_out(config_file: Path | None, config_toml: str) -> Path:
               "every condition characterised (no yield verdict: 8 chips cannot show one with confidence).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
 def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None,
-        boards: tuple[str, ...], link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool, progress: bool) -> None:
+        boards: tuple[str, ...], link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool,
+        progress: bool) -> None:
     """Train (or reuse) networks, compile them for vc1 chips, run the robustness suites on
     many virtual chips and write a report. CONFIG_FILE is a TOML run configuration
     (default: temporal XOR, network ADS, 64 virtual chips, emulator).

@@ -5,7 +5,8 @@ evaluates every virtual chip on the batched simulator, in chunks whose chip reco
 written as soon as they are done (finished chips are reused on a rerun), computes the
 yield on class-balanced test samples, puts it next to the suite's reference condition
 (the same chips without the perturbation under test), cross-checks a sample of chips
-through the driver path bit for bit, and publishes each chip's measurements and the verdict
+through the driver path bit for bit, measures the boards under test meanwhile (harness.boards: one
+worker per board, each placed among the virtual chips), and publishes each chip's measurements and the verdict
 on the session's measurement stream (harness.stream), to which the run directory, JUnit and
 the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
 fixture), so a chip, target or instrument that fails is a pytest ERROR; `check` turns the
@@ -163,7 +164,8 @@ def _start_boards(ctx: HarnessContext, suite: str, deployment: Deployment, condi
 
     def reason_for(board: BoardUnderTest) -> str | None:
         if deployment.spec.name != bench.spec:
-            return f"{VIRTUAL_ONLY}: the boards are {bench.spec} chips, this network is compiled for {deployment.spec.name}"
+            return (f"{VIRTUAL_ONLY}: the boards are {bench.spec} chips, this network is compiled for "
+                    f"{deployment.spec.name}")
         return unrealisable(suite, condition.value, board.identity.mismatch, population_mismatch=ctx.config.mismatch,
                             instruments=ctx.config.instruments, spec=deployment.spec.name)
 
