@@ -5,10 +5,10 @@ evaluates every virtual chip on the batched simulator, in chunks whose chip reco
 written as soon as they are done (finished chips are reused on a rerun), computes the
 yield on class-balanced test samples, puts it next to the suite's reference condition
 (the same chips without the perturbation under test), cross-checks a sample of chips
-through the driver path bit for bit, measures the boards under test meanwhile (harness.boards: one
-worker per board, each placed among the virtual chips), and publishes each chip's measurements and the verdict
-on the session's measurement stream (harness.stream), to which the run directory, JUnit and
-the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
+through the driver path bit for bit, measures the boards under test meanwhile
+(harness.boards: one worker per board, each placed among the virtual chips), and publishes
+each chip's measurements and the verdict on the session's measurement stream
+(harness.stream), to which the run directory, JUnit and the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
 fixture), so a chip, target or instrument that fails is a pytest ERROR; `check` turns the
 verdict into the test's assertions (a FAIL).
 """
