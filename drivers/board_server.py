@@ -12,6 +12,7 @@ MONITOR with its power monitor's energy per rail over the last run: the chip pow
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import zlib
@@ -20,11 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drivers.chip import ChipError
+from drivers.defects import Defect, DefectiveChip
 from drivers.emulator import EmulatorChip
 from drivers.errors import ProtocolError, VersionMismatch
 from drivers.payloads import (MAX_IMAGE_BYTES, PayloadError, decode_image, decode_inputs, encode_counters,
                               encode_spikes, encode_state, image_checksum, inflate)
 from drivers.ranges import Ranges
+from drivers.simulated_chip import SimulatedChip
 from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, HEADER, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody,
                           ErrorCode, Fetch, LoadBegin, Message, MsgType, PowerReading, RunRequest, RunSummary,
                           Stream, StreamRef, decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
@@ -34,6 +37,8 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
+ENGINES = {"emulator": EmulatorChip, "simulator": SimulatedChip}
+PHYSICAL = "physical"  # the mismatch an anonymous board reports: it is the chip it is
 DEFAULT_MAX_STEPS = 100_000
 IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
 
@@ -104,18 +109,33 @@ class _RunJob:
             self.done.set()
 
 
+def serial_number(chip_seed: int) -> str:
+    """The serial number an anonymous board reports: stable for a chip seed, but not the seed."""
+    return "SN-" + hashlib.sha256(f"vc1-board-serial:{int(chip_seed)}".encode()).hexdigest()[:10].upper()
+
+
 class BoardServer:
-    """Chip #`chip_seed` of `spec` behind the wire protocol."""
+    """Chip #`chip_seed` of `spec` behind the wire protocol. `anonymous`: the board identifies
+    as a physical chip (a serial number, mismatch "physical"), so no host can simulate its
+    twin; `defect`: emulated dead or stuck neurons (drivers.defects), not shown in the identity;
+    `engine`: what computes its runs, the emulator or the (bit-identical, faster) batched
+    simulator (drivers.simulated_chip)."""
 
     def __init__(self, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: int = 0, mismatch: MismatchLevel = "spec", *,
                  max_steps: int = DEFAULT_MAX_STEPS, busy_interval: float = BUSY_INTERVAL_S,
-                 power_noise: float = 0.0):
+                 power_noise: float = 0.0, anonymous: bool = False, defect: Defect | None = None,
+                 engine: str = "emulator"):
         if not 0 <= power_noise < 1:
             raise ValueError(f"power_noise {power_noise!r}: the monitor's relative noise must be in [0, 1)")
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r}: choose {' or '.join(ENGINES)}")
+        if defect is not None and engine != "emulator":
+            raise ValueError("defects are emulated by the emulator engine (--engine emulator)")
         self.power_noise = power_noise
         self.spec = load_spec(spec)
         self.chip_seed = chip_seed
         self.mismatch = mismatch
+        self.anonymous, self.defect, self.engine = anonymous, defect, engine
         self.max_steps = max_steps
         self.busy_interval = busy_interval
         self._reboot_requested = threading.Event()
@@ -123,7 +143,10 @@ class BoardServer:
 
     def _boot(self) -> None:
         self.boot = int.from_bytes(os.urandom(4), "little") or 1
-        self.chip = EmulatorChip(self.spec, self.chip_seed, self.mismatch)
+        if self.defect is not None:
+            self.chip = DefectiveChip(self.spec, self.chip_seed, self.mismatch, self.defect)
+        else:
+            self.chip = ENGINES[self.engine](self.spec, self.chip_seed, self.mismatch)
         self._checksum: int | None = None
         self._load: _Upload | None = None
         self._run: tuple[RunRequest, _Upload] | None = None
@@ -215,8 +238,9 @@ class BoardServer:
 
     def _info(self) -> BoardInfo:
         identity = self.chip.identity()
-        return BoardInfo(spec=self.spec.to_dict(), chip_id=identity.chip_id, firmware=FIRMWARE,
-                         mismatch=identity.mismatch,
+        chip_id, mismatch = (serial_number(self.chip_seed), PHYSICAL) if self.anonymous else \
+            (identity.chip_id, identity.mismatch)
+        return BoardInfo(spec=self.spec.to_dict(), chip_id=chip_id, firmware=FIRMWARE, mismatch=mismatch,
                          capabilities=[*identity.capabilities, *(["power_monitor"] if self.spec.power else [])],
                          max_steps=self.max_steps, max_events=self.max_steps * self.spec.inputs,
                          loaded_checksum=self._checksum)

@@ -26,6 +26,10 @@ BOARD_SCHEMES = ("socket", "rfc2217", "spy", "alt", "hwgrep")   # pyserial URL h
 QUERY_FIELDS = {EMULATOR: ("seed", "mismatch"), SIMULATOR: ("mismatch", "backend")}
 
 
+class WrongSpecError(ChipError):
+    """A board (or URL) is a chip of another spec than the one asked for."""
+
+
 @dataclass(frozen=True)
 class Target:
     """A parsed target URL."""
@@ -86,7 +90,7 @@ def open_chip(target: str, *, spec: str | ChipSpec = DEFAULT_SPEC, chip_seed: in
     board = SerialBoard.open(target, link_timeout=link_timeout)
     if board.spec != wanted:
         board.close()
-        raise ChipError(f"board at {target} is a {board.spec.name} ({board.spec.spec_version}) chip, "
+        raise WrongSpecError(f"board at {target} is a {board.spec.name} ({board.spec.spec_version}) chip, "
                         f"not {wanted.name} as requested")
     return board
 

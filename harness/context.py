@@ -56,6 +56,7 @@ class HarnessContext:
     _board: Any = None
     _instruments: Instruments | None = None
     _client: Any = None
+    _bench: Any = None
 
     @classmethod
     def open(cls, config: RunConfig, results: str | Path, stream: MeasurementStream,
@@ -116,6 +117,14 @@ class HarnessContext:
                 raise TargetUnreachable(f"target {self.config.target} cannot be used: {exc}") from None
         return self._board
 
+    def boards(self) -> Any:
+        """The boards under test (harness.boards.bench.BoardBench), or None when none are configured."""
+        if self._bench is None and self.config.boards:
+            from harness.boards.bench import BoardBench  # noqa: PLC0415
+            self._bench = BoardBench(list(self.config.boards), self.config.specs[0], self.run,
+                                     self.config.link_timeout or None, self.progress)
+        return self._bench
+
     # ---- instruments -------------------------------------------------------------------
     def instruments(self) -> Instruments:
         """The supply (and multimeter) of `config.instruments`; InstrumentError if unavailable."""
@@ -143,6 +152,9 @@ class HarnessContext:
             from harness.cluster import close_client  # noqa: PLC0415
             close_client(self._client)
             self._client = None
+        if self._bench is not None:
+            self._bench.close()
+            self._bench = None
         if self._board is not None:
             self._board.close()
             self._board = None

@@ -23,7 +23,7 @@ PASS, FAIL, ERROR, CHARACTERISED = "PASS", "FAIL", "ERROR", "CHARACTERISED"
 EXIT_CODES = {PASS: 0, CHARACTERISED: 0, FAIL: 1, ERROR: 2}
 INFO = "info"  # a test's verdict measured without a limit: characterised, not judged
 # where a test case sits in a run: user properties set on each collected suite item
-PLACE = ("suite", "network", "condition")
+PLACE = ("suite", "network", "condition", "unit")
 
 
 @dataclass(eq=False)  # hashable: pytest keeps plugins in sets

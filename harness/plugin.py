@@ -1,12 +1,15 @@
 """The harness's pytest plugin (entry point `pytest11: harness`): options, fixtures, markers.
 
 Options (all `--harness-*`; each overrides the run configuration given by `--harness-config`):
-target, spec, chips, mismatch, seed, results, instruments, network, task, config. Fixtures: `harness`
+target, board (repeatable: the boards under test), spec, chips, mismatch, seed, results,
+instruments, network, task, config. Fixtures: `harness`
 (the session's HarnessContext), `chip` (a Chip on the target), `virtual_chips`,
 `deployed_network` (parametrised over the configured networks), `instruments`, and for
 the suites `condition` (parametrised from the suite catalog) and `verdict` (the suite's
 measurement at that condition, computed in setup, so a failing chip, target or instrument
-is an ERROR and only a missed limit is a FAIL). Markers: `needs_board` (not collected on
+is an ERROR and only a missed limit is a FAIL; measured once per condition and shared by
+`board_verdict`, one board's entry for the per-board tests, and `model_verdict`, for the
+model-consistency test, harness.boards). Markers: `needs_board` (not collected on
 the in-process emulator; `physical=True`: not collected on an emulated board either) and
 `needs_instrument` (skipped without instruments). Each session has a measurement stream
 (harness.stream): the suites publish what they measure, the plugin every test's outcome
@@ -43,6 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (_, help_text) in _OPTIONS.items():
         group.addoption(f"--harness-{name}", default=None, help=help_text,
                         type=int if name in ("chips", "seed") else float if name == "link-timeout" else str)
+    group.addoption("--harness-board", action="append", default=None, metavar="URL",
+                    help="a board under test (repeatable): a serial device, socket://host:port, rfc2217://host:port")
     group.addoption("--harness-config", default=None, help="run configuration TOML (see `harness run --help`)")
     group.addoption("--harness-results", default=None,
                     help="run directory for records and verdicts (default: a temporary directory)")
@@ -72,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(OutcomeLog(stream), "harness-outcomes")
     config.pluginmanager.register(JUnitProperties(stream), "harness-junit")
     config.hook.pytest_harness_stream.call_historic(kwargs={"stream": stream})
-    if any(config.getoption(_dest(name)) is not None for name in (*_OPTIONS, "config", "results")):
+    if any(config.getoption(_dest(name)) is not None for name in (*_OPTIONS, "config", "results", "board")):
         context_of(config)  # bad option values are usage errors before collection
 
 
@@ -86,6 +91,7 @@ def context_of(config: pytest.Config) -> Any:
         for listed in ("specs", "networks", "tasks"):
             if overrides[listed] is not None:
                 overrides[listed] = [overrides[listed]]
+        overrides["boards"] = config.getoption("harness_board")
         results = config.getoption("harness_results") or tempfile.mkdtemp(prefix="harness-results-")
         try:
             run_config = load_config(config.getoption("harness_config")).with_options(**overrides)
@@ -119,9 +125,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("deployed_network", keys, indirect=True, ids=keys, scope="session")
     suite = getattr(metafunc.module, "SUITE", None)
     if suite is not None and "condition" in metafunc.fixturenames:
+        from harness.boards.plan import board_cases, model_cases  # noqa: PLC0415
         from harness.suites.engine import conditions  # noqa: PLC0415
-        sweep = conditions(context_of(metafunc.config).config.suite_params(suite), suite)
-        metafunc.parametrize("condition", sweep, ids=[c.label for c in sweep])
+        ctx = context_of(metafunc.config)
+        sweep = conditions(ctx.config.suite_params(suite), suite)
+        if "board_verdict" in metafunc.fixturenames:  # one test per board and asserted condition it realises
+            cases = board_cases(ctx, suite, sweep) or [(None, None, "no-boards")]
+            metafunc.parametrize("condition,board", [case[:2] for case in cases], ids=[case[2] for case in cases])
+        elif "model_verdict" in metafunc.fixturenames:  # one per condition that 3 or more boards realise
+            chosen = model_cases(ctx, suite, sweep) or [None]
+            metafunc.parametrize("condition", chosen, ids=[c.label if c else "no-boards" for c in chosen])
+        else:
+            metafunc.parametrize("condition", sweep, ids=[c.label for c in sweep])
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -137,12 +152,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         params = getattr(getattr(item, "callspec", None), "params", {})
         if suite is not None:
             condition = params.get("condition")
+            if condition is None and "condition" in params:  # no board realises any condition: not part of the run
+                left_out.append(item)
+                continue
+            unit = _unit(config, item)
             item.user_properties += [("suite", suite), ("network", params.get("deployed_network")),
-                                     ("condition", getattr(condition, "label", None))]
+                                     ("condition", getattr(condition, "label", None)),
+                                     *([("unit", unit)] if unit is not None else [])]
         kept.append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
+def _unit(config: pytest.Config, item: pytest.Item) -> str | None:
+    """What a suite test judges: a board (its chip id), the model against the boards ("model"),
+    or the virtual chips (None)."""
+    params = item.callspec.params  # type: ignore[attr-defined]
+    if "board" in params:
+        return context_of(config).boards().board(params["board"]).chip_id
+    return "model" if "model_verdict" in getattr(item, "fixturenames", ()) else None
 
 
 def _board_available(config: pytest.Config, physical: bool) -> bool:
@@ -215,11 +244,50 @@ def instruments(harness: Any) -> Any:
     return harness.instruments()
 
 
+_VERDICTS = pytest.StashKey["dict"]()
+
+
+def _condition_verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any,
+                       setup: Any) -> dict:
+    """The condition's verdict, measured once per session (the virtual chips' test, its boards'
+    tests and the model-consistency test share it)."""
+    from harness.suites.engine import evaluate_condition  # noqa: PLC0415
+    memo = request.config.stash.setdefault(_VERDICTS, {})
+    key = (request.module.SUITE, deployed_network.key, condition.label)
+    if key not in memo:
+        memo[key] = evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)
+    return memo[key]
+
+
 @pytest.fixture
 def verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any, setup: Any) -> dict:
-    """The suite's measurement of every virtual chip at `condition` under the module's `setup`."""
-    from harness.suites.engine import evaluate_condition  # noqa: PLC0415
-    return evaluate_condition(harness, request.module.SUITE, deployed_network, condition, setup)
+    """The suite's measurement of every virtual chip (and board under test) at `condition`
+    under the module's `setup`."""
+    return _condition_verdict(request, harness, deployed_network, condition, setup)
+
+
+@pytest.fixture
+def board_verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any, setup: Any,
+                  board: str) -> tuple[dict, dict]:
+    """(the condition's verdict, the entry of the board at URL `board`); an error naming the
+    board when it could not be measured. Its measurements become the test's JUnit properties."""
+    from harness.boards.verdicts import board_entry, board_measurements  # noqa: PLC0415
+    verdict = _condition_verdict(request, harness, deployed_network, condition, setup)
+    entry = board_entry(verdict, board)
+    request.node.user_properties.extend(junit_properties(board_measurements(entry, verdict["accuracy_spec"],
+                                                                            condition.asserted)))
+    return verdict, entry
+
+
+@pytest.fixture
+def model_verdict(request: pytest.FixtureRequest, harness: Any, deployed_network: Any, condition: Any,
+                  setup: Any) -> dict:
+    """The condition's verdict, for the model-consistency test (its numbers as JUnit properties)."""
+    from harness.boards.verdicts import model_measurements  # noqa: PLC0415
+    verdict = _condition_verdict(request, harness, deployed_network, condition, setup)
+    if verdict["boards"] and verdict["boards"]["model"]:
+        request.node.user_properties.extend(junit_properties(model_measurements(verdict)))
+    return verdict
 
 
 class JUnitProperties:

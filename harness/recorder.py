@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.boards.verdicts import board_summary, unit_verdict
 from harness.outcomes import INFO, run_outcome
 from harness.results import RunDir
 from harness.stream import (ChipMeasured, ConditionMeasured, Event, MeasurementStream, SessionFinished,
@@ -54,6 +55,9 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
     tests = []
     for test in outcomes["tests"]:
         measured = verdicts.get((test["suite"], test["network"], test["condition"]))
+        if test.get("unit") is not None:  # a board's or the model-consistency test (harness.boards)
+            tests.append({**test, "verdict": unit_verdict(test, measured.facts if measured else None)})
+            continue
         verdict = measured.verdict() if measured is not None and test["outcome"] in ("pass", "fail") else {}
         tests.append({**verdict, **test, "verdict": verdict.get("outcome")})
     states = [t["outcome"] for t in tests]
@@ -68,6 +72,7 @@ def summarise(outcomes: dict[str, Any], verdicts: dict[Place, ConditionMeasured]
         "pytest_exit": outcomes["pytest_exit"],
         "interrupted": outcomes["interrupted"],
         "tests": tests,
+        "boards": board_summary([v.verdict() for v in verdicts.values()], tests),
     }
 
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.boards.report import boards_section
 from harness.energy import energy_table
 from harness.plots import numeric, plot_all
 from harness.results import RunDir
@@ -21,11 +22,11 @@ def render(run: RunDir, summary: dict[str, Any]) -> Path:
     """Write plots/*.png and report.md of a run and its summary (harness.recorder); returns
     the report's path."""
     run = RunDir(run.root.resolve())
-    measured = [t for t in summary["tests"] if t.get("verdict")]
+    measured = [t for t in summary["tests"] if t.get("verdict") and t.get("unit") is None]
     plots = plot_all(run, measured)
     text = "\n".join([*_header(run, summary), *_problems(summary), *_networks(run), *_verdicts(measured),
-                      *_populations(measured), *_comparison(measured), *energy_table(measured), *_plots(run, plots),
-                      *_reproduce(run)])
+                      *boards_section(measured, summary.get("boards") or []), *_populations(measured),
+                      *_comparison(measured), *energy_table(measured), *_plots(run, plots), *_reproduce(run)])
     return write_text(run.report_path, text)
 
 
@@ -65,13 +66,18 @@ def _header(run: RunDir, summary: dict[str, Any]) -> list[str]:
 def _problems(summary: dict[str, Any]) -> list[str]:
     """Every test that did not pass, once, with its message; and run-level errors."""
     rows = [f"| {t['outcome'].upper()} | {t.get('suite') or '—'} | {t.get('network') or '—'} | "
-            f"{t.get('condition') or '—'} | {_cell(t.get('message', ''))} |"
+            f"{t.get('condition') or '—'}{_unit(t)} | {_cell(t.get('message', ''))} |"
             for t in summary["tests"] if t["outcome"] != "pass"]
     rows += [f"| ERROR | — | — | — | {_cell(e)} |" for e in summary["errors"]]
     if not rows:
         return []
     return ["## Problems", "", "| outcome | suite | network | condition | message |", "|---|---|---|---|---|",
             *rows, ""]
+
+
+def _unit(test: dict[str, Any]) -> str:
+    unit = test.get("unit")
+    return "" if unit is None else " (model vs boards)" if unit == "model" else f" (board {unit})"
 
 
 def _cell(text: str) -> str:
@@ -105,9 +111,12 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
     if not tests:
         return []
     judged = sorted({_judged(v) for v in tests})
+    rules = sorted({v["yield"].get("rule", "point") for v in tests})
     lines = ["## Verdicts", "",
              f"The yield verdict judges the {' / '.join(judged)} deployment. Yield = fraction of chips whose test "
-             "accuracy meets the accuracy spec. Conditions without a limit are characterised, not judged. Both "
+             "accuracy meets the accuracy spec, shown with its exact (Clopper–Pearson) two-sided 95% interval. "
+             f"Yield rule: {' / '.join(f'`{r}`' for r in rules)} — {' '.join(RULE_TEXT[r] for r in rules)} "
+             "Conditions without a limit are characterised, not judged. Both "
              "deployments are shown: uncalibrated (the compiled readout, fitted on the nominal chip) and calibrated "
              "(each chip's readout refitted on a few class-balanced training trials run through that chip, "
              "disjoint from the test samples). Each condition is shown beside its reference: the same chips "
@@ -122,10 +131,10 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
         acc, ref, driver = v["accuracy"], v["reference"], v["driver"]
         checked = f"{driver['bit_errors']} of {sum(c['bits'] for c in driver['chips'])}" if driver["chips"] \
             else f"not checked ({driver['skipped']})"
-        both = [f"{_pct(d['yield'])}, {_pct(d['accuracy']['median'])}" for d in
+        both = [f"{_pct(d['yield'])}{_ci(d.get('yield_ci95'))}, {_pct(d['accuracy']['median'])}" for d in
                 (v["deployments"]["uncalibrated"], v["deployments"]["calibrated"])]
-        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])} | "
-                     f"{'>= ' + _pct(low) if low is not None else '—'} | {_points(ref['delta_yield'])} "
+        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])}"
+                     f"{_ci(v['yield'].get('ci95'))} | {_limit(v['yield'])} | {_points(ref['delta_yield'])} "
                      f"(ref. {ref['condition']}: {_pct(ref['yield'])}) | {_pct(acc['median'])} "
                      f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {both[0]} | {both[1]} | {checked} | "
                      f"**{_outcome(v)}** |")
@@ -134,6 +143,25 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
                          f"already has yield {_pct(ref['yield'])} < {_pct(low)} on the same chips, so this failure "
                          "comes from the chip population, not from the perturbation under test.")
     return [*lines, "", *notes, *([""] if notes else []), *_budget(tests)]
+
+
+RULE_TEXT = {"lower_bound": "PASS when the one-sided 95% lower confidence bound of the yield meets the threshold "
+                           "(14 chips, all passing, are the fewest that can show 80%).",
+             "point": "PASS when the observed yield meets the threshold."}
+
+
+def _ci(interval: list[float] | None) -> str:
+    return f" [{_pct(interval[0])}–{_pct(interval[1])}]" if interval else ""
+
+
+def _limit(y: dict[str, Any]) -> str:
+    """The yield's limit, and what the rule compares with it."""
+    low = y["limits"]["low"]
+    if low is None:
+        return "—"
+    if y.get("rule") == "lower_bound":
+        return f"lower bound {_pct(y['lower_bound95'])} >= {_pct(low)}"
+    return f">= {_pct(low)}"
 
 
 def _outcome(test: dict[str, Any]) -> str:

@@ -76,6 +76,7 @@ class TestFinished:
     suite: str | None = None
     network: str | None = None
     condition: str | None = None
+    unit: str | None = None   # a board's chip id, or "model" (harness.boards); None: the virtual chips
 
 
 @dataclass(frozen=True)

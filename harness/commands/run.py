@@ -28,16 +28,21 @@ def default_out(config_file: Path | None, config_toml: str) -> Path:
 @click.option("--methods", help=f"Training methods: 'all' or a comma-separated list of {', '.join(ALL_METHODS)}.")
 @click.option("--chips", type=click.IntRange(1), help="Number of virtual chips.")
 @click.option("--target", help="Driver path for the bit-exact cross-check: 'emulator' or a serial URL.")
+@click.option("--board", "boards", multiple=True, metavar="URL",
+              help="A board under test (repeatable): a serial device, socket://host:port, rfc2217://host:port. "
+              "Measured at every condition it can realise and judged as a unit (docs/boards.md).")
 @click.option("--link-timeout", type=click.FloatRange(min=0, min_open=True),
               help="Seconds a board may stay silent (default: from the measured line, at least 2 s).")
 @click.option("--cluster", help="Run chunks of chips on Dask: 'local', 'local:N' workers, or a scheduler "
               "address tcp://host:port (docs/cluster.md).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (default: runs/<config name>-<digest>); the same command resumes it.")
-@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 16 class-balanced test samples per chip.")
+@click.option("--quick", is_flag=True, help="Smoke run: 8 chips, small task, 16 class-balanced test samples per chip; "
+              "every condition characterised (no yield verdict: 8 chips cannot show one with confidence).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bars.")
 def run(config_file: Path | None, methods: str | None, chips: int | None, target: str | None,
-        link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool, progress: bool) -> None:
+        boards: tuple[str, ...], link_timeout: float | None, cluster: str | None, out: Path | None, quick: bool,
+        progress: bool) -> None:
     """Train (or reuse) networks, compile them for vc1 chips, run the robustness suites on
     many virtual chips and write a report. CONFIG_FILE is a TOML run configuration
     (default: temporal XOR, network ADS, 64 virtual chips, emulator).
@@ -45,8 +50,9 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     \b
     Exit status:
       0  PASS   every configured test ran and met its limit
-         CHARACTERISED  every configured test ran, but none checked a limit
-                (no assert_at): measured, not judged
+      0  CHARACTERISED  every configured test ran, but none checked a limit
+                (no assert_at, or --quick: 8 chips show what the chips do, but no
+                yield verdict): measured, not judged
       1  FAIL   a test ran and missed its limit (and nothing errored)
       2  ERROR  a test, chip, target or instrument failed, a configured test was
                 skipped, or the configuration is invalid (nothing runs then)
@@ -60,9 +66,13 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
     try:
         config = load_config(config_file).with_options(
             methods=methods.split(",") if methods else None, chips=chips, target=target, link_timeout=link_timeout,
-            cluster=cluster)
+            cluster=cluster, boards=list(boards) or None)
     except RunConfigError as exc:
         raise RunError(str(exc)) from None
+    from harness.boards.bench import wrong_spec  # noqa: PLC0415
+    problem = wrong_spec(config.boards, config.specs[0], config.link_timeout or None)
+    if problem:
+        raise RunError(problem)
     if quick:
         config = config.quick()
     out = out or default_out(config_file, config.to_toml())
@@ -94,6 +104,7 @@ def outcome_lines(summary: dict) -> list[str]:
                  f"without a limit), {totals['fail']} failed, {totals['error']} errors, {totals['skip']} skipped "
                  f"-> {summary['outcome']}")
     if summary["outcome"] == CHARACTERISED:
-        lines.append("CHARACTERISED: no test checked a limit (no condition is in an assert_at); the run is measured, "
-                     "not judged")
+        lines.append("CHARACTERISED: no test checked a limit (no condition is in an assert_at, as in --quick, whose "
+                     "few chips cannot show a yield with 95% confidence); every test ran and nothing failed: the run "
+                     "is measured, not judged; the report shows what the chips did")
     return lines

@@ -5,9 +5,10 @@ evaluates every virtual chip on the batched simulator, in chunks whose chip reco
 written as soon as they are done (finished chips are reused on a rerun), computes the
 yield on class-balanced test samples, puts it next to the suite's reference condition
 (the same chips without the perturbation under test), cross-checks a sample of chips
-through the driver path bit for bit, and publishes each chip's measurements and the verdict
-on the session's measurement stream (harness.stream), to which the run directory, JUnit and
-the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
+through the driver path bit for bit, measures the boards under test meanwhile
+(harness.boards: one worker per board, each placed among the virtual chips), and publishes
+each chip's measurements and the verdict on the session's measurement stream
+(harness.stream), to which the run directory, JUnit and the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
 fixture), so a chip, target or instrument that fails is a pytest ERROR; `check` turns the
 verdict into the test's assertions (a FAIL).
 """
@@ -23,6 +24,9 @@ import numpy as np
 from tqdm import tqdm
 
 from drivers.population import SimulatedPopulation, result_differences
+from harness.boards.bench import BoardJob, BoardUnderTest
+from harness.boards.realise import VIRTUAL_ONLY, unrealisable
+from harness.boards.verdicts import judge_boards
 from harness.cluster import share, task_options
 from harness.compiler import CompiledNetwork
 from harness.context import HarnessContext
@@ -32,6 +36,7 @@ from harness.networks import Deployment, compiled_fingerprint
 from harness.results import FRACTION, Measurement
 from harness.stream import ChipMeasured, ConditionMeasured
 from harness.suites.catalog import SUITES
+from harness.yields import estimate, yield_measurements
 from sim.chip.activity import COUNTERS
 from sim.chip.mismatch import MismatchLevel, resolve_cv
 
@@ -66,6 +71,7 @@ class Setup:
     noise_amplitude: int = 0
     tag: str = ""
     context: dict[str, Any] | None = None   # extra facts written into each chip record
+    for_board: Callable[[int], CompiledNetwork] | None = None  # what board #i loads (None: compiled_for(i))
 
 
 def same_network(compiled: CompiledNetwork) -> Callable[[int], CompiledNetwork]:
@@ -99,6 +105,7 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     started = time.perf_counter()
     spec_limit, threshold = float(params["accuracy_spec"]), float(params["yield_threshold"])
     trials, judged = deployments(params)
+    boards = _start_boards(ctx, suite, deployment, condition, setup, params)  # they run while the chips compute
     if _is_population(ctx, deployment, setup):  # the run's chip population itself: shared with the references
         measured, computed, fingerprint = measure_chips(ctx, REFERENCE, deployment, f"mismatch={setup.mismatch}",
                                                         setup.mismatch, setup, params, population_budgets(params))
@@ -108,15 +115,16 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     seeds = ctx.config.chip_seeds
     by_name = {name: np.array([measured[s][name] for s in seeds]) for name in measured[seeds[0]]}
     values = by_name[judged]
-    yield_ = Measurement("yield", float(np.mean(values >= spec_limit)), FRACTION,
-                         low=threshold if condition.asserted else None)
+    rule = params["yield_rule"]
+    estimated = estimate(values, spec_limit)
+    yields = yield_measurements(estimated, threshold if condition.asserted else None, rule)
+    judged_outcome = "fail" if any(m.outcome == "fail" for m in yields) else "pass" if condition.asserted else "info"
     previous = ctx.run.read_json(ctx.run.verdict_path(suite, deployment.key, condition.label)) or {}
     driver = previous.get("driver") if previous.get("fingerprint") == fingerprint else None
     if driver is None:
         driver = driver_check(ctx, deployment, setup, seeds[:int(params["driver_chips"])],
                               int(params["driver_samples"]))
-    outcome = "fail" if driver["bit_errors"] or driver.get("counter_errors") else \
-        yield_.outcome if condition.asserted else "info"
+    outcome = "fail" if driver["bit_errors"] or driver.get("counter_errors") else judged_outcome
     facts = {
         "condition_value": condition.value, "asserted": condition.asserted, "fingerprint": fingerprint,
         "method": deployment.network.meta.get("method"), "task": deployment.task.name,
@@ -126,10 +134,15 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
                    else 0, "calibration_split": params["calibration_split"]},
         "deployments": {name: _deployment(by_name[accuracy_name(k)], spec_limit)
                         for name, k in (("uncalibrated", 0), ("calibrated", trials))},
-        "population": _population(setup, seeds), "yield": yield_.to_dict(), "accuracy": _spread(values),
+        "population": _population(setup, seeds), "accuracy": _spread(values),
+        "yield": {**yields[0].to_dict(), "limits": {"low": threshold if condition.asserted else None, "high": None},
+                  "outcome": judged_outcome, "rule": rule, **estimated.to_dict()},
         "reference": reference(ctx, suite, deployment, values),
         "chip_seeds": seeds, "accuracies": values.tolist(), "computed_chips": computed,
         "reused_chips": len(seeds) - computed, "driver": driver,
+        "boards": None if boards is None else judge_boards([wait() for wait in boards], values, judged=judged,
+                                                           spec_limit=spec_limit, samples=int(params["samples"]),
+                                                           asserted=condition.asserted),
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
     facts["energy"] = workload_metrics(setup.compiled_for(seeds[0]).config, by_name, _steps(deployment),
@@ -137,21 +150,45 @@ def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, 
     facts["energy"]["energy_per_inference"]["measured"] = measured_energy(driver)
     measured_condition = ConditionMeasured(
         suite, deployment.key, condition.label,
-        condition_measurements(yield_, by_name, trials, spec_limit, driver, facts["energy"]), outcome, facts)
+        condition_measurements(yields, by_name, trials, spec_limit, driver, facts["energy"]), outcome, facts)
     ctx.stream.publish(measured_condition)
     return measured_condition.verdict()
 
 
-def condition_measurements(judged: Measurement, by_name: dict[str, np.ndarray], trials: int, spec_limit: float,
-                           driver: dict[str, Any], energy: dict[str, Any]) -> tuple[Measurement, ...]:
+def _start_boards(ctx: HarnessContext, suite: str, deployment: Deployment, condition: Condition, setup: Setup,
+                  params: dict[str, Any]) -> list[Callable[[], dict[str, Any]]] | None:
+    """Start measuring the boards under test at `condition` (harness.boards); None without boards."""
+    bench = ctx.boards()
+    if bench is None:
+        return None
+
+    def job_for(board: BoardUnderTest) -> BoardJob:
+        compiled = (setup.for_board or setup.compiled_for)(board.index)
+        return BoardJob(compiled, setup.noise_amplitude, int(params["samples"]), int(params["calibration_trials"]),
+                        params["calibration_split"], dict(setup.context or {}))
+
+    def reason_for(board: BoardUnderTest) -> str | None:
+        if deployment.spec.name != bench.spec:
+            return (f"{VIRTUAL_ONLY}: the boards are {bench.spec} chips, this network is compiled for "
+                    f"{deployment.spec.name}")
+        return unrealisable(suite, condition.value, board.identity.mismatch, population_mismatch=ctx.config.mismatch,
+                            instruments=ctx.config.instruments, spec=deployment.spec.name)
+
+    return bench.start(suite, deployment, condition.label, job_for, reason_for)
+
+
+def condition_measurements(judged: tuple[Measurement, ...], by_name: dict[str, np.ndarray], trials: int,
+                           spec_limit: float, driver: dict[str, Any],
+                           energy: dict[str, Any]) -> tuple[Measurement, ...]:
     """A condition's measurements with names, units and limits (OpenHTF style): the judged
-    yield (with its limit), both deployments' yield and median accuracy, activity and energy
-    per inference (means over chips; harness.energy), and the driver check when one ran (none
-    without a driver path, or when the target cannot realise the chips)."""
-    measurements = [judged]
+    yield with its confidence (the limit on the one the yield rule judges), both deployments'
+    yield with its interval and median accuracy, activity and energy per inference (means over
+    chips; harness.energy), and the driver check when one ran (none without a driver path, or
+    when the target cannot realise the chips)."""
+    measurements = [*judged]
     for deployment, k in (("uncalibrated", 0), ("calibrated", trials)):
         values = by_name[accuracy_name(k)]
-        measurements += [Measurement(f"yield_{deployment}", float(np.mean(values >= spec_limit)), FRACTION),
+        measurements += [*yield_measurements(estimate(values, spec_limit), None, "point", f"yield_{deployment}"),
                          Measurement(f"accuracy_median_{deployment}", float(np.median(values)), FRACTION)]
     model = energy["energy_per_inference"]["model_j"]
     if model is not None:
@@ -182,8 +219,10 @@ def reference(ctx: HarnessContext, suite: str, deployment: Deployment, values: n
     measured, _, _ = measure_chips(ctx, REFERENCE, deployment, label, setup.mismatch, setup, params, budgets)
     seeds = ctx.config.chip_seeds
     ref = np.array([measured[s][judged] for s in seeds])
-    ref_yield = float(np.mean(ref >= spec_limit))
+    ref_estimate = estimate(ref, spec_limit)
+    ref_yield = ref_estimate.value
     return {"condition": label, "population": _population(setup, seeds), "yield": ref_yield,
+            "yield_ci95": list(ref_estimate.interval),
             "median": float(np.median(ref)), "delta_yield": float(np.mean(values >= spec_limit)) - ref_yield,
             "delta_median": float(np.median(values) - np.median(ref)),
             "budget_curve": {str(k): _deployment(np.array([measured[s][accuracy_name(k)] for s in seeds]), spec_limit)
@@ -205,7 +244,8 @@ def _is_population(ctx: HarnessContext, deployment: Deployment, setup: Setup) ->
 
 
 def _deployment(values: np.ndarray, spec_limit: float) -> dict[str, Any]:
-    return {"yield": float(np.mean(values >= spec_limit)), "accuracy": _spread(values)}
+    estimated = estimate(values, spec_limit)
+    return {"yield": estimated.value, "yield_ci95": list(estimated.interval), "accuracy": _spread(values)}
 
 
 def measure_chips(ctx: HarnessContext, folder: str, deployment: Deployment, label: str, value: Any, setup: Setup,
@@ -412,8 +452,11 @@ def check(verdict: dict[str, Any]) -> None:
             f"chip seed {c['chip_seed']}: {' '.join(c['differences'])}" for c in driver["chips"] if c.get("counter_errors")))
     if verdict["asserted"]:
         y = verdict["yield"]
+        shortfall = (f"yield {y['value']:.3f} < {y['limits']['low']:.3f}" if y.get("rule", "point") == "point" else
+                     f"yield {y['value']:.3f} (95% CI {y['ci95'][0]:.3f}-{y['ci95'][1]:.3f}) has a 95% lower "
+                     f"confidence bound {y['lower_bound95']:.3f} < {y['limits']['low']:.3f}")
         assert y["outcome"] == "pass", (
-            f"yield {y['value']:.3f} < {y['limits']['low']:.3f}: "
+            f"{shortfall}: "
             f"{round(y['value'] * len(verdict['chip_seeds']))} of {len(verdict['chip_seeds'])} chips reach "
             f"accuracy >= {verdict['accuracy_spec']:.3f} (median {verdict['accuracy']['median']:.3f}); "
             f"reference {verdict['reference']['condition']} on the same chips: yield "

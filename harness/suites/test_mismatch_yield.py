@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.boards.verdicts import check_board, check_model
 from harness.suites.engine import Setup, check, same_network
 
 SUITE = "mismatch_yield"
@@ -16,3 +17,13 @@ def setup(deployed_network, condition):
 
 def test_mismatch_yield(verdict):
     check(verdict)
+
+
+def test_mismatch_yield_board(board_verdict):
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
+    check_board(*board_verdict)
+
+
+def test_mismatch_yield_model(model_verdict):
+    """The virtual chips predict the boards: no more fall outside the prediction band than chance allows."""
+    check_model(model_verdict)

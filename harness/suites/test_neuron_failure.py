@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from harness.compiler import CompiledNetwork
+from harness.boards.verdicts import check_board, check_model
 from harness.suites.engine import Setup, check
 
 SUITE = "neuron_failure"
@@ -39,3 +40,13 @@ def setup(harness, deployed_network, condition):
 
 def test_neuron_failure(verdict):
     check(verdict)
+
+
+def test_neuron_failure_board(board_verdict):
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
+    check_board(*board_verdict)
+
+
+def test_neuron_failure_model(model_verdict):
+    """The virtual chips predict the boards: no more fall outside the prediction band than chance allows."""
+    check_model(model_verdict)

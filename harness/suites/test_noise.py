@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.boards.verdicts import check_board, check_model
 from harness.suites.engine import Setup, check, same_network
 from sim.chip.config import ChipConfig
 
@@ -27,3 +28,13 @@ def setup(harness, deployed_network, condition):
 
 def test_noise(verdict):
     check(verdict)
+
+
+def test_noise_board(board_verdict):
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
+    check_board(*board_verdict)
+
+
+def test_noise_model(model_verdict):
+    """The virtual chips predict the boards: no more fall outside the prediction band than chance allows."""
+    check_model(model_verdict)

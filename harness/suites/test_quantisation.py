@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.boards.verdicts import check_board, check_model
 from harness.suites.engine import Setup, check, same_network
 
 SUITE = "quantisation"
@@ -17,3 +18,13 @@ def setup(harness, deployed_network, condition):
 
 def test_quantisation(verdict):
     check(verdict)
+
+
+def test_quantisation_board(board_verdict):
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
+    check_board(*board_verdict)
+
+
+def test_quantisation_model(model_verdict):
+    """The virtual chips predict the boards: no more fall outside the prediction band than chance allows."""
+    check_model(model_verdict)

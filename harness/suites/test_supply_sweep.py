@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from harness.deploy import evaluate_on_chip
+from harness.boards.verdicts import check_board, check_model
 from harness.suites.engine import Setup, check, same_network
 from sim.chip.supply import supplied_config
 
@@ -34,7 +35,8 @@ def setup(harness, deployed_network, condition, supply):
     compiled = deployed_network.compiled
     config = supplied_config(compiled.config, volts, float(params["nominal_v"]), float(params["alpha"]))
     return Setup(same_network(replace(compiled, config=config)), mismatch=harness.config.mismatch,
-                 context={"supply_v": volts, "supply_current_a": current, "alpha": params["alpha"]})
+                 context={"supply_v": volts, "supply_current_a": current, "alpha": params["alpha"]},
+                 for_board=same_network(compiled))  # a board's own supply acts on it: it loads the network as is
 
 
 @pytest.mark.needs_instrument("supply")
@@ -51,3 +53,13 @@ def test_supply_on_board(harness, deployed_network, chip, supply):
     accuracy = evaluate_on_chip(deployed_network.compiled, chip, deployed_network.task,
                                 samples=int(params["samples"]))
     assert accuracy >= float(params["accuracy_spec"])
+
+
+def test_supply_sweep_board(board_verdict):
+    """One board at one condition it realises: measured, and where asserted its judged accuracy meets the spec."""
+    check_board(*board_verdict)
+
+
+def test_supply_sweep_model(model_verdict):
+    """The virtual chips predict the boards: no more fall outside the prediction band than chance allows."""
+    check_model(model_verdict)
