@@ -97,6 +97,8 @@ class ADSConfig:
     readout: str = "ridge"  # "ridge": fitted on the filtered spikes; "decoder": W_dec W_out^teacher
     hardware_aware: float | str | None = None  # chip mismatch level sampled per batch (None: off)
     chip_spec: str = DEFAULT_SPEC  # the chip spec whose mismatch hardware-aware training samples
+    fast_fan_in: int | None = None  # strongest fast inputs kept per neuron (None: dense)
+    slow_fan_in: int | None = None  # slow inputs kept per neuron after the first k level (None: dense)
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
@@ -155,9 +157,18 @@ def init_ads(teacher: TeacherParams, config: ADSConfig, seed: int) -> ADSWeights
     thresh = (enc ** 2).sum(0) / (config.tau_mem * (1.0 - np.exp(-DT_MS / config.tau_fast)))
     w_fast = -config.fast_gain * (enc.T @ enc + config.mu * config.lam ** 2 * np.eye(n)) / thresh[:, None]
     np.fill_diagonal(w_fast, 0.0)
+    if config.fast_fan_in is not None:
+        w_fast = w_fast * fan_in_mask(w_fast, config.fast_fan_in)
     return ADSWeights(encoder=enc, decoder=config.decoder_gain * enc.T,
                       w_in=amp * (teacher.w_in / teacher.tau) @ enc, bias=amp * (teacher.bias / teacher.tau) @ enc,
                       w_fast=w_fast, w_slow=np.zeros((n, n)))
+
+
+def fan_in_mask(w: np.ndarray, k: int) -> np.ndarray:
+    """1 for each neuron's (column's) k largest |w| off the diagonal, else 0."""
+    strength = np.abs(w) * (1 - np.eye(w.shape[0]))
+    rank = np.argsort(np.argsort(-strength, axis=0, kind="stable"), axis=0, kind="stable")
+    return ((rank < k) & (strength > 0)).astype(w.dtype)
 
 
 def to_network(weights: ADSWeights, config: ADSConfig, w_out: np.ndarray, meta: dict | None = None) -> SpikingNetwork:
@@ -242,6 +253,8 @@ def train_step(weights: dict[str, Any], inputs: Any, latent: Any, config: ADSCon
         feedback = xp.matmul(e, enc)
         w_slow += (eta / n_batch) * xp.matmul(r.T, feedback)
         w_slow[diag, diag] = 0.0
+        if "slow_mask" in weights:
+            w_slow *= weights["slow_mask"]
         if t % 10 == 0:
             err += float((e ** 2).sum())
             power += float((latent[:, t] ** 2).sum())
@@ -269,6 +282,8 @@ def _train_step_fused(weights: dict[str, np.ndarray], inputs: np.ndarray, latent
                                           c / config.tau_slow)))
     w_slow += c * (m @ enc)
     np.fill_diagonal(w_slow, 0.0)
+    if "slow_mask" in weights:  # within the trial the kernel used the unmasked update
+        w_slow *= weights["slow_mask"]
     return err / max(power, 1e-12)
 
 
@@ -325,6 +340,10 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
             next_level = min(step * len(ks) // max(total, 1), len(ks) - 1)
             report = {"stage": "ads", "step": step, "total": total, "k": float(ks[level]), "train_nmse": train_err}
             if next_level != level or step == total:
+                if config.slow_fan_in is not None and "slow_mask" not in weights:  # prune, then train on
+                    mask = fan_in_mask(be.to_numpy(weights["w_slow"]), config.slow_fan_in)
+                    weights["slow_mask"] = be.asarray(mask, np.float32)
+                    weights["w_slow"] *= weights["slow_mask"]
                 host.w_slow = be.to_numpy(weights["w_slow"]).astype(np.float64)
                 val_nmse, y = latent_nmse(to_network(host, config, w_out), host.decoder, task.val, latent_val, be)
                 val_acc = float(task.accuracy(y, task.val))
