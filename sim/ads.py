@@ -97,8 +97,8 @@ class ADSConfig:
     readout: str = "ridge"  # "ridge": fitted on the filtered spikes; "decoder": W_dec W_out^teacher
     hardware_aware: float | str | None = None  # chip mismatch level sampled per batch (None: off)
     chip_spec: str = DEFAULT_SPEC  # the chip spec whose mismatch hardware-aware training samples
-    fast_fan_in: int | None = None  # strongest fast inputs kept per neuron (None: dense)
-    slow_fan_in: int | None = None  # slow inputs kept per neuron after the first k level (None: dense)
+    fast_fan_in: int | None = None  # strongest fast inputs kept per neuron (None or 0: dense)
+    slow_fan_in: int | None = None  # slow inputs kept per neuron after the first k level (None or 0: dense)
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
@@ -157,7 +157,7 @@ def init_ads(teacher: TeacherParams, config: ADSConfig, seed: int) -> ADSWeights
     thresh = (enc ** 2).sum(0) / (config.tau_mem * (1.0 - np.exp(-DT_MS / config.tau_fast)))
     w_fast = -config.fast_gain * (enc.T @ enc + config.mu * config.lam ** 2 * np.eye(n)) / thresh[:, None]
     np.fill_diagonal(w_fast, 0.0)
-    if config.fast_fan_in is not None:
+    if config.fast_fan_in:
         w_fast = w_fast * fan_in_mask(w_fast, config.fast_fan_in)
     return ADSWeights(encoder=enc, decoder=config.decoder_gain * enc.T,
                       w_in=amp * (teacher.w_in / teacher.tau) @ enc, bias=amp * (teacher.bias / teacher.tau) @ enc,
@@ -340,7 +340,7 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
             next_level = min(step * len(ks) // max(total, 1), len(ks) - 1)
             report = {"stage": "ads", "step": step, "total": total, "k": float(ks[level]), "train_nmse": train_err}
             if next_level != level or step == total:
-                if config.slow_fan_in is not None and "slow_mask" not in weights:  # prune, then train on
+                if config.slow_fan_in and "slow_mask" not in weights:  # prune, then train on
                     mask = fan_in_mask(be.to_numpy(weights["w_slow"]), config.slow_fan_in)
                     weights["slow_mask"] = be.asarray(mask, np.float32)
                     weights["w_slow"] *= weights["slow_mask"]
