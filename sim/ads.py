@@ -48,6 +48,13 @@ error feedback on, and the update goes to the nominal W_slow; the k level kept i
 chosen on the nominal network. On XOR this did not make the network robust (the feedback
 holds every sampled chip on the teacher's trajectory, so little of the mismatch reaches the
 learnt error; docs/fidelity.md).
+
+Training within a chip's fan-in (`fast_fan_in`, `slow_fan_in`): W_fast keeps each neuron's
+strongest fast_fan_in inputs from the start; W_slow learns densely for the first k level,
+is then cut to each neuron's slow_fan_in strongest inputs (before that level is judged) and
+learns on within that mask (on NumPy the fused kernel applies a trial's update unmasked
+within the trial and the mask after it). A network that fits the CAM (dynapse1: 64 slots)
+is compiled almost as trained instead of losing most of its recurrent weight mass.
 """
 from __future__ import annotations
 
