@@ -108,7 +108,8 @@ class ADSConfig:
     hardware_aware: float | str | None = None  # chip mismatch level sampled per batch (None: off)
     chip_spec: str = DEFAULT_SPEC  # the chip spec whose mismatch hardware-aware training samples
     fast_fan_in: int | None = None  # strongest fast inputs kept per neuron (None or 0: dense)
-    slow_fan_in: int | None = None  # slow inputs kept per neuron after the first k level (None or 0: dense)
+    slow_fan_in: int | None = None  # slow inputs kept per neuron after k level slow_cut_level (None or 0: dense)
+    slow_cut_level: int = 0  # the k level (from 0) at whose end W_slow is cut to slow_fan_in
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
@@ -351,7 +352,8 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
             next_level = min(step * len(ks) // max(total, 1), len(ks) - 1)
             report = {"stage": "ads", "step": step, "total": total, "k": float(ks[level]), "train_nmse": train_err}
             if next_level != level or step == total:
-                if config.slow_fan_in and "slow_mask" not in weights:  # prune, then train on
+                cut = config.slow_fan_in and (level >= config.slow_cut_level or step == total)
+                if cut and "slow_mask" not in weights:  # prune, then train on
                     mask = fan_in_mask(be.to_numpy(weights["w_slow"]), config.slow_fan_in)
                     weights["slow_mask"] = be.asarray(mask, np.float32)
                     weights["w_slow"] *= weights["slow_mask"]
@@ -359,7 +361,8 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
                 val_nmse, y = latent_nmse(to_network(host, config, w_out), host.decoder, task.val, latent_val, be)
                 val_acc = float(task.accuracy(y, task.val))
                 report.update(val_nmse=val_nmse, val_acc=val_acc)
-                if (val_acc, -val_nmse) > (best[0], -best[1]):
+                fits = not config.slow_fan_in or "slow_mask" in weights  # a level before the cut never ships
+                if fits and (val_acc, -val_nmse) > (best[0], -best[1]):
                     best = (val_acc, val_nmse, host.w_slow.copy())
             if progress is not None:
                 progress(report)

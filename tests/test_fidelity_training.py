@@ -23,9 +23,11 @@ def test_fan_in_mask_keeps_each_columns_strongest_off_diagonal_weights():
     np.testing.assert_array_equal(fan_in_mask(w, 5), [[0, 1, 1], [1, 0, 0], [1, 1, 0]])
 
 
-def test_ads_under_a_fan_in_limit_learns_within_it(setup):
+@pytest.mark.parametrize("cut_level", [0, 2])
+def test_ads_under_a_fan_in_limit_learns_within_it(setup, cut_level):
     task, teacher = setup
-    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10)
+    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10,
+                        slow_cut_level=cut_level)
     net, metrics = train_ads(teacher, task, config, seed=0)
     assert (net.w_fast != 0).sum(0).max() <= 6 and (net.w_slow != 0).sum(0).max() <= 10
     assert (net.w_slow != 0).sum(0).min() > 0  # the limit, not silence
