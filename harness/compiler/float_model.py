@@ -55,12 +55,14 @@ def realised_network(net: SpikingNetwork, m: Mapping) -> CompiledFloat:
         rows = syn.matrix == MATRICES.index(name)
         np.add.at(w, (neuron_of[syn.source[rows] - spec.inputs], post[rows]), value[rows])
     w_pos, w_neg = np.zeros_like(net.w_in), np.zeros_like(net.w_in)
-    input_of = {int(c): i for i, c in enumerate(m.encoder.positive)}
+    positive_of = {int(c): i for i, c in enumerate(m.encoder.positive)}
     negative_of = {int(c): i for i, c in enumerate(m.encoder.negative) if c >= 0}
     for row in np.flatnonzero(syn.matrix == MATRICES.index("w_in")):
         source = int(syn.source[row])
-        target = w_pos if source in input_of else w_neg
-        target[{**input_of, **negative_of}[source], post[row]] += value[row]
+        if source in positive_of:
+            w_pos[positive_of[source], post[row]] += value[row]
+        else:
+            w_neg[negative_of[source], post[row]] += value[row]
     unsigned = m.encoder.negative < 0
     w_neg[unsigned] = w_pos[unsigned]  # never negative: either matrix serves
     core = spec.core_of(m.chip_id)
