@@ -177,8 +177,10 @@ class ChipDraw:
 def apply_chip_mismatch(params: LIFParams, draw: ChipDraw, xp: Any) -> None:
     """Realise every draw of `params` as its chip of `draw` (in place); see `ChipDraw`."""
     pos, neg = draw.input_gains(params.w_in, params.tau_fast, xp)
-    params.w_in, params.w_in_neg = params.w_in * pos, params.w_in * neg
-    if bool(xp.all(pos == neg)):
+    separate = params.w_in_neg is not None  # the negative parts have their own weights
+    w_neg = params.w_in_neg if separate else params.w_in
+    params.w_in, params.w_in_neg = params.w_in * pos, w_neg * neg
+    if not separate and bool(xp.all(pos == neg)):
         params.w_in_neg = None
     params.tau_fast, params.w_fast = draw.synapse(params.w_fast, params.tau_fast, "fast", xp)
     params.tau_slow, params.w_slow = draw.synapse(params.w_slow, params.tau_slow, "slow", xp)
@@ -278,8 +280,11 @@ def _chunk_sizes(net: SpikingNetwork, n_steps: int, n_samples: int, draws: int) 
 
 
 def evaluate(net: SpikingNetwork, task: Task, p: Perturbation = Perturbation(), *, draws: int = 1,
-             seed: int = 0, backend: Backend | str = "numpy", data: Dataset | None = None) -> np.ndarray:
+             seed: int = 0, backend: Backend | str = "numpy", data: Dataset | None = None,
+             w_in_neg: np.ndarray | None = None) -> np.ndarray:
     """Accuracy of each of `draws` perturbed copies of `net` on `data` (default: the test split).
+    `w_in_neg` [n_in, N]: weights of the inputs' negative parts where they differ from
+    `net.w_in` (a compiled network's float model, `harness.compiler.float_model`).
 
     Draws of a deterministic perturbation are identical, so it is simulated once and
     repeated. Returns a NumPy vector [draws].
@@ -298,6 +303,8 @@ def evaluate(net: SpikingNetwork, task: Task, p: Perturbation = Perturbation(), 
     for first in range(0, todo, per_call):
         d = min(per_call, todo - first)
         params = lif_params(net, be, draws=d)
+        if w_in_neg is not None:
+            params.w_in_neg = be.xp.asarray(np.repeat(np.asarray(w_in_neg, params.w_in.dtype)[None], d, axis=0))
         apply_perturbation(params, p, np.random.default_rng(seeds[first]), be)
         outputs = [be.to_numpy(simulate(params, data.inputs[s:s + per_sample], be, noise_std=p.noise_std,
                                         seed=int(seeds[first].generate_state(1)[0]) + s).outputs)

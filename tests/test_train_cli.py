@@ -46,3 +46,17 @@ def test_train_cli_hardware_aware(tmp_path):
     assert result.exit_code != 0 and "not 'force'" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(train, ["--out", str(out), "--hardware-aware", "much"])
     assert result.exit_code != 0 and "expected spec" in result.output
+
+
+def test_train_cli_fan_in(tmp_path):
+    out = tmp_path / "net.npz"
+    result = CliRunner().invoke(train, [
+        "--task", "xor", "--backend", "numpy", "--out", str(out), "--neurons", "48", "--epochs", "1",
+        "--teacher-epochs", "2", "--train-samples", "16", "--val-samples", "8", "--test-samples", "8",
+        "--fast-fan-in", "5", "--slow-fan-in", "7"])
+    assert result.exit_code == 0, result.output
+    net = load_network(out)
+    assert (net.w_fast != 0).sum(0).max() <= 5 and (net.w_slow != 0).sum(0).max() <= 7
+    assert (net.meta["hyper"]["ads"]["fast_fan_in"], net.meta["hyper"]["ads"]["slow_fan_in"]) == (5, 7)
+    result = CliRunner().invoke(train, ["--method", "force", "--out", str(out), "--slow-fan-in", "3"])
+    assert result.exit_code != 0 and "--slow-fan-in: for method ads only" in result.output

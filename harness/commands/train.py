@@ -39,10 +39,16 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
               callback=_mismatch_level, metavar="[LEVEL]",
               help="ads, bptt: train on a freshly sampled dynapse1 chip per minibatch, at mismatch LEVEL "
                    "(spec, 0.1, 10%; alone: spec).")
+@click.option("--fast-fan-in", type=click.IntRange(0), default=None,
+              help="ads only: keep each neuron's N strongest fast recurrent weights (0: all; default: the task's).")
+@click.option("--slow-fan-in", type=click.IntRange(0), default=None,
+              help="ads only: after the first feedback level keep each neuron's N strongest slow weights and train "
+                   "on within them (0: all; default: the task's).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
-          test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None) -> None:
+          test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
+          fast_fan_in: int | None, slow_fan_in: int | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -52,7 +58,11 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
         task = load_task(task_name, seed, **sizes)
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
-    extra = {"teacher_epochs": teacher_epochs} if method == "ads" else {}
+    fan_in = {"fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
+    if method != "ads" and any(v is not None for v in fan_in.values()):
+        given = ", ".join("--" + k.replace("_", "-") for k, v in fan_in.items() if v is not None)
+        raise click.ClickException(f"{given}: for method ads only, not {method!r}")
+    extra = {"teacher_epochs": teacher_epochs, **fan_in} if method == "ads" else {}
     bar = StageBars()
     try:
         net = run_training(method, task, n_neurons=neurons, epochs=epochs, seed=seed, backend=backend,

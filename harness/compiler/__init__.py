@@ -8,17 +8,19 @@ bundles and saves it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from harness.compiler.biases import choose_biases
+from harness.compiler.biases import CoreBiases, choose_biases
 from harness.compiler.compiled import CompiledNetwork
 from harness.compiler.cores import assign_cores, check_size
 from harness.compiler.decoding import Decoder
 from harness.compiler.encoding import Encoder
 from harness.compiler.errors import CompileError
-from harness.compiler.neurons import normalise
+from harness.compiler.neurons import Normalised, normalise
 from harness.compiler.report import format_report, mapping_report
-from harness.compiler.weights import build_synapses, quantise
+from harness.compiler.weights import Synapses, build_synapses, quantise
 from sim.chip.config import ChipConfig
 from sim.chip.spec import ChipSpec, load_spec
 from sim.lif import lif_params, simulate
@@ -31,19 +33,28 @@ RATE_SAMPLES = 16       # training samples simulated to estimate firing rates
 RATE_FLOOR = 1e-4       # events per step credited to silent sources
 
 
-def compile_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarray | None = None,
-                    weight_bits: int | None = None) -> CompiledNetwork:
-    """Map `net` onto `spec`. `inputs` [S, T, n_in] (training data) sets the input scaling
-    and, through a float simulation, the firing rates that rank weights for pruning."""
+@dataclass
+class Mapping:
+    """Everything one compilation decided: the configuration and how each float quantity was realised."""
+
+    config: ChipConfig
+    encoder: Encoder
+    chip_id: np.ndarray   # [N] chip neuron of each network neuron
+    norm: Normalised
+    biases: CoreBiases
+    synapses: Synapses    # with their counts
+    wsyn: np.ndarray      # [cores, 4] realised wsyn
+
+
+def map_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarray | None = None,
+                weight_bits: int | None = None) -> Mapping:
+    """The mapping of `net` onto `spec` (see `compile_network`)."""
     spec = load_spec(spec)
     check_size(net.n_neurons, spec)
     if weight_bits is not None and weight_bits < 2:
         raise CompileError(f"weight_bits must be >= 2 (sign + magnitude), got {weight_bits}")
     if inputs is not None and (np.ndim(inputs) != 3 or np.shape(inputs)[-1] != net.n_in):
         raise CompileError(f"network has {net.n_in} inputs but the data has shape {np.shape(inputs)}")
-    readout = np.flatnonzero(np.any(net.w_out != 0, axis=1))
-    if readout.size == 0:
-        raise CompileError("network has no readout weights (w_out is all zero)")
     norm = normalise(net)
     chip_id = assign_cores(norm, spec)
     config = ChipConfig.empty(spec)
@@ -59,11 +70,22 @@ def compile_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarra
     cap = None if weight_bits is None else 2 ** (weight_bits - 1) - 1
     syn, wsyn = quantise(syn, config, cap)
     config.validate()
-    decoder = Decoder(chip_id[readout], net.w_out[readout], float(net.tau_out))
-    report = mapping_report(net, config, norm, chip_id, biases, syn, wsyn)
+    return Mapping(config, encoder, chip_id, norm, biases, syn, wsyn)
+
+
+def compile_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarray | None = None,
+                    weight_bits: int | None = None) -> CompiledNetwork:
+    """Map `net` onto `spec`. `inputs` [S, T, n_in] (training data) sets the input scaling
+    and, through a float simulation, the firing rates that rank weights for pruning."""
+    readout = np.flatnonzero(np.any(net.w_out != 0, axis=1))
+    if readout.size == 0:
+        raise CompileError("network has no readout weights (w_out is all zero)")
+    m = map_network(net, spec, inputs, weight_bits)
+    decoder = Decoder(m.chip_id[readout], net.w_out[readout], float(net.tau_out))
+    report = mapping_report(net, m.config, m.norm, m.chip_id, m.biases, m.synapses, m.wsyn)
     if weight_bits is not None:
         report["weight_bits"] = weight_bits
-    return CompiledNetwork(config, encoder, decoder, dict(net.meta), report)
+    return CompiledNetwork(m.config, m.encoder, decoder, dict(net.meta), report)
 
 
 def _rates(net: SpikingNetwork, encoder: Encoder, inputs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

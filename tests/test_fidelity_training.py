@@ -1,0 +1,49 @@
+"""Training for the chip: ADS under a fan-in limit (sim.ads), and one readout fitted across
+sampled chips (harness.shared_readout)."""
+import numpy as np
+import pytest
+
+from harness.compiler import compile_network
+from harness.shared_readout import SEED_BASE, fit_across_chips
+from sim.ads import ads_config, fan_in_mask, train_ads
+from sim.tasks.xor import make_xor
+from sim.teacher import teacher_config, train_teacher
+
+
+@pytest.fixture(scope="module")
+def setup():
+    task = make_xor(seed=2, n_train=64, n_val=16, n_test=32, n_steps=600)
+    teacher = train_teacher(task, teacher_config("xor", n_hidden=16, epochs=12, batch_size=16, lr=2e-2), seed=0)
+    return task, teacher
+
+
+def test_fan_in_mask_keeps_each_columns_strongest_off_diagonal_weights():
+    w = np.array([[9.0, 1.0, -3.0], [2.0, 9.0, 0.0], [-4.0, 0.5, 9.0]])
+    np.testing.assert_array_equal(fan_in_mask(w, 1), [[0, 1, 1], [0, 0, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(fan_in_mask(w, 5), [[0, 1, 1], [1, 0, 0], [1, 1, 0]])
+
+
+@pytest.mark.parametrize("cut_level", [0, 2])
+def test_ads_under_a_fan_in_limit_learns_within_it(setup, cut_level):
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10,
+                        slow_cut_level=cut_level)
+    net, metrics = train_ads(teacher, task, config, seed=0)
+    assert (net.w_fast != 0).sum(0).max() <= 6 and (net.w_slow != 0).sum(0).max() <= 10
+    assert (net.w_slow != 0).sum(0).min() > 0  # the limit, not silence
+    assert metrics["ads_test_accuracy"] > 0.75
+
+
+def test_one_readout_is_fitted_across_sampled_chips(setup):
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=64, epochs=1, batch_size=16)
+    net, _ = train_ads(teacher, task, config, seed=0)
+    compiled = compile_network(net, "dynapse1", task.train.inputs)
+    shared = fit_across_chips(compiled, task, chips=2, samples=8, backend="numpy")
+    refit = shared.report["readout_refit"]
+    assert refit["chip"] == "shared" and refit["sampled_chips"] == 2 and refit["seed_base"] == SEED_BASE
+    assert shared.decoder.w_out.shape == compiled.decoder.w_out.shape and shared.decoder.bias is not None
+    assert not np.allclose(shared.decoder.w_out, compiled.decoder.w_out)
+    np.testing.assert_array_equal(shared.config.cam_source, compiled.config.cam_source)  # host side only
+    with pytest.raises(ValueError, match="chips must be >= 1"):
+        fit_across_chips(compiled, task, chips=0)
