@@ -50,7 +50,7 @@ def test_a_clean_slow_bridge_loads_and_the_rate_estimate_falls_to_the_line(board
             assert_same_result(board.run(inputs, noise_amplitude=5), reference.run(inputs, noise_amplitude=5))
             line = board.line
     assert uploaded < 1.3 * len(deflate(encode_image(config)))   # what the first guess sent too early, and no more
-    assert board.retransmits < 20   # a few, while the first guess was too fast
+    assert board.retransmits < 40   # a few while the first guess was too fast (before the fix: thousands); room for a loaded CI machine
     assert line.congestion_events >= 1 and line.byte_error_rate < 1e-4, line.describe()
     assert 0.5 * rate < line.rate < 2 * rate, line.describe()
 
