@@ -228,8 +228,7 @@ def config_with_unused_neurons(rng: np.random.Generator):
     return config.validate()
 
 
-@pytest.mark.parametrize("path", CPU_PATHS)
-def test_neurons_that_never_spike_are_left_out_and_the_bits_stay_the_same(path):
+def check_unused_neurons_left_out(path):
     """Unused neurons (enabled, no drive, no excitatory input that can spike) are not simulated
     when no state is recorded, and the runs still equal the emulator's, recorded state (every
     neuron) and activity counters included; a noise large enough to drive them brings them back."""
@@ -247,6 +246,11 @@ def test_neurons_that_never_spike_are_left_out_and_the_bits_stay_the_same(path):
         assert result.spikes[:, :, :768].any()
         assert result.v[:, :, dead].any(), "the unused neurons' state is recorded"
         assert not result.spikes[:, :, dead].any() if amplitude < 20000 else True
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_neurons_that_never_spike_are_left_out_and_the_bits_stay_the_same(path):
+    check_unused_neurons_left_out(path)
 
 
 def test_repeated_seed_same_input_and_noise_give_identical_chips():
@@ -319,6 +323,12 @@ def test_cupy_alternating_propagation_within_a_run_stays_exact(monkeypatch):
     inputs = random_inputs(rng, 30, 64, rate=0.2)
     assert_equivalent(config, [1, 2, 3], "spec", inputs, 300, 9, path=("cupy", "fused", "auto"))
     assert any(choices) and not all(choices)
+
+
+@NEEDS_GPU
+@pytest.mark.parametrize("path", GPU_PATHS)
+def test_cupy_leaves_out_neurons_that_never_spike_and_stays_exact(path):
+    check_unused_neurons_left_out(path)
 
 
 @NEEDS_GPU
