@@ -12,6 +12,7 @@ never more work than a dense product, even when every source is active.
 With `count`, each chip also counts every neuron's spikes as they fire, and marks those
 of the last step (`sim.chip.activity` turns them into the run's activity counters).
 
+The run releases the GIL, so that the host can work (decode, fit readouts) meanwhile.
 Compiled on first use and cached on disk (`cache=True`, in `__pycache__` or
 `NUMBA_CACHE_DIR`); `bench/bench_chip.py --compile-cost` measures both first calls.
 """
@@ -138,7 +139,7 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
             fired_last[fired[q]] = True
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _run_chips(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, keys, amplitude,
                selected, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
     """Every chip in parallel; x is [B, T, M], or [1, T, M] shared by all chips."""
