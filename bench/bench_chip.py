@@ -7,13 +7,17 @@ and "cupy-dense" force one propagation path, to tune GPU_EVENT_COST) and, with
 bench/bench_rockpool.py). Ratios are against the one-chip emulator and against the
 first kernel listed, both measured in this run. Workload: bench/chip_workload.py
 (dynapse1, N = 1024, fan_in 64, full CAM, Poisson inputs at 20 Hz, ~8 Hz activity).
-The kernel rows run with the activity counters on (the default); `--counters` adds, per
+Each B also gets a row "fused Numba, U of N used": the same workload with only `--used`
+neurons (default 320, the default network's share of dynapse1) enabled and wired, the
+others unused and left out of the step; its rates count all N chip neurons, so its ratio
+to the full row is what skipping buys. The kernel rows run with the activity counters on
+(the default); `--counters` adds, per
 kernel and B, the rate with counters off and on (`--repeats` alternating pairs) and the
 slowdown from counting (median over the pairs).
 
     python bench/bench_chip.py [--steps 200] [--batches 1,64,1024] [--kernels vector,numba]
                                [--noise 0] [--threads N] [--rockpool-python /tmp/rockvenv/bin/python]
-                               [--compile-cost] [--counters] [--repeats 5]
+                               [--used 320] [--compile-cost] [--counters] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from chip_workload import poisson_inputs, random_config  # noqa: E402
+from chip_workload import partly_used_config, poisson_inputs, random_config  # noqa: E402
 from first_call import first_call_costs  # noqa: E402
 
 from drivers.emulator import EmulatorChip  # noqa: E402
@@ -117,6 +121,8 @@ def main() -> None:
     parser.add_argument("--noise", type=int, default=0, help="noise amplitude A")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
     parser.add_argument("--rockpool-python", help="interpreter with rockpool and jax (see bench_rockpool.py)")
+    parser.add_argument("--used", type=int, default=320,
+                        help="neurons used in the partly used row (0: no such row)")
     parser.add_argument("--compile-cost", action="store_true", help="also time the Numba kernel's first call")
     parser.add_argument("--counters", action="store_true", help="also time each kernel with counters off and on")
     parser.add_argument("--repeats", type=int, default=5, help="runs per side for --counters")
@@ -124,28 +130,36 @@ def main() -> None:
     kernels = args.kernels.split(",")
     config = random_config()
     inputs = poisson_inputs(args.steps, config.spec.inputs)
+    partly = partly_used_config(args.used) if args.used else None
     emulator = time_emulator(config, inputs, args.noise)
     print(f"dynapse1 (N={config.spec.n_neurons}, fan_in={config.spec.fan_in}, full CAM), Poisson inputs 20 Hz, "
           f"steps={args.steps}, noise A={args.noise}, {os.cpu_count()} CPUs")
     print(f"emulator, one chip at a time: {emulator:.3e} neuron-steps/s\n")
-    print(f"{'B':>6}  {'kernel':<18} {'neuron-steps/s':>15} {'rate Hz':>8} {'x emulator':>11} "
+    print(f"{'B':>6}  {'kernel':<30} {'neuron-steps/s':>15} {'rate Hz':>8} {'x emulator':>11} "
           f"{'x ' + LABELS[kernels[0]]:>15}")
     for n_chips in (int(b) for b in args.batches.split(",")):
         rows = [(LABELS[k], *time_kernel(config, n_chips, inputs, k, args.noise, args.threads)) for k in kernels]
+        if partly is not None and "numba" in kernels:
+            rows.append((f"fused Numba, {args.used} of {config.spec.n_neurons} used",
+                         *time_kernel(partly, n_chips, inputs, "numba", args.noise, args.threads)))
         if args.rockpool_python:
             rows += [(f"Rockpool {r['model']}", r["neuron_steps_per_s"], r["rate_hz"])
                      for r in time_rockpool(args.rockpool_python, n_chips, args.steps)]
         for label, rate, hz in rows:
-            print(f"{n_chips:>6}  {label:<18} {rate:>15.3e} {hz:>8.1f} {rate / emulator:>11.1f} "
+            print(f"{n_chips:>6}  {label:<30} {rate:>15.3e} {hz:>8.1f} {rate / emulator:>11.1f} "
                   f"{rate / rows[0][1]:>15.2f}")
         if args.rockpool_python and "numba" in kernels:
             numba_rate = rows[kernels.index("numba")][1]
-            best = max(rows[len(kernels):], key=lambda row: row[1])
+            best = max((row for row in rows if row[0].startswith("Rockpool")), key=lambda row: row[1])
             print(f"{'':>6}  fused Numba / best Rockpool ({best[0]}): {numba_rate / best[1]:.1f}x")
+        if partly is not None and "numba" in kernels:
+            used_rate = next(row[1] for row in rows if row[0].startswith("fused Numba,"))
+            print(f"{'':>6}  {args.used} of {config.spec.n_neurons} used / all used (fused Numba): "
+                  f"{used_rate / rows[kernels.index('numba')][1]:.2f}x")
     if args.counters:
         print(f"\nactivity counters off vs on ({args.repeats} alternating pairs; rates: best of each side; "
               f"slowdown: median over pairs of off/on - 1)")
-        print(f"{'B':>6}  {'kernel':<18} {'off n-steps/s':>14} {'on n-steps/s':>14} {'slowdown':>9}")
+        print(f"{'B':>6}  {'kernel':<30} {'off n-steps/s':>14} {'on n-steps/s':>14} {'slowdown':>9}")
         for n_chips in (int(b) for b in args.batches.split(",")):
             for kernel in kernels:
                 off, on, ratio = counter_cost(config, n_chips, inputs, kernel, args.noise, args.threads,

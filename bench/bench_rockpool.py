@@ -1,9 +1,10 @@
-"""Neuron-steps per second of Rockpool's JAX CPU simulators on the vc1 benchmark workload.
+"""Neuron-steps per second of Rockpool's CPU simulators (JAX, and Torch) on the vc1 benchmark workload.
 
-Runs in its own environment (Rockpool and JAX are not dependencies of this project):
+Runs in its own environment (Rockpool, JAX and Torch are not dependencies of this project);
+the models of whichever backend is installed run (`--models` picks some):
 
     python3 -m venv /tmp/rockvenv
-    /tmp/rockvenv/bin/pip install rockpool==3.1.0 'jax[cpu]' numpy
+    /tmp/rockvenv/bin/pip install rockpool==3.1.0 'jax[cpu]' numpy   # and/or torch
     /tmp/rockvenv/bin/python bench/bench_rockpool.py [--batch 64] [--steps 200] [--json]
 
 Workload as in `bench/chip_workload.py`: N neurons with `fan_in` random sources each
@@ -12,9 +13,10 @@ run as one batch. Rockpool holds the connections as dense matrices, as its simul
 
 * LIFJax: 4 synapse types per neuron (shape (4 N, N)), input and recurrent weights;
 * DynapSim: Rockpool's DYNAP-SE simulator (one combined synapse per neuron in 3.1.0),
-  behind a LinearJax input layer.
+  behind a LinearJax input layer;
+* LIFTorch: LIFJax's network on Rockpool's Torch backend (float32, no gradients).
 
-Each model is jit-compiled and run once on the full input before it is timed.
+Each model is compiled (JAX: jit) and run once on the full input before it is timed.
 `bench/bench_chip.py --rockpool-python /tmp/rockvenv/bin/python` puts these rows next to
 the vc1 kernels, measured in the same run.
 """
@@ -31,11 +33,20 @@ import numpy as np
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)  # Rockpool warns about missing optional hardware packages
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from rockpool.devices.dynapse import DynapSim  # noqa: E402
 from rockpool.nn.combinators import Sequential  # noqa: E402
-from rockpool.nn.modules import LIFJax, LinearJax  # noqa: E402
+
+try:
+    import jax
+    import jax.numpy as jnp
+    from rockpool.devices.dynapse import DynapSim
+    from rockpool.nn.modules import LIFJax, LinearJax
+except ImportError:  # no JAX here: the Torch model only
+    jax = None
+try:
+    import torch
+    from rockpool.nn.modules import LIFTorch, LinearTorch
+except ImportError:  # no Torch here: the JAX models only
+    torch = None
 
 TYPE_P = (0.5, 0.3, 0.1, 0.1)      # AMPA, NMDA, GABA_A, GABA_B, as in chip_workload
 TYPE_SIGN = np.array([1.0, 1.0, -1.0, -1.0])
@@ -67,23 +78,42 @@ def dynap_sim(n: int, m: int, fan_in: int) -> Sequential:
                       DynapSim(n, has_rec=True, w_rec=jnp.asarray(w_rec.sum(axis=1), jnp.float32)))
 
 
-MODELS = {"LIFJax": lif_jax, "DynapSim": dynap_sim}
+def lif_torch(n: int, m: int, fan_in: int) -> Sequential:
+    w_in, w_rec = (w.transpose(0, 2, 1).reshape(len(w), 4 * n) for w in cam_weights(n, m, fan_in, scale=0.004))
+    tau_syn = np.tile([0.006, 0.04, 0.006, 0.04], (n, 1)).reshape(4 * n)
+    return Sequential(LinearTorch((m, 4 * n), weight=torch.tensor(w_in, dtype=torch.float32)),
+                      LIFTorch((4 * n, n), tau_mem=0.025, tau_syn=torch.tensor(tau_syn, dtype=torch.float32),
+                               bias=0.026, threshold=1.0, max_spikes_per_dt=1.0, has_rec=True,
+                               w_rec=torch.tensor(w_rec, dtype=torch.float32)))
 
 
-@jax.jit
-def _evolve(module, x):
-    spikes, _, _ = module(x, record=False)
-    return spikes
+MODELS = {**({"LIFJax": lif_jax, "DynapSim": dynap_sim} if jax is not None else {}),
+          **({"LIFTorch": lif_torch} if torch is not None else {})}
+
+
+def _evolve(name: str, module, x):
+    """Output spikes of model `name` on x, finished (JAX models jitted)."""
+    if name == "LIFTorch":
+        with torch.no_grad():
+            return module(x, record=False)[0]
+    return _evolve_jax(module, x).block_until_ready()
+
+
+if jax is not None:
+    @jax.jit
+    def _evolve_jax(module, x):
+        spikes, _, _ = module(x, record=False)
+        return spikes
 
 
 def time_model(name: str, x: np.ndarray, n: int, fan_in: int) -> dict:
     """Compile (first call) and time (second call) one model on inputs x [B, T, M]."""
     module = MODELS[name](n, x.shape[-1], fan_in)
-    xj = jnp.asarray(x)
+    xj = torch.tensor(x) if name == "LIFTorch" else jnp.asarray(x)
     start = time.perf_counter()
-    _evolve(module, xj).block_until_ready()
+    _evolve(name, module, xj)
     compiled = time.perf_counter()
-    spikes = np.asarray(_evolve(module, xj).block_until_ready())
+    spikes = np.asarray(_evolve(name, module, xj))
     elapsed = time.perf_counter() - compiled
     return {"model": name, "neuron_steps_per_s": x.shape[0] * x.shape[1] * n / elapsed,
             "rate_hz": float(spikes.mean() * 1000), "compile_s": compiled - start}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, for a machine with an NVIDIA GPU (about 5 minutes): installs cupy-cuda12x
-# if missing, runs the CuPy equivalence tests of the vc1 kernels and of training, then the
-# GPU benchmark at B = 1024 and 8192 next to the fused Numba kernel (all propagation paths,
-# to tune sim/chip/kernel_cupy.GPU_EVENT_COST) and the training throughput.
+# if missing, runs the CuPy equivalence tests of the vc1 kernels (unused neurons left out
+# too) and of training, then the GPU benchmark at B = 1024 and 8192 next to the fused Numba
+# kernel (all propagation paths, to tune sim/chip/kernel_cupy.GPU_EVENT_COST; and Numba
+# with 320 of 1024 neurons used) and the training throughput.
 #
 #     bash bench/device_check.sh [python]      # run from anywhere; default python3
 set -uo pipefail

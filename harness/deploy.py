@@ -4,10 +4,13 @@ Both paths encode inputs with the compiled encoder, read the decoder's output ne
 decode with `Decoder.decode` + `Task.accuracy` over the whole split, so the same spikes give
 the same accuracy. Virtual chips × samples are flattened into one run of a chip population
 (`drivers.population`: the batched simulator, at most `MAX_BATCH` trials at a time). Sample
-s uses noise seed s on every chip.
+s uses noise seed s on every chip. The test trials of a group of chips run on a second
+thread while the group's readouts are fitted (the fused kernel releases the GIL, and the
+fits use one core: see harness/__init__.py).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Sequence
 
@@ -98,28 +101,29 @@ def evaluate_deployments(compiled: CompiledNetwork, task: Task, *, split: str = 
     seeds = [int(s) for s in chip_seeds]
     per_group = max(1, MAX_BATCH // (len(data) + most))
     accuracy: dict[int | str, list[np.ndarray]] = {k: [] for k in trials}
-    for first in range(0, len(seeds), per_group):
-        group = seeds[first:first + per_group]
-        readouts = {0: [compiled.decoder] * len(group)}
-        if calibration is not None:
-            cal_spikes = population_spikes(compiled, encoded_calibration, group, noise_seeds(most), population,
-                                           noise_amplitude)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-trials") as simulator:
+        for first in range(0, len(seeds), per_group):
+            group = seeds[first:first + per_group]
+            readouts = {0: [compiled.decoder] * len(group)}
+            cal_spikes = None if calibration is None else population_spikes(
+                compiled, encoded_calibration, group, noise_seeds(most), population, noise_amplitude)
+            test = simulator.submit(population_run, compiled, encoded, group, np.arange(len(data), dtype=np.uint64),
+                                    population, noise_amplitude)  # while the readouts are fitted
             for k in trials:
-                if k:
+                if k and cal_spikes is not None:
                     readouts[k], _ = fit_readouts(compiled.decoder, cal_spikes[:, :k],
                                                   calibration.subset(slice(0, k)), task.n_classes)
-        run = population_run(compiled, encoded, group, np.arange(len(data), dtype=np.uint64), population,
-                             noise_amplitude)
-        spikes = run.spikes.reshape(len(group), len(data), *run.spikes.shape[1:])
-        for name, values in (per_inference(run.activity, len(group)) if run.activity is not None else {}).items():
-            accuracy.setdefault(name, []).append(values)
-        outputs: dict[int, list[np.ndarray]] = {k: [] for k in trials}
-        for i, chip in enumerate(spikes):
-            chip = chip.astype(np.float64)  # once per chip for every readout
+            run = test.result()
+            spikes = run.spikes.reshape(len(group), len(data), *run.spikes.shape[1:])
+            for name, values in (per_inference(run.activity, len(group)) if run.activity is not None else {}).items():
+                accuracy.setdefault(name, []).append(values)
+            outputs: dict[int, list[np.ndarray]] = {k: [] for k in trials}
+            for i, chip in enumerate(spikes):
+                chip = chip.astype(np.float64)  # once per chip for every readout
+                for k in trials:
+                    outputs[k].append(readouts[k][i].decode(chip))
             for k in trials:
-                outputs[k].append(readouts[k][i].decode(chip))
-        for k in trials:
-            accuracy[k].append(task.accuracy(np.stack(outputs[k]), data))
+                accuracy[k].append(task.accuracy(np.stack(outputs[k]), data))
     return {k: np.concatenate(v) for k, v in accuracy.items()}
 
 

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from drivers.conformance import assert_same_result
 from drivers.emulator import EmulatorChip
 from drivers.population import ChipByChip, PopulationResult, SimulatedPopulation
+from sim.chip.batched import BatchedChips
+from sim.chip.config import EMPTY
 from sim.backend import cupy_available
 from sim.chip import kernel_numpy
 from sim.chip.spec import ISYN_MAX, V_RANGE
@@ -204,6 +206,53 @@ def test_an_amplitude_per_trial_equals_the_emulator_and_each_trial_alone(path):
         population.run(config, **trials(seeds, inputs, 8), noise_amplitude=[0, 1])
 
 
+def config_with_unused_neurons(rng: np.random.Generator):
+    """dynapse1 with every kind of neuron that can never spike on core 3 (idc < 0): enabled with
+    an empty CAM, with inhibitory slots only, fed only by such neurons (a dead chain), or fed by
+    an excitatory type whose weight is 0; and live ones beside them (fed by inputs)."""
+    config = random_config(rng, "dynapse1", fill=0.3, p_input=0.5, p_disabled=0.0, regimes=("active",))
+    config.idc[3] = [255, 6, 1]                  # -16320: noise up to 300 never makes it positive
+    config.wsyn[3] = [[30, 5], [0, 0], [150, 5], [75, 5]]  # NMDA weight 0 on core 3
+    core3 = np.arange(768, 1024)
+    config.cam_source[core3] = EMPTY             # 768..799 stay empty
+    config.cam_type[core3] = 0
+    config.cam_source[800:830, :5] = rng.integers(0, 64 + 1024, (30, 5))  # inhibitory only
+    config.cam_type[800:830, :5] = rng.integers(2, 4, (30, 5))
+    config.cam_source[830:860, :3] = 64 + rng.integers(768, 830, (30, 3))  # fed only by dead neurons
+    config.cam_source[860:880, :4] = rng.integers(0, 64, (20, 4))  # NMDA from inputs, weight 0
+    config.cam_type[860:880, :4] = 1
+    config.cam_source[880:1024, :6] = rng.integers(0, 64, (144, 6))  # live: AMPA from inputs
+    config.cam_source[900:920, 6] = 64 + rng.integers(768, 830, 20)  # and a dead neuron among them
+    config.cam_source[0:40, 60:] = 64 + rng.integers(768, 880, (40, 4))  # live neurons listen to dead ones
+    config.cam_type[0:40, 60:] = rng.integers(0, 4, (40, 4))
+    return config.validate()
+
+
+def check_unused_neurons_left_out(path):
+    """Unused neurons (enabled, no drive, no excitatory input that can spike) are not simulated
+    when no state is recorded, and the runs still equal the emulator's, recorded state (every
+    neuron) and activity counters included; a noise large enough to drive them brings them back."""
+    rng = np.random.default_rng(12)
+    config = config_with_unused_neurons(rng)
+    dead = np.r_[768:880]
+    chips = BatchedChips(config, [1, 2], "spec")
+    assert not chips.can_spike(300)[dead].any() and chips.can_spike(300)[880:].all()
+    assert chips.can_spike(300).sum() == 1024 - dead.size
+    assert chips.can_spike(20000)[dead].all()  # idc + noise can then be positive
+    inputs = random_inputs(rng, 40, 64, rate=0.1)
+    for amplitude in (0, 300, 20000):
+        result = assert_equivalent(config, [1, 2, 1], "spec", inputs, amplitude, 3, path=path,
+                                   neurons=np.r_[0:1024:5])
+        assert result.spikes[:, :, :768].any()
+        assert result.v[:, :, dead].any(), "the unused neurons' state is recorded"
+        assert not result.spikes[:, :, dead].any() if amplitude < 20000 else True
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_neurons_that_never_spike_are_left_out_and_the_bits_stay_the_same(path):
+    check_unused_neurons_left_out(path)
+
+
 def test_repeated_seed_same_input_and_noise_give_identical_chips():
     rng = np.random.default_rng(9)
     config = random_config(rng, "dynapse1", fill=0.3, regimes=("active",), p_disabled=0.0)
@@ -274,6 +323,12 @@ def test_cupy_alternating_propagation_within_a_run_stays_exact(monkeypatch):
     inputs = random_inputs(rng, 30, 64, rate=0.2)
     assert_equivalent(config, [1, 2, 3], "spec", inputs, 300, 9, path=("cupy", "fused", "auto"))
     assert any(choices) and not all(choices)
+
+
+@NEEDS_GPU
+@pytest.mark.parametrize("path", GPU_PATHS)
+def test_cupy_leaves_out_neurons_that_never_spike_and_stays_exact(path):
+    check_unused_neurons_left_out(path)
 
 
 @NEEDS_GPU

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
 from sim.readout import ridge
+from sim.trace_filter import exponential_filter
 
 RIDGE = 1e-3  # regulariser relative to the mean feature energy
 
@@ -28,8 +28,7 @@ class Decoder:
 
     def filtered(self, spikes: np.ndarray) -> np.ndarray:
         """Readout traces r [..., T, K] from spikes [..., T, K]."""
-        k = np.exp(-1.0 / self.tau_out)
-        return lfilter([1.0 / self.tau_out], [1.0, -k], np.asarray(spikes, np.float64), axis=-2)
+        return exponential_filter(spikes, self.tau_out)
 
     def decode(self, spikes: np.ndarray) -> np.ndarray:
         """Outputs y [..., T, n_out] from the output neurons' spikes [..., T, K]. The filter is

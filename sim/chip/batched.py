@@ -10,8 +10,9 @@ The work is done by a kernel chosen from the backend and `kernel`:
 * NumPy, "vector": `kernel_numpy`, the pure-NumPy step loop kept as the benchmark
   baseline (`propagation` as on CuPy).
 
-Without recorded state only the enabled neurons are simulated: a disabled neuron never
-spikes, so it cannot affect any other. Every run also returns the activity counters of each
+Without recorded state only the neurons that can spike are simulated (`can_spike`: the
+enabled ones with a drive or an excitatory input); the others never spike, so they cannot
+affect any other, and read as silent. Every run also returns the activity counters of each
 chip (`sim.chip.activity`) unless `count=False`.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sim.chip.kernel_cupy import CupyKernel
 from sim.chip.kernel_numpy import VectorKernel
 from sim.chip.mismatch import MismatchLevel, batch_params, check_chip_seed
 from sim.chip.noise import check_noise_amplitude, check_noise_seeds, noise_keys
-from sim.chip.population import KernelOutput, Population
+from sim.chip.population import KernelOutput, Population, can_spike
 
 KERNELS = ("fused", "vector")
 PROPAGATIONS = ("auto", "events", "dense")
@@ -84,25 +85,34 @@ class BatchedChips:
         self.threads = threads or os.cpu_count() or 1
         self._params = batch_params(config, self.chip_seeds, mismatch)
         self._fan_out = EventFanOut.of(config)
-        self._kernels: dict[bool, Kernel] = {}
+        self._kernels: dict[bytes, Kernel] = {}
+        self._live: dict[int, np.ndarray] = {}
 
     @property
     def n_chips(self) -> int:
         return len(self.chip_seeds)
 
-    def _kernel_for(self, everyone: bool) -> Kernel:
-        """The kernel over all neurons, or over the enabled ones only (built once each)."""
-        if everyone not in self._kernels:
-            index = np.arange(self.spec.n_neurons) if everyone else np.flatnonzero(self._params.enabled)
-            pop = Population.build(self.config, self._params, index)
+    def can_spike(self, amplitude: int) -> np.ndarray:
+        """[N] bool: the neurons simulated when no state is recorded, at noise `amplitude`."""
+        if amplitude not in self._live:
+            self._live[amplitude] = can_spike(self.config, self._params, amplitude)
+        return self._live[amplitude]
+
+    def _kernel_for(self, everyone: bool, amplitude: int) -> Kernel:
+        """The kernel over all neurons, or over those that can spike at noise `amplitude`
+        (built once per distinct set)."""
+        live = np.ones(self.spec.n_neurons, bool) if everyone else self.can_spike(amplitude)
+        key = np.packbits(live).tobytes()
+        if key not in self._kernels:
+            pop = Population.build(self.config, self._params, np.flatnonzero(live))
             if self.backend.name == "cupy":
-                self._kernels[everyone] = CupyKernel(pop, self.propagation)
+                self._kernels[key] = CupyKernel(pop, self.propagation)
             elif self.kernel == "vector":
-                self._kernels[everyone] = VectorKernel(pop, self.propagation, self.threads)
+                self._kernels[key] = VectorKernel(pop, self.propagation, self.threads)
             else:
                 from sim.chip.kernel_numba import NumbaKernel  # noqa: PLC0415 - numba takes ~0.5 s to import
-                self._kernels[everyone] = NumbaKernel(pop, self.threads)
-        return self._kernels[everyone]
+                self._kernels[key] = NumbaKernel(pop, self.threads)
+        return self._kernels[key]
 
     def run(self, inputs: Any, *, noise_amplitude: int = 0, noise_seeds: int | Sequence[int] = 0,
             record_state: bool = False, neurons: Sequence[int] | None = None, count: bool = True) -> BatchResult:
@@ -120,9 +130,9 @@ class BatchedChips:
             raise ValueError(f"neurons must be indices in 0..{n_all - 1}")
         amplitude = check_noise_amplitude(noise_amplitude)
         keys = noise_keys(self.chip_seeds, check_noise_seeds(noise_seeds, self.n_chips))
-        kernel = self._kernel_for(everyone=record_state)
+        kernel = self._kernel_for(record_state, amplitude)
         index = kernel.pop.index
-        # position of each selected neuron in the population; disabled ones (absent) read as silent
+        # position of each selected neuron in the population; those absent (never spiking) read as silent
         position = np.minimum(np.searchsorted(index, selected), max(index.size - 1, 0))
         present = index[position] == selected if index.size else np.zeros(selected.size, bool)
         spikes, states, counts = kernel.run(x if batched else x[None], keys, amplitude, position[present],

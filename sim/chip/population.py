@@ -3,8 +3,8 @@
 Shared by every kernel (`kernel_numba`, `kernel_numpy`, `kernel_cupy`). Sources are
 renumbered so that the population stays dense: input channel j keeps id j, simulated
 neuron `index[i]` becomes source M + i and target i. Synapses from or onto neurons that
-are not simulated (disabled ones, when no state is recorded) drop out: a disabled neuron
-never spikes, and nobody reads its inputs.
+are not simulated (when no state is recorded: those that can never spike, see
+`can_spike`) drop out: such a neuron sends nothing, and nobody reads its inputs.
 """
 from __future__ import annotations
 
@@ -72,6 +72,35 @@ class Population:
         matrix = np.zeros((self.n_sources, 4 * self.index.size), np.float32)
         np.add.at(matrix, (np.repeat(np.arange(self.n_sources), self.fan_out), self.targets), 1.0)
         return matrix
+
+
+def can_spike(config: ChipConfig, params: NeuronParams, amplitude: int) -> np.ndarray:
+    """[N] bool: the neurons that may spike on some chip of `params` at noise amplitude
+    `amplitude`; every other neuron never spikes, whatever the inputs.
+
+    A neuron can spike only if it is enabled and driven: its largest idc + amplitude is
+    positive, or an excitatory CAM slot with a nonzero weight on some chip holds an input
+    channel or a neuron that can spike (the least fixed point, grown from the first two).
+    Otherwise its total current is never positive (inhibitory isyn only subtract), and from
+    v = 0 the leak v − ((v · dmem) >> 16) keeps v <= 0 < theta (CHIP_SPEC §4)."""
+    m, n = config.spec.inputs, config.spec.n_neurons
+    source, target, kind = config.synapses()
+    weighted = np.any(params.wsyn.reshape(-1, 4, n) > 0, axis=0)  # [4, N]: on some chip
+    keep = (kind < 2) & weighted[kind, target]
+    source, target = source[keep], target[keep]
+    driven = params.idc.reshape(-1, n).max(axis=0).astype(np.int64) + amplitude > 0
+    driven[target[source < m]] = True
+    live = driven & params.enabled
+    from_neuron = source >= m
+    source, target = source[from_neuron] - m, target[from_neuron]
+    for _ in range(n):  # each round adds a neuron or ends
+        grown = live.copy()
+        grown[target[live[source]]] = True
+        grown &= params.enabled
+        if np.array_equal(grown, live):
+            break
+        live = grown
+    return live
 
 
 def prefer_dense(events: int, n_chips: int, dense_size: int, event_cost: float) -> bool:

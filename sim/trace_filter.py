@@ -1,0 +1,36 @@
+"""The readout filter along the step axis, compiled: r[t] = e^(−1/τ)·r[t−1] + x[t]/τ.
+
+The same operations in the same order as `scipy.signal.lfilter([1/τ], [1, −e^(−1/τ)], x,
+axis=-2)` (a product each, then their sum; no fused multiply-add), so the same bits
+(tests/test_trace_filter.py), without lfilter's strided walk over the channels: channels
+are the inner, contiguous loop. Spikes may come as bool: each is read as 0.0 or 1.0.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _filter(x, gain, decay, out):
+    """out[s, t, j] = decay · out[s, t−1, j] + gain · x[s, t, j], from 0 before t = 0."""
+    series, steps, channels = x.shape
+    for s in range(series):
+        for j in range(channels):
+            out[s, 0, j] = decay * 0.0 + gain * np.float64(x[s, 0, j])
+        for t in range(1, steps):
+            for j in range(channels):
+                out[s, t, j] = decay * out[s, t - 1, j] + gain * np.float64(x[s, t, j])
+
+
+def exponential_filter(x: np.ndarray, tau: float) -> np.ndarray:
+    """Traces [..., T, K] float64 of `x` [..., T, K] (numbers or bool) with time constant `tau` steps."""
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"exponential_filter needs [..., T, K]; got shape {x.shape}")
+    if x.dtype != np.bool_ and x.dtype != np.float64:
+        x = x.astype(np.float64)
+    flat = np.ascontiguousarray(x.reshape(-1, *x.shape[-2:]))
+    out = np.empty(flat.shape, np.float64)
+    _filter(flat, 1.0 / tau, float(np.exp(-1.0 / tau)), out)
+    return out.reshape(x.shape)

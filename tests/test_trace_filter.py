@@ -1,0 +1,30 @@
+"""The compiled readout filter gives lfilter's bits (harness.compiler.decoding used lfilter)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from sim.trace_filter import exponential_filter
+
+
+def reference(x: np.ndarray, tau: float) -> np.ndarray:
+    k = np.exp(-1.0 / tau)
+    return lfilter([1.0 / tau], [1.0, -k], np.asarray(x, np.float64), axis=-2)
+
+
+@pytest.mark.parametrize("tau", [1.0, 3.7, 20.0, 150.0])
+def test_spikes_and_projections_filter_to_the_same_bits_as_lfilter(tau):
+    rng = np.random.default_rng(int(tau * 10))
+    spikes = rng.random((3, 2, 400, 37)) < 0.05
+    assert np.array_equal(exponential_filter(spikes, tau), reference(spikes, tau))
+    projected = spikes.astype(np.float64) @ rng.normal(size=(37, 3))  # signed, as Decoder.decode filters
+    out = exponential_filter(projected, tau)
+    assert out.shape == projected.shape and np.array_equal(out, reference(projected, tau))
+    counts = rng.integers(0, 3, (50, 5)).astype(np.int32)  # any number type; one series [T, K]
+    assert np.array_equal(exponential_filter(counts, tau), reference(counts, tau))
+
+
+def test_a_one_dimensional_input_is_refused():
+    with pytest.raises(ValueError, match=r"needs \[..., T, K\]"):
+        exponential_filter(np.zeros(5), 2.0)
