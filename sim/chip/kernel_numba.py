@@ -115,7 +115,9 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
     refr = np.zeros(n, np.int32)
     c = np.zeros(4 * n, np.int32)
     total = np.zeros(n, np.int64)
-    fired_now = np.zeros(n, np.bool_)
+    flags = np.zeros((n + 7) // 8 * 8, np.bool_)  # fired_now, padded to whole words of 8
+    words = flags.view(np.uint64)
+    fired_now = flags[:n]
     fired = np.zeros(n, np.int64)  # ids of the neurons that fired in the last step
     n_fired = 0
     for t in range(steps):
@@ -126,10 +128,12 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
         _integrate_synapses(isyn, c.reshape(4, n), dsyn, wsyn, total)
         _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled)
         n_fired = 0
-        for i in range(n):
-            if fired_now[i]:
-                fired[n_fired] = i
-                n_fired += 1
+        for w in range(words.size):  # eight neurons at a time: most words hold no spike
+            if words[w]:
+                for i in range(8 * w, 8 * w + 8):
+                    if flags[i]:
+                        fired[n_fired] = i
+                        n_fired += 1
         if count:
             for q in range(n_fired):
                 fired_count[fired[q]] += 1
