@@ -46,11 +46,11 @@ def _propagate(c, x_t, fired, n_fired, m, indptr, targets):
         count = np.int32(x_t[j])
         if count:
             for e in range(indptr[j], indptr[j + 1]):
-                c[targets[e]] += count
+                c[np.uint32(targets[e])] += count  # (an unsigned index skips the negative-index check)
     for q in range(n_fired):
         source = m + fired[q]
         for e in range(indptr[source], indptr[source + 1]):
-            c[targets[e]] += 1
+            c[np.uint32(targets[e])] += 1
 
 
 @njit(cache=True)
