@@ -70,32 +70,41 @@ def _add_noise(total, counter, neuron_ids, amplitude):
 
 
 @njit(cache=True, inline="always")
+def _synapse(isyn, c, dsyn, wsyn, i):
+    """Synapse i's new current: isyn decays and takes c · wsyn (saturating); c is zeroed."""
+    s = np.int64(isyn[i])
+    s = min(s - ((s * dsyn[i]) >> 16) + np.int64(c[i]) * wsyn[i], ISYN_MAX)
+    isyn[i] = s
+    c[i] = 0
+    return s
+
+
+@njit(cache=True, inline="always")
 def _integrate_type(isyn, c, dsyn, wsyn, total, sign, idc, first):
-    """One synapse type: isyn decays and takes c · wsyn (saturating); total += sign · isyn (the
-    first type: total = idc + sign · isyn, which saves a pass); c is zeroed."""
+    """One synapse type: total += sign · its new current (the first type: total = idc + sign ·
+    current, which saves a pass)."""
     for i in range(total.size):
-        s = np.int64(isyn[i])
-        s = min(s - ((s * dsyn[i]) >> 16) + np.int64(c[i]) * wsyn[i], ISYN_MAX)
-        isyn[i] = s
-        c[i] = 0
+        s = _synapse(isyn, c, dsyn, wsyn, i)
         signed = s if sign > 0 else -s
         total[i] = np.int64(idc[i]) + signed if first else total[i] + signed
 
 
 @njit(cache=True)
 def _integrate_synapses(isyn, c, dsyn, wsyn, total, idc):
-    """total = idc + the synaptic currents: every synapse type, one pass each (AMPA, NMDA
-    excite; GABA_A, GABA_B inhibit)."""
-    for k in range(4):
+    """total = idc + the synaptic currents of AMPA, NMDA (excite) and GABA_A (inhibits), one
+    pass each; GABA_B's is taken in the membrane pass."""
+    for k in range(3):
         _integrate_type(isyn[k], c[k], dsyn[k], wsyn[k], total, 1 if k < 2 else -1, idc, k == 0)
 
 
 @njit(cache=True)
-def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled):
-    """Leak, integrate `total`, clip, hold refractory or disabled neurons, fire."""
+def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled, isyn, c, dsyn, wsyn):
+    """GABA_B's synapses (isyn, c, dsyn, wsyn: the type's rows), then leak, integrate `total`
+    less GABA_B's current, clip, hold refractory or disabled neurons, fire."""
     for i in range(v.size):
+        inhibit = _synapse(isyn, c, dsyn, wsyn, i)
         u = np.int64(v[i])
-        u = min(max(u - ((u * dmem[i]) >> 16) + total[i], _V_MIN), _V_MAX)
+        u = min(max(u - ((u * dmem[i]) >> 16) + total[i] - inhibit, _V_MIN), _V_MAX)
         r = np.int64(refr[i])
         held = r > 0 or not enabled[i]
         u = 0 if held else u
@@ -125,10 +134,11 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
     n_fired = 0
     for t in range(steps):
         _propagate(c, x[t], fired, n_fired, m, indptr, targets)
-        _integrate_synapses(isyn, c.reshape(4, n), dsyn, wsyn, total, idc)
+        c2 = c.reshape(4, n)
+        _integrate_synapses(isyn, c2, dsyn, wsyn, total, idc)
         if amplitude:
             _add_noise(total, key + np.uint64(t) * _STRIDE, neuron_ids, amplitude)
-        _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled)
+        _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled, isyn[3], c2[3], dsyn[3], wsyn[3])
         n_fired = 0
         for w in range(words.size):  # eight neurons at a time: most words hold no spike
             if words[w]:
