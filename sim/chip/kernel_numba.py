@@ -3,12 +3,16 @@
 Per chip (a `prange` over chips; each chip's state stays in cache for its whole run) and
 step: the active sources (input counts and last step's spikes) add their counts through
 the fan-out table; then the neurons are updated (CHIP_SPEC §4–5, int64 arithmetic on
-int32 state) in loops that LLVM vectorises: counter noise, synaptic decay and integration
-(one pass per type: a few % faster than the four types in one loop), then leak, clip,
-refractory hold and fire. (One loop doing all of it does not vectorise and is about four
-times slower; float64 arithmetic, exact for vc1, measured no faster than int64.) Propagation is always by events: the
-fan-out table holds exactly the nonzero entries of the dense matrix, so walking it is
-never more work than a dense product, even when every source is active.
+int32 state) in loops that LLVM vectorises: synaptic decay and integration of AMPA, NMDA
+and GABA_A (one pass per type, the first one writing total = idc + current), counter
+noise, then GABA_B's synapses with leak, clip, refractory hold and fire in one pass.
+(Every pass saved over `total` is worth 5-15 %; but one loop doing all of it, or two types
+in the membrane pass, does not vectorise and is three to four times slower; float64
+arithmetic, exact for vc1, and 32-bit decay arithmetic measured no faster than int64.)
+The step's spikes are collected eight flags at a time, skipping empty words. Propagation
+is always by events: the fan-out table holds exactly the nonzero entries of the dense
+matrix, so walking it is never more work than a dense product, even when every source is
+active; its targets index unsigned, which spares Numba's negative-index check.
 
 With `count`, each chip also counts every neuron's spikes as they fire, and marks those
 of the last step (`sim.chip.activity` turns them into the run's activity counters).
