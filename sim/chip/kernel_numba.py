@@ -3,12 +3,16 @@
 Per chip (a `prange` over chips; each chip's state stays in cache for its whole run) and
 step: the active sources (input counts and last step's spikes) add their counts through
 the fan-out table; then the neurons are updated (CHIP_SPEC §4–5, int64 arithmetic on
-int32 state) in loops that LLVM vectorises: counter noise, synaptic decay and integration
-(one pass per type: a few % faster than the four types in one loop), then leak, clip,
-refractory hold and fire. (One loop doing all of it does not vectorise and is about four
-times slower; float64 arithmetic, exact for vc1, measured no faster than int64.) Propagation is always by events: the
-fan-out table holds exactly the nonzero entries of the dense matrix, so walking it is
-never more work than a dense product, even when every source is active.
+int32 state) in loops that LLVM vectorises: synaptic decay and integration of AMPA, NMDA
+and GABA_A (one pass per type, the first one writing total = idc + current), counter
+noise, then GABA_B's synapses with leak, clip, refractory hold and fire in one pass.
+(Every pass saved over `total` is worth 5-15 %; but one loop doing all of it, or two types
+in the membrane pass, does not vectorise and is three to four times slower; float64
+arithmetic, exact for vc1, and 32-bit decay arithmetic measured no faster than int64.)
+The step's spikes are collected eight flags at a time, skipping empty words. Propagation
+is always by events: the fan-out table holds exactly the nonzero entries of the dense
+matrix, so walking it is never more work than a dense product, even when every source is
+active; its targets index unsigned, which spares Numba's negative-index check.
 
 With `count`, each chip also counts every neuron's spikes as they fire, and marks those
 of the last step (`sim.chip.activity` turns them into the run's activity counters).
@@ -46,11 +50,11 @@ def _propagate(c, x_t, fired, n_fired, m, indptr, targets):
         count = np.int32(x_t[j])
         if count:
             for e in range(indptr[j], indptr[j + 1]):
-                c[targets[e]] += count
+                c[np.uint32(targets[e])] += count  # (an unsigned index skips the negative-index check)
     for q in range(n_fired):
         source = m + fired[q]
         for e in range(indptr[source], indptr[source + 1]):
-            c[targets[e]] += 1
+            c[np.uint32(targets[e])] += 1
 
 
 @njit(cache=True)
@@ -70,29 +74,41 @@ def _add_noise(total, counter, neuron_ids, amplitude):
 
 
 @njit(cache=True, inline="always")
-def _integrate_type(isyn, c, dsyn, wsyn, total, sign):
-    """One synapse type: isyn decays and takes c · wsyn (saturating); total += sign · isyn; c is zeroed."""
+def _synapse(isyn, c, dsyn, wsyn, i):
+    """Synapse i's new current: isyn decays and takes c · wsyn (saturating); c is zeroed."""
+    s = np.int64(isyn[i])
+    s = min(s - ((s * dsyn[i]) >> 16) + np.int64(c[i]) * wsyn[i], ISYN_MAX)
+    isyn[i] = s
+    c[i] = 0
+    return s
+
+
+@njit(cache=True, inline="always")
+def _integrate_type(isyn, c, dsyn, wsyn, total, sign, idc, first):
+    """One synapse type: total += sign · its new current (the first type: total = idc + sign ·
+    current, which saves a pass)."""
     for i in range(total.size):
-        s = np.int64(isyn[i])
-        s = min(s - ((s * dsyn[i]) >> 16) + np.int64(c[i]) * wsyn[i], ISYN_MAX)
-        isyn[i] = s
-        c[i] = 0
-        total[i] += s if sign > 0 else -s
+        s = _synapse(isyn, c, dsyn, wsyn, i)
+        signed = s if sign > 0 else -s
+        total[i] = np.int64(idc[i]) + signed if first else total[i] + signed
 
 
 @njit(cache=True)
-def _integrate_synapses(isyn, c, dsyn, wsyn, total):
-    """Every synapse type, one pass each (AMPA, NMDA excite; GABA_A, GABA_B inhibit)."""
-    for k in range(4):
-        _integrate_type(isyn[k], c[k], dsyn[k], wsyn[k], total, 1 if k < 2 else -1)
+def _integrate_synapses(isyn, c, dsyn, wsyn, total, idc):
+    """total = idc + the synaptic currents of AMPA, NMDA (excite) and GABA_A (inhibits), one
+    pass each; GABA_B's is taken in the membrane pass."""
+    for k in range(3):
+        _integrate_type(isyn[k], c[k], dsyn[k], wsyn[k], total, 1 if k < 2 else -1, idc, k == 0)
 
 
 @njit(cache=True)
-def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled):
-    """Leak, integrate `total`, clip, hold refractory or disabled neurons, fire."""
+def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled, isyn, c, dsyn, wsyn):
+    """GABA_B's synapses (isyn, c, dsyn, wsyn: the type's rows), then leak, integrate `total`
+    less GABA_B's current, clip, hold refractory or disabled neurons, fire."""
     for i in range(v.size):
+        inhibit = _synapse(isyn, c, dsyn, wsyn, i)
         u = np.int64(v[i])
-        u = min(max(u - ((u * dmem[i]) >> 16) + total[i], _V_MIN), _V_MAX)
+        u = min(max(u - ((u * dmem[i]) >> 16) + total[i] - inhibit, _V_MIN), _V_MAX)
         r = np.int64(refr[i])
         held = r > 0 or not enabled[i]
         u = 0 if held else u
@@ -115,21 +131,25 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
     refr = np.zeros(n, np.int32)
     c = np.zeros(4 * n, np.int32)
     total = np.zeros(n, np.int64)
-    fired_now = np.zeros(n, np.bool_)
+    flags = np.zeros((n + 7) // 8 * 8, np.bool_)  # fired_now, padded to whole words of 8
+    words = flags.view(np.uint64)
+    fired_now = flags[:n]
     fired = np.zeros(n, np.int64)  # ids of the neurons that fired in the last step
     n_fired = 0
     for t in range(steps):
         _propagate(c, x[t], fired, n_fired, m, indptr, targets)
-        total[:] = idc
+        c2 = c.reshape(4, n)
+        _integrate_synapses(isyn, c2, dsyn, wsyn, total, idc)
         if amplitude:
             _add_noise(total, key + np.uint64(t) * _STRIDE, neuron_ids, amplitude)
-        _integrate_synapses(isyn, c.reshape(4, n), dsyn, wsyn, total)
-        _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled)
+        _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled, isyn[3], c2[3], dsyn[3], wsyn[3])
         n_fired = 0
-        for i in range(n):
-            if fired_now[i]:
-                fired[n_fired] = i
-                n_fired += 1
+        for w in range(words.size):  # eight neurons at a time: most words hold no spike
+            if words[w]:
+                for i in range(8 * w, 8 * w + 8):
+                    if flags[i]:
+                        fired[n_fired] = i
+                        n_fired += 1
         if count:
             for q in range(n_fired):
                 fired_count[fired[q]] += 1
