@@ -44,6 +44,7 @@ WINDOW_MIN = 1024
 WINDOW_MAX = 16384         # ... within what a pty buffers in each direction (20 KiB on Linux)
 INITIAL_RTO_S = 0.2        # resend time before the first round trip is measured
 MIN_RTO_S = 0.02
+MAX_BACKOFF = 8             # a resend waits at most this many RTOs
 MIN_LINK_TIMEOUT_S = 2.0
 DEFAULT_RATE = 115200 / 10  # bytes/s (8N1: 10 bits a byte) when the port says nothing
 ERROR_GAIN = 0.25

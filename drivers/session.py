@@ -19,13 +19,12 @@ from drivers.chip import ChipError, NotLoadedError
 from drivers.errors import (BoardBusyError, BoardResetError, ConfigMismatchError, LinkTimeout, ProtocolError,
                             ProtocolVersionError, VersionMismatch)
 from drivers.link import Link
-from drivers.pacing import FRAME_OVERHEAD, Line
+from drivers.pacing import FRAME_OVERHEAD, MAX_BACKOFF, Line
 from drivers.window import download
 from drivers.wire import (REQUESTS, SEQ_MODULUS, VERSION, ErrorBody, ErrorCode, Message, MsgType, Stream,
                           decode_message, encode_message)
 
 ANSWER_BYTES = FRAME_OVERHEAD + 16   # a control answer on the line, at most
-MAX_BACKOFF = 8                      # a resend waits at most this many RTOs
 
 
 class Session:

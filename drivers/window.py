@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from drivers.errors import ProtocolError
-from drivers.pacing import DATA_OVERHEAD, FRAME_OVERHEAD, MIN_RTO_S
+from drivers.pacing import DATA_OVERHEAD, FRAME_OVERHEAD, MAX_BACKOFF, MIN_RTO_S
 from drivers.ranges import Ranges
 from drivers.wire import (MAX_BURST, U32, Fetch, Message, MsgType, Stream, StreamRef, pack_chunk, unpack_chunk,
                           unpack_u32)
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 Piece = tuple[int, int]    # [start, end) of the transfer
 SPARE_LOSS = 0.1           # send spare copies when a piece is lost this often
 FETCH_BYTES = FRAME_OVERHEAD + Fetch.LAYOUT.size
-MAX_BACKOFF = 8
 
 
 @dataclass
