@@ -164,7 +164,7 @@ def main() -> None:
             for kernel in kernels:
                 off, on, ratio = counter_cost(config, n_chips, inputs, kernel, args.noise, args.threads,
                                               args.repeats)
-                print(f"{n_chips:>6}  {LABELS[kernel]:<18} {off:>14.3e} {on:>14.3e} {100 * (ratio - 1):>8.1f}%")
+                print(f"{n_chips:>6}  {LABELS[kernel]:<30} {off:>14.3e} {on:>14.3e} {100 * (ratio - 1):>8.1f}%")
     if args.compile_cost:
         print()
         compile_cost()

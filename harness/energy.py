@@ -78,19 +78,18 @@ def workload_metrics(config: ChipConfig, per_chip: Mapping[str, Sequence[float]]
     ENERGY, one value per chip): NeuroBench's names, the energy, means with standard errors."""
     spec = config.spec
     statics = static_metrics(config)
-    synaptic = _mean(per_chip[PER_INFERENCE["synaptic_events"]])
-    spikes = _mean(per_chip[PER_INFERENCE["spike_count"]])
+    means = {name: _mean(per_chip[PER_INFERENCE[name]]) for name in COUNTERS}
+    synaptic, spikes = means["synaptic_events"], means["spike_count"]
     neuron_steps = statics["enabled_neurons"] * steps
-    model = energy_per_inference(config, {name: _mean(per_chip[PER_INFERENCE[name]])["mean"] for name in COUNTERS},
-                                 steps, volts)
+    model = energy_per_inference(config, {name: means[name]["mean"] for name in COUNTERS}, steps, volts)
     return {
         "synaptic_operations": {"Effective_ACs": synaptic["mean"], "Effective_MACs": 0.0,
                                 "Dense": float(statics["cam_entries"] * steps), "Effective_ACs_stderr": synaptic["stderr"]},
         "activation_sparsity": 1.0 - spikes["mean"] / neuron_steps if neuron_steps else 1.0,
         "footprint": statics["footprint"], "connection_sparsity": statics["connection_sparsity"],
         "spikes_per_inference": spikes,
-        "input_events_per_inference": _mean(per_chip[PER_INFERENCE["input_events"]])["mean"],
-        "routed_events_per_inference": _mean(per_chip[PER_INFERENCE["routed_events"]])["mean"],
+        "input_events_per_inference": means["input_events"]["mean"],
+        "routed_events_per_inference": means["routed_events"]["mean"],
         "energy_per_inference": {"model_j": _mean(per_chip[ENERGY]) if ENERGY in per_chip else None,
                                  "breakdown": model,
                                  "unavailable": None if spec.power is not None else

@@ -12,7 +12,7 @@ from sim.atomic import OutputError, save_npz
 from sim.netfile import NetworkFileError, load_network, save_network
 from sim.nir import CONVENTIONS, RESETS, NirError, export_nir, import_nir, simulate_network
 
-DISCRETISATION_ERRORS = (NirError, NetworkFileError, OutputError)
+INPUT_ERRORS = (NirError, NetworkFileError, OutputError)  # bad files or choices: a one-line message
 
 
 @click.command("import")
@@ -30,7 +30,7 @@ def import_cmd(model: Path, dt: float, reset: str, convention: str, out: Path) -
     try:
         net = import_nir(model, dt, reset, convention)
         save_network(net, out)
-    except DISCRETISATION_ERRORS as exc:
+    except INPUT_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     layers = ", ".join(f"{x['name']} {x['kind']}[{len(x['bias'])}]" for x in net.meta["nir"]["layers"])
     click.echo(f"{model}: {net.n_in} inputs -> {layers}; {net.n_neurons} spiking neurons, {net.n_out} outputs "
@@ -48,7 +48,7 @@ def export_cmd(net_file: Path, out: Path) -> None:
     """Export a network file (trained here or imported) as a NIR graph."""
     try:
         export_nir(load_network(net_file), out)
-    except DISCRETISATION_ERRORS as exc:
+    except INPUT_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"NIR graph -> {out}")
 
@@ -67,7 +67,7 @@ def simulate_cmd(net_file: Path, inputs_file: Path, convention: str | None, out:
         net = load_network(net_file)
         trace = simulate_network(net, _inputs(inputs_file), convention)
         save_npz(out, {"spikes": trace.spikes, "outputs": trace.outputs})
-    except DISCRETISATION_ERRORS as exc:
+    except INPUT_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{trace.spikes.shape[0]} samples x {trace.spikes.shape[1]} steps: {int(trace.spikes.sum())} spikes "
                f"from {trace.spikes.shape[2]} neurons -> {out}")

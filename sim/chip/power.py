@@ -61,7 +61,6 @@ class PowerModel:
         return {"total_j": static + dynamic, "static_j": static, "dynamic_j": dynamic, "by_event_j": by_event,
                 "supply_v": self.nominal_supply_v if volts is None else float(volts)}
 
-
     def rail_energy(self, counts: Mapping[str, float], seconds: float, cores: int,
                     volts: float | None = None) -> dict[str, float]:
         """`energy` split over the supply rails (RAILS), static power on the core rail."""
