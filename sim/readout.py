@@ -31,12 +31,16 @@ def ridge(features: np.ndarray, targets: np.ndarray, strength: float) -> np.ndar
     return solve_ridge(features.T @ features, features.T @ targets, strength)
 
 
-def spike_moments(net: SpikingNetwork, data: Dataset, backend: Backend | str = "numpy") -> tuple[np.ndarray, np.ndarray]:
+def spike_moments(net: SpikingNetwork, data: Dataset, backend: Backend | str = "numpy",
+                  w_in_neg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(RᵀR, RᵀY) over the steps `data.mask` selects, where R are the network's filtered
-    spikes and Y the targets; simulated in chunks of samples to bound memory."""
+    spikes and Y the targets; simulated in chunks of samples to bound memory. `w_in_neg`:
+    separate input weights for negative inputs (a compiled network's realised float model)."""
     be = get_backend(backend)
     n = net.n_neurons
     probe = lif_params(net.replace(w_out=np.eye(n), meta={}), be)
+    if w_in_neg is not None:
+        probe.w_in_neg = be.xp.asarray(np.asarray(w_in_neg, probe.w_in.dtype)[None])
     per_chunk = max(1, CHUNK_BYTES // (4 * data.inputs.shape[1] * n))
     gram, cross = np.zeros((n, n)), np.zeros((n, data.targets.shape[-1]))
     for lo in range(0, len(data), per_chunk):

@@ -20,11 +20,10 @@ import numpy as np
 from harness.compiler import Mapping, map_network
 from harness.compiler.decoding import RIDGE
 from harness.compiler.weights import MATRICES
-from sim.backend import get_backend
 from sim.chip.spec import ChipSpec
-from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
-from sim.readout import CHUNK_BYTES, ridge
+from sim.readout import solve_ridge, spike_moments
+from sim.tasks.base import Dataset
 
 
 @dataclass
@@ -76,16 +75,8 @@ def realised_network(net: SpikingNetwork, m: Mapping) -> CompiledFloat:
     return CompiledFloat(realised, w_neg, m.chip_id.copy())
 
 
-def refit_readout(model: CompiledFloat, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray,
-                  backend: str = "numpy") -> CompiledFloat:
-    """`model` with its readout re-fitted by ridge on its own nominal spikes (as
+def refit_readout(model: CompiledFloat, data: Dataset, backend: str = "numpy") -> CompiledFloat:
+    """`model` with its readout re-fitted by ridge on its own nominal spikes over `data` (as
     `harness.deploy.refit_readout` re-fits the compiled network's on the nominal chip)."""
-    net, be = model.net, get_backend(backend)
-    probe = lif_params(net.replace(w_out=np.eye(net.n_neurons), meta={}), be)
-    probe.w_in_neg = be.xp.asarray(np.asarray(model.w_in_neg, probe.w_in.dtype)[None])
-    per_chunk = max(1, CHUNK_BYTES // (4 * inputs.shape[1] * net.n_neurons))
-    mask = np.asarray(mask, bool)
-    features = [be.to_numpy(simulate(probe, inputs[lo:lo + per_chunk], be).outputs[0]).astype(np.float64)
-                [mask[lo:lo + per_chunk]] for lo in range(0, len(inputs), per_chunk)]
-    w_out = ridge(np.concatenate(features), np.asarray(targets, np.float64)[mask], RIDGE)
-    return replace(model, net=net.replace(w_out=w_out))
+    gram, cross = spike_moments(model.net, data, backend, w_in_neg=model.w_in_neg)
+    return replace(model, net=model.net.replace(w_out=solve_ridge(gram, cross, RIDGE)))
