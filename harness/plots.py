@@ -220,7 +220,8 @@ def plot_accuracy_vs_energy(verdicts: list[dict[str, Any]], path: Path) -> Path 
                     color=colours[v["network"]], alpha=0.8, markersize=5, elinewidth=0.8)
         xy.append((x, acc["median"]))
     front = sorted(p for p in xy if not any(q[0] <= p[0] and q[1] >= p[1] and q != p for q in xy))
-    ax.plot(*zip(*front), color="k", linestyle=":", linewidth=1, label="Pareto front")
+    ax.plot(*zip(*front), color="k", linestyle=":", linewidth=1, marker="o", markersize=11, fillstyle="none",
+            label="Pareto front")
     for network, colour in colours.items():
         ax.plot([], [], "o", color=colour, label=network)
     for suite in sorted({v["suite"] for v in points}):
