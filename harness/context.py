@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.boards.realise import same_level
 from harness.networks import Deployment, deploy, network_key
 from harness.recorder import RunRecorder
 from harness.results import RunDir
 from harness.run_config import RunConfig
 from harness.stream import MeasurementStream
-from sim.chip.mismatch import MismatchLevel, resolve_cv
+from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import SPEC_VERSION, load_spec
 
 
@@ -100,7 +101,7 @@ class HarnessContext:
             return population, chip_seed, f"{EMULATED_PREFIX}{chip_seed}"
         chip = self.board(spec)
         identity = chip.identity()
-        if not identity.emulated or not _same_level(identity.mismatch, mismatch, spec):
+        if not identity.emulated or not same_level(identity.mismatch, mismatch, spec):
             return None
         return ChipByChip.for_board(chip, identity.chip_seed), identity.chip_seed, identity.chip_id
 
@@ -161,10 +162,3 @@ class HarnessContext:
         if self._instruments is not None:
             self._instruments.close()
             self._instruments = None
-
-
-def _same_level(board_level: str, wanted: MismatchLevel, spec: str) -> bool:
-    try:
-        return resolve_cv(board_level, load_spec(spec)) == resolve_cv(wanted, load_spec(spec))
-    except ValueError:
-        return False

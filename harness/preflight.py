@@ -3,9 +3,10 @@
 `harness.run_config` checks what the configuration's text can tell; `preflight` checks what
 needs a little more, in seconds: each task is built at the run's seed and sizes (a user's
 data set is read), and every suite's class-balanced samples, calibration trials and
-`budget_curve` are drawn from its splits; the backends exist; a board target answers and
-an emulator or simulator target opens; a Dask scheduler accepts a connection. Each failure
-is one `PreflightError` line naming the field or the target, and then nothing has run.
+`budget_curve` are drawn from its splits; the backends exist; every board under test is a
+chip of the run's spec; a board target answers and an emulator or simulator target opens;
+a Dask scheduler accepts a connection. Each failure is one `PreflightError` line naming
+the field or the target, and then nothing has run.
 
 A target or cluster that fails later, at run time, raises `TargetUnreachable` (or
 `harness.cluster.ClusterError`): the session stops at that first failure
@@ -49,6 +50,10 @@ def preflight(config: RunConfig, origin: str = "configuration") -> None:
             check_reachable(config.cluster)
         except ClusterError as exc:
             raise PreflightError(f"{exc}; nothing ran") from None
+    from harness.boards.bench import wrong_spec  # noqa: PLC0415 - the driver stack loads on demand
+    problem = wrong_spec(config.boards, config.specs[0], config.link_timeout or None)
+    if problem:
+        raise PreflightError(problem)
     try:
         open_target(config)
     except TargetUnreachable as exc:

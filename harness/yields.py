@@ -17,7 +17,6 @@ from scipy.stats import beta
 from harness.results import FRACTION, Measurement
 
 CONFIDENCE = 0.95
-RULES = ("lower_bound", "point")
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,6 @@ class YieldEstimate:
             return math.nan
         return 0.0 if k == 0 else float(beta.ppf(1 - CONFIDENCE, k, n - k + 1))
 
-    def judged(self, rule: str) -> float:
-        """The number the yield rule compares with the threshold."""
-        return self.lower_bound if rule == "lower_bound" else self.value
-
     def to_dict(self) -> dict[str, Any]:
         low, high = self.interval
         return {"passed": self.passed, "chips": self.chips, "value": self.value, "ci95": [low, high],
@@ -72,12 +67,6 @@ def fewest_chips(threshold: float) -> int:
     if threshold >= 1:
         raise ValueError("no number of chips shows a yield of 100 % with confidence")
     return math.ceil(math.log(1 - CONFIDENCE) / math.log(threshold))
-
-
-def describe(y: dict[str, Any]) -> str:
-    """'100.0% [94.4–100.0%]' for an estimate's dict."""
-    low, high = y["ci95"]
-    return f"{100 * y['value']:.1f}% [{100 * low:.1f}–{100 * high:.1f}%]"
 
 
 def yield_measurements(y: YieldEstimate, threshold: float | None, rule: str,

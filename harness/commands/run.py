@@ -69,10 +69,6 @@ def run(config_file: Path | None, methods: str | None, chips: int | None, target
             cluster=cluster, boards=list(boards) or None)
     except RunConfigError as exc:
         raise RunError(str(exc)) from None
-    from harness.boards.bench import wrong_spec  # noqa: PLC0415
-    problem = wrong_spec(config.boards, config.specs[0], config.link_timeout or None)
-    if problem:
-        raise RunError(problem)
     if quick:
         config = config.quick()
     out = out or default_out(config_file, config.to_toml())

@@ -8,9 +8,10 @@ yield on class-balanced test samples, puts it next to the suite's reference cond
 through the driver path bit for bit, measures the boards under test meanwhile
 (harness.boards: one worker per board, each placed among the virtual chips), and publishes
 each chip's measurements and the verdict on the session's measurement stream
-(harness.stream), to which the run directory, JUnit and the console subscribe. The verdict is computed in the test's setup (the plugin's `verdict`
-fixture), so a chip, target or instrument that fails is a pytest ERROR; `check` turns the
-verdict into the test's assertions (a FAIL).
+(harness.stream), to which the run directory, JUnit and the console subscribe. The verdict
+is computed in the test's setup (the plugin's `verdict` fixture), so a chip, target or
+instrument that fails is a pytest ERROR; `check` turns the verdict into the test's
+assertions (a FAIL).
 """
 from __future__ import annotations
 
@@ -333,9 +334,9 @@ def _chunk_results(ctx: HarnessContext, chunks: list[list[int]],
 def _evaluate_chips(seeds: Sequence[int], deployment: Deployment, setup: Setup, samples: int, backend: str,
                     budgets: tuple[int, ...], split: str) -> dict[int | str, np.ndarray]:
     """Accuracies of `seeds` per calibration budget and their activity counters per inference
-    (harness.deploy.evaluate_deployments), one call per group of chips sharing a network. Nominal chips without noise are bit-identical (CHIP_SPEC §3),
-    so one stands for all."""
-    def evaluate(compiled: CompiledNetwork, members: Sequence[int]) -> dict[int, np.ndarray]:
+    (harness.deploy.evaluate_deployments), one call per group of chips sharing a network.
+    Nominal chips without noise are bit-identical (CHIP_SPEC §3), so one stands for all."""
+    def evaluate(compiled: CompiledNetwork, members: Sequence[int]) -> dict[int | str, np.ndarray]:
         return evaluate_deployments(compiled, deployment.task, chip_seeds=members, mismatch=setup.mismatch,
                                     backend=backend, noise_amplitude=setup.noise_amplitude, samples=samples,
                                     trials=budgets, calibration_split=split)
