@@ -73,15 +73,15 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1  # the filter is causal: no later step counts
     decoders, choices = [], []
     for chip_spikes in spikes:
-        gram, cross, energy = _trial_moments(decoder.filtered(chip_spikes[:, :steps]), data)
+        gram, cross, energy = trial_moments(decoder.filtered(chip_spikes[:, :steps]), data)
         choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
-        w = _solve(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
+        w = solve_readouts(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))
         choices.append(choice)
     return decoders, choices
 
 
-def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per trial, over its decision steps, the moments of the features [K, steps, n] (the
     first `steps` of the trial, holding every decision step) with an intercept column,
     x = [r, 1]: (Σ xxᵀ [K, n+1, n+1], Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
@@ -97,7 +97,7 @@ def _trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.
     return np.stack(grams), np.stack(crosses), np.array(energies)
 
 
-def _solve(gram: np.ndarray, cross: np.ndarray, strength: float, priors: list[np.ndarray]) -> list[np.ndarray]:
+def solve_readouts(gram: np.ndarray, cross: np.ndarray, strength: float, priors: list[np.ndarray]) -> list[np.ndarray]:
     """Ridge on [r, 1] shrinking w towards each of `priors`, the intercept unpenalised:
     argmin |Xw - Y|² + p·|w - prior|², p = `strength` × the mean diagonal of the features'
     Gram matrix (as sim.readout.solve_ridge); one factorisation serves every prior."""
@@ -131,7 +131,7 @@ def _cross_validated_ridge(gram: np.ndarray, cross: np.ndarray, energy: np.ndarr
     for fold in folds:
         held_gram, held_cross = gram[fold].sum(0), cross[fold].sum(0)
         for strength in STRENGTHS:
-            fits = _solve(total_gram - held_gram, total_cross - held_cross, strength, list(priors.values()))
+            fits = solve_readouts(total_gram - held_gram, total_cross - held_cross, strength, list(priors.values()))
             for towards, w in zip(priors, fits):
                 errors[RidgeChoice(strength, towards)] += float(
                     np.sum(w * (held_gram @ w)) - 2 * np.sum(w * held_cross) + energy[fold].sum())

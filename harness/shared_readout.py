@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from drivers.population import SimulatedPopulation
-from harness.calibration import STRENGTHS, _solve, _trial_moments, noise_seeds
+from harness.calibration import STRENGTHS, noise_seeds, solve_readouts, trial_moments
 from harness.compiler import CompiledNetwork
 from harness.deploy import population_spikes
 from sim.chip.mismatch import MismatchLevel
@@ -40,7 +40,7 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = 16, 
         group = [SEED_BASE + k for k in range(first, min(chips, first + per_run))]
         spikes.extend(population_spikes(compiled, encoded, group, seeds, sampled))
     steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1
-    moments = [_trial_moments(compiled.decoder.filtered(chip[:, :steps]), data) for chip in spikes]
+    moments = [trial_moments(compiled.decoder.filtered(chip[:, :steps]), data) for chip in spikes]
     gram = np.stack([m[0].sum(0) for m in moments])
     cross = np.stack([m[1].sum(0) for m in moments])
     energy = np.array([m[2].sum() for m in moments])
@@ -49,12 +49,12 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = 16, 
     def held_out_error(strength: float) -> float:
         error = 0.0
         for k in range(len(spikes)):
-            w = _solve(gram.sum(0) - gram[k], cross.sum(0) - cross[k], strength, zero)[0]
+            w = solve_readouts(gram.sum(0) - gram[k], cross.sum(0) - cross[k], strength, zero)[0]
             error += float(np.sum(w * (gram[k] @ w)) - 2 * np.sum(w * cross[k]) + energy[k])
         return error
 
     strength = min(STRENGTHS, key=held_out_error)
-    w = _solve(gram.sum(0), cross.sum(0), strength, zero)[0]
+    w = solve_readouts(gram.sum(0), cross.sum(0), strength, zero)[0]
     report = {**compiled.report, "readout_refit": {"split": "train", "samples": len(data), "chip": "shared",
                                                    "sampled_chips": chips, "mismatch": str(mismatch),
                                                    "seed_base": SEED_BASE, "ridge": strength}}
