@@ -36,16 +36,20 @@ class EmulatorChip:
                             capabilities=("state", "noise", "counters"))
 
     def load(self, config: ChipConfig) -> None:
-        if config.spec != self.spec:
-            raise ChipError(f"configuration is for spec {config.spec.name} ({config.spec.spec_version}); "
-                            f"this chip is {self.spec.name} ({self.spec.spec_version})")
-        config.validate()
+        self._check_config(config)
         self._config = config
         self._params = chip_params(config, self.chip_seed, self.mismatch)
         self._weights = config.weight_counts()  # [4, M + N, N]
         spec = self.spec
         per_core = self._weights.sum(axis=0).reshape(spec.n_sources, spec.cores, spec.neurons_per_core).sum(axis=2)
         self._cores_reached = np.count_nonzero(per_core, axis=1)  # [M + N]: cores holding a slot of each source
+
+    def _check_config(self, config: ChipConfig) -> None:
+        """ChipError unless `config` is a valid configuration of this chip's spec."""
+        if config.spec != self.spec:
+            raise ChipError(f"configuration is for spec {config.spec.name} ({config.spec.spec_version}); "
+                            f"this chip is {self.spec.name} ({self.spec.spec_version})")
+        config.validate()
 
     def reset(self) -> None:
         self._config = None
