@@ -1,9 +1,9 @@
 """The in-process emulator: one vc1 chip, written to read like CHIP_SPEC §4.
 
 Clarity over speed: the batched simulator (`sim.chip.batched`) is the fast path and
-must agree with this bit for bit. Every run counts its activity where it happens: spikes as
-neurons fire, input events as counts arrive, synaptic events as the counts the CAM slots
-receive, routed events as the cores each active source reaches (docs/chip-spec.md).
+must agree with this bit for bit. Every run counts its activity (docs/chip-spec.md): spikes
+and input events from the run's rasters; step by step, synaptic events as the counts the CAM
+slots receive and routed events as the cores each active source reaches.
 """
 from __future__ import annotations
 
@@ -36,16 +36,20 @@ class EmulatorChip:
                             capabilities=("state", "noise", "counters"))
 
     def load(self, config: ChipConfig) -> None:
-        if config.spec != self.spec:
-            raise ChipError(f"configuration is for spec {config.spec.name} ({config.spec.spec_version}); "
-                            f"this chip is {self.spec.name} ({self.spec.spec_version})")
-        config.validate()
+        self._check_config(config)
         self._config = config
         self._params = chip_params(config, self.chip_seed, self.mismatch)
         self._weights = config.weight_counts()  # [4, M + N, N]
         spec = self.spec
         per_core = self._weights.sum(axis=0).reshape(spec.n_sources, spec.cores, spec.neurons_per_core).sum(axis=2)
         self._cores_reached = np.count_nonzero(per_core, axis=1)  # [M + N]: cores holding a slot of each source
+
+    def _check_config(self, config: ChipConfig) -> None:
+        """ChipError unless `config` is a valid configuration of this chip's spec."""
+        if config.spec != self.spec:
+            raise ChipError(f"configuration is for spec {config.spec.name} ({config.spec.spec_version}); "
+                            f"this chip is {self.spec.name} ({self.spec.spec_version})")
+        config.validate()
 
     def reset(self) -> None:
         self._config = None
@@ -70,16 +74,15 @@ class EmulatorChip:
         s = np.zeros(n, np.int64)
         steps = x.shape[0]
         spikes = np.zeros((steps, n), bool)
-        counters = dict.fromkeys(("spike_count", "input_events", "synaptic_events", "routed_events"), 0)
+        synaptic = routed = 0
         states = (np.zeros((steps, n), np.int64), np.zeros((steps, 4, n), np.int64),
                   np.zeros((steps, n), np.int64)) if record_state else None
         for t in range(steps):
             src = np.concatenate([x[t], s])
             active = np.flatnonzero(src)
             c = np.einsum("ksn,s->kn", self._weights[:, active, :], src[active])
-            counters["input_events"] += int(x[t].sum())
-            counters["synaptic_events"] += int(c.sum())  # every CAM slot's received count
-            counters["routed_events"] += int(src[active] @ self._cores_reached[active])
+            synaptic += int(c.sum())  # every CAM slot's received count
+            routed += int(src[active] @ self._cores_reached[active])
             isyn = isyn - ((isyn * p.dsyn) >> 16) + c * p.wsyn
             isyn = np.minimum(isyn, ISYN_MAX)
             noise = noise_step(key, t, neuron_ids, amplitude)[0] if amplitude else 0
@@ -93,11 +96,12 @@ class EmulatorChip:
             v = np.where(fired, 0, v)
             refr = np.where(fired, p.t_ref, refr)
             s = fired.astype(np.int64)
-            counters["spike_count"] += int(s.sum())
             spikes[t] = fired
             if states is not None:
                 states[0][t], states[1][t], states[2][t] = v, isyn, refr
-        activity = Activity(**{name: np.array([value], np.int64) for name, value in counters.items()})
+        totals = {"spike_count": spikes.sum(), "input_events": x.sum(), "synaptic_events": synaptic,
+                  "routed_events": routed}
+        activity = Activity(**{name: np.array([value], np.int64) for name, value in totals.items()})
         if states is None:
             return RunResult(spikes, activity=activity)
         return RunResult(spikes, *states, activity=activity)

@@ -27,6 +27,7 @@ class Window:
 
 class SourceMeter(ScpiInstrument):
     kind = "SMU"
+    _armed: int | None = None   # readings of the window armed and not yet fetched
 
     def source_voltage(self, volts: float, current_limit: float, nplc: float = 1.0) -> None:
         """Source `volts` with a current limit, measure current at `nplc` line cycles, output on."""
@@ -52,7 +53,7 @@ class SourceMeter(ScpiInstrument):
 
     def fetch(self) -> Window:
         """Wait for the armed window and read its count and mean current."""
-        armed = getattr(self, "_armed", None)
+        armed = self._armed
         if armed is None:
             raise InstrumentError(f"{self.kind} {self.address}: fetch without an armed window")
         self._armed = None

@@ -49,12 +49,14 @@ def deploy(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, 
                     calibration.check(identity, compiled, task)
                 except CalibrationError as exc:
                     raise CalibrationError(f"{calibration_file}: {exc}") from None
+            test = split_data(task, "test", samples)
             accuracy, run = measure_on_chip(compiled, chip, task, samples=samples,
                                             decoder=calibration.decoder if calibration else None)
             steps = run.spikes.shape[1]
-            measured = [line for line in [monitor_line(compiled.config, chip, run.activity, steps)] if line]
+            monitor = monitor_line(compiled.config, chip, run.activity, steps)
+            measured = [monitor] if monitor else []
             if smu:
-                first = compiled.encoder.encode(split_data(task, "test", samples).inputs[:1])[0]
+                first = compiled.encoder.encode(test.inputs[:1])[0]
                 measured += smu_lines(compiled.config, chip, first, visa_backend, smu, energy_repetitions,
                                       samples=20)
         finally:
@@ -62,12 +64,11 @@ def deploy(source: Path, target: str, chip_seed: int, mismatch: str, spec: str, 
     except (CompileError, ChipError, SpecError, MismatchError, CalibrationError, InstrumentError,
             *TASK_ERRORS) as exc:
         raise click.ClickException(str(exc)) from None
-    n = len(split_data(task, "test", samples))
     readout = (f"readout calibrated on {calibration.trials} {calibration.split} trials" if calibration
                else "compiled readout")
     click.echo(f"{task.name} on {identity.spec_name} chip {identity.chip_id} ({target}, mismatch "
                f"{identity.mismatch}, firmware {identity.firmware}), {readout}: test accuracy {100 * accuracy:.1f}% "
-               f"over {n} samples")
+               f"over {len(test)} samples")
     click.echo(energy_line(compiled.config, run.activity, steps))
     for line in measured:
         click.echo(line)

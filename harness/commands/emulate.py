@@ -63,7 +63,6 @@ def emulate(use_pty: bool, listen: str | None, farm: int | None, spec: str, chip
         raise EmulateError(problem)
     try:
         parsed = parse_defect(defect) if defect is not None else None
-        load_spec(spec)
         resolve_cv(mismatch, load_spec(spec))
         host_port = parse_host_port(listen) if listen else None
     except (DefectError, SpecError, MismatchError, ValueError) as exc:
