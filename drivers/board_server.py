@@ -31,7 +31,7 @@ from drivers.simulated_chip import SimulatedChip
 from drivers.wire import (BUSY_INTERVAL_S, CHUNK_MAX, HEADER, MAX_BURST, REQUESTS, VERSION, BoardInfo, ErrorBody,
                           ErrorCode, Fetch, LoadBegin, Message, MsgType, PowerReading, RunRequest, RunSummary,
                           Stream, StreamRef, decode_message, encode_message, pack_chunk, pack_u32, unpack_chunk)
-from sim.chip.activity import COUNTERS, Activity
+from sim.chip.activity import Activity
 from sim.chip.config import ConfigError
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
@@ -335,7 +335,7 @@ class BoardServer:
         if not job.done.is_set() or job.activity is None:
             raise Refusal(ErrorCode.OUT_OF_ORDER, "MONITOR before the run finished")
         seconds = job.steps * self.spec.dt_ms / 1000.0
-        counts = {name: float(getattr(job.activity, name)[0]) for name in COUNTERS}
+        counts = job.activity.counts(0)
         rails = self.spec.power.rail_energy(counts, seconds, self.spec.cores)
         self._readings += 1
         noise = np.random.default_rng([self.chip_seed, self.boot, self._readings]).normal(0.0, self.power_noise, 2)

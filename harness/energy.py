@@ -163,7 +163,7 @@ def monitor_line(config: ChipConfig, chip: Any, activity: Activity | None, steps
         return None
     reading = chip.read_power()
     measured = sum(reading.rails.values())
-    model = energy_per_inference(config, {name: float(getattr(activity, name)[-1]) for name in COUNTERS}, steps) \
+    model = energy_per_inference(config, activity.counts(-1), steps) \
         if activity is not None else None
     rails = ", ".join(f"{rail} {1e6 * joules:.2f}" for rail, joules in reading.rails.items())
     text = f"board power monitor, last inference: {1e6 * measured:.2f} uJ ({rails})"
@@ -199,7 +199,7 @@ def smu_lines(config: ChipConfig, chip: Any, inputs: np.ndarray, backend: str, a
                                   f"virtual board (harness emulate), or a real lab's VISA backend")
         load = SimulatedLoad(smu, chip, spec) if backend == SIM else None
         measured = measure_energy(smu, inference, samples=samples, repetitions=repetitions, load=load).summary()
-    model = energy_per_inference(config, {name: float(getattr(runs[-1].activity, name)[0]) for name in COUNTERS},
+    model = energy_per_inference(config, runs[-1].activity.counts(0),
                                  len(inputs)) if runs and runs[-1].activity is not None else None
     fmt = lambda s, scale=1e6: f"{scale * s['mean']:.2f} ± {scale * s['stderr']:.2f}"  # noqa: E731
     lines = [f"SMU {address}, {repetitions} repetitions at {spec.power.nominal_supply_v:g} V: idle "

@@ -409,7 +409,7 @@ def _monitor_reading(ctx: HarnessContext, deployment: Deployment, setup: Setup, 
         return None
     rails = chip.read_power().rails
     measured = sum(rails.values())
-    model = energy_per_inference(config, {name: float(getattr(run.activity, name)[-1]) for name in COUNTERS}, steps,
+    model = energy_per_inference(config, run.activity.counts(-1), steps,
                                  None if identity.emulated else _supply_v(setup))
     return {"measured_j": measured, "rails_j": rails, "model_j": model["total_j"] if model else None,
             "model_error": model["total_j"] / measured - 1 if model and measured > 0 else None}

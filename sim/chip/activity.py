@@ -90,5 +90,9 @@ class Activity:
     def subset(self, trials: Any) -> "Activity":
         return Activity(*(np.atleast_1d(getattr(self, name)[trials]) for name in COUNTERS))
 
+    def counts(self, trial: int) -> dict[str, float]:
+        """One trial's counters by name (what the power model charges)."""
+        return {name: float(getattr(self, name)[trial]) for name in COUNTERS}
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
