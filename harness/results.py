@@ -69,6 +69,11 @@ def chip_name(chip_seed: int) -> str:
     return f"chip-{chip_seed}"
 
 
+def accuracy_name(trials: int) -> str:
+    """The measurement of a chip's accuracy read out with a readout calibrated on `trials` trials."""
+    return "accuracy_uncalibrated" if trials == 0 else f"accuracy_calibrated_{trials}"
+
+
 class RunDir:
     """Reading and writing one run directory."""
 

@@ -26,7 +26,7 @@ from drivers.targets import WrongSpecError, open_chip
 from harness.boards.measure import measure_on_board
 from harness.compiler import CompiledNetwork
 from harness.networks import Deployment, compiled_fingerprint
-from harness.results import RunDir
+from harness.results import RunDir, accuracy_name
 from sim.atomic import write_json
 
 BOARD_FOLDER = "boards"
@@ -150,8 +150,8 @@ class BoardBench:
         finally:
             chip.close()
         entry = {"fingerprint": fingerprint, **job.context,
-                 **{_name(k): measured.accuracy(k) for k in measured.correct},
-                 "correct": {_name(k): measured.correct[k].astype(int).tolist() for k in measured.correct}}
+                 **{accuracy_name(k): measured.accuracy(k) for k in measured.correct},
+                 "correct": {accuracy_name(k): measured.correct[k].astype(int).tolist() for k in measured.correct}}
         self._record(network.key, board, key, entry)
         return entry
 
@@ -180,10 +180,6 @@ def _result(future: Future, base: dict[str, Any]) -> dict[str, Any]:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - a board's failure is that board's ERROR; the others go on
         return {"error": f"board {base['chip_id']} at {base['url']}: {type(exc).__name__}: {exc}"}
-
-
-def _name(budget: int) -> str:
-    return "accuracy_uncalibrated" if budget == 0 else f"accuracy_calibrated_{budget}"
 
 
 def _safe(chip_id: str) -> str:
