@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivers.chip import ChipError
+from drivers.chip import PHYSICAL, ChipError
 from drivers.defects import Defect, DefectiveChip
 from drivers.emulator import EmulatorChip
 from drivers.errors import ProtocolError, VersionMismatch
@@ -38,7 +38,6 @@ from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
 ENGINES = {"emulator": EmulatorChip, "simulator": SimulatedChip}
-PHYSICAL = "physical"  # the mismatch an anonymous board reports: it is the chip it is
 DEFAULT_MAX_STEPS = 100_000
 IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
 

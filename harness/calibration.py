@@ -26,10 +26,10 @@ from numpy.linalg import LinAlgError
 from scipy.linalg import cho_factor, cho_solve
 
 from drivers.chip import ChipIdentity
+from harness.boards.realise import same_level
 from harness.compiler import CompiledNetwork
 from harness.compiler.decoding import Decoder
 from sim.atomic import write_json
-from sim.chip.mismatch import MismatchError, resolve_cv
 from sim.tasks.base import Dataset, Task
 
 SPLITS = ("train", "val")
@@ -191,7 +191,7 @@ class Calibration:
                 raise CalibrationError(f"this calibration was made for {what} {made[name]}, not "
                                        f"{getattr(identity, name)} (field 'chip.{name}'); calibrate this chip with "
                                        "`harness calibrate`")
-        if not _same_mismatch(made["mismatch"], identity.mismatch, compiled):
+        if not same_level(made["mismatch"], identity.mismatch, compiled.config.spec):
             raise CalibrationError(f"this calibration was made for chip {made['chip_id']} at mismatch "
                                    f"{made['mismatch']}, not at mismatch {identity.mismatch} (field "
                                    "'chip.mismatch'); calibrate the chip at this mismatch")
@@ -219,16 +219,6 @@ class Calibration:
 def _ids(neurons: np.ndarray) -> str:
     shown = ", ".join(str(n) for n in neurons[:6])
     return f"[{shown}{', ...' if len(neurons) > 6 else ''}] ({len(neurons)})"
-
-
-def _same_mismatch(made: str, now: str, compiled: CompiledNetwork) -> bool:
-    """Whether two mismatch levels are the same chip ('0' and '0.0' are; a physical chip is its own)."""
-    if made == now:
-        return True
-    try:
-        return resolve_cv(made, compiled.config.spec) == resolve_cv(now, compiled.config.spec)
-    except MismatchError:
-        return False
 
 
 class CalibrationFields:
