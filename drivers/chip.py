@@ -59,10 +59,6 @@ class RunResult:
     refr: np.ndarray | None = None     # [T, N] int64
     activity: Activity | None = None   # the run's counters (one trial), where the target counts
 
-    @property
-    def has_state(self) -> bool:
-        return self.v is not None
-
 
 @runtime_checkable
 class Chip(Protocol):
