@@ -17,6 +17,7 @@ import os
 import threading
 import zlib
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
+_T = TypeVar("_T")
 ENGINES = {"emulator": EmulatorChip, "simulator": SimulatedChip}
 DEFAULT_MAX_STEPS = 100_000
 IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
@@ -81,7 +83,7 @@ class _RunJob:
     """One run on a worker thread; once `done` is set, either `summary` and `stream` (the
     result) or `error` (a Refusal: whatever the run raised, MemoryError included) hold."""
 
-    def __init__(self, chip: EmulatorChip, counts, request: RunRequest):
+    def __init__(self, chip: EmulatorChip, counts: np.ndarray, request: RunRequest):
         self.done = threading.Event()
         self.stream = b""
         self.summary: RunSummary | None = None
@@ -91,7 +93,7 @@ class _RunJob:
         self._thread = threading.Thread(target=self._work, args=(chip, counts, request), daemon=True)
         self._thread.start()
 
-    def _work(self, chip: EmulatorChip, counts, request: RunRequest) -> None:
+    def _work(self, chip: EmulatorChip, counts: np.ndarray, request: RunRequest) -> None:
         try:
             result = chip.run(counts, noise_amplitude=request.noise_amplitude, noise_seed=request.noise_seed,
                               record_state=request.record_state)
@@ -276,7 +278,7 @@ class BoardServer:
         raise Refusal(ErrorCode.BAD_MESSAGE, f"unhandled request {kind.name}")
 
     @staticmethod
-    def _need(value, problem: str):
+    def _need(value: _T | None, problem: str) -> _T:
         if value is None:
             raise Refusal(ErrorCode.OUT_OF_ORDER, problem)
         return value
