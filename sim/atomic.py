@@ -22,6 +22,7 @@ import numpy as np
 
 # What reading a corrupt, truncated or foreign `.npy` / `.npz` can raise.
 NPZ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # how a .npz (a zip archive, maybe empty) begins
 
 
 class OutputError(OSError):
@@ -103,10 +104,14 @@ def read_npz(path: Path, error: type[Exception], what: str, unreadable: str) -> 
     if not path.is_file():
         raise error(f"{path}: no such {what} file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic in ZIP_MAGIC:   # anything else np.load would read as a .npy array or a pickle
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
     except NPZ_ERRORS as exc:
         raise error(f"{path}: {unreadable} ({exc})") from None
+    raise error(f"{path}: {unreadable} (not a .npz archive)")
 
 
 def write_text(path: str | Path, text: str) -> Path:

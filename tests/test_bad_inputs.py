@@ -72,6 +72,22 @@ def test_corrupt_input_raster_is_named(tmp_path):
     assert not (tmp_path / "out.npz").exists()
 
 
+@pytest.mark.parametrize("content", [b"junk\n", "npy"], ids=["text", "npy"])
+def test_a_file_that_is_no_npz_archive_is_named(tmp_path, content):
+    """A text file or a single .npy array under a network's name is one line, not NumPy's pickle advice
+    or a TypeError from inside np.load."""
+    path = tmp_path / "net.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    else:
+        path.write_bytes(content)
+    line = fails_cleanly(["compile", str(path), "-o", str(tmp_path / "chip.npz")],
+                         "net.npz: not a saved network: unreadable .npz (not a .npz archive)")
+    assert "pickle" not in line
+    assert not (tmp_path / "chip.npz").exists()
+
+
 def rewrite_meta(path: Path, change) -> None:
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
