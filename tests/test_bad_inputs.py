@@ -88,6 +88,15 @@ def test_a_file_that_is_no_npz_archive_is_named(tmp_path, content):
     assert not (tmp_path / "chip.npz").exists()
 
 
+@pytest.mark.parametrize("shape", [(64,), (1, 1, 5, 64)])
+def test_an_input_raster_of_the_wrong_rank_is_named(tmp_path, shape):
+    ChipConfig.empty(load_spec("dynapse1")).save(tmp_path / "chip.npz")
+    np.save(tmp_path / "inputs.npy", np.zeros(shape, np.uint8))
+    fails_cleanly(["chip", "run", str(tmp_path / "chip.npz"), "--inputs", str(tmp_path / "inputs.npy"),
+                   "-o", str(tmp_path / "out.npz")], f"inputs have shape {shape}")
+    assert not (tmp_path / "out.npz").exists()
+
+
 def rewrite_meta(path: Path, change) -> None:
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}

@@ -93,7 +93,10 @@ def _per_chip(inputs: np.ndarray, chips: int, path: Path) -> np.ndarray:
     """Inputs [chips, T, M]: a shared raster [T, M] repeated, or one per chip as given."""
     if np.ndim(inputs) == 2:
         return np.broadcast_to(inputs, (chips, *np.shape(inputs)))
-    if np.ndim(inputs) == 3 and len(inputs) != chips:
+    if np.ndim(inputs) != 3:
+        raise InputError(f"{path}: inputs have shape {np.shape(inputs)}; expected [steps, channels] shared by "
+                         "every chip or [chips, steps, channels]")
+    if len(inputs) != chips:
         raise InputError(f"{path}: inputs hold {len(inputs)} rasters for {chips} chips")
     return inputs
 
