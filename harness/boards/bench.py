@@ -11,8 +11,6 @@ other boards go on.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from drivers.targets import WrongSpecError, open_chip
 from harness.boards.measure import measure_on_board
 from harness.compiler import CompiledNetwork
 from harness.networks import Deployment, compiled_fingerprint
-from harness.results import RunDir, accuracy_name
+from harness.results import RunDir, accuracy_name, record_fingerprint
 from sim.atomic import write_json
 
 BOARD_FOLDER = "boards"
@@ -191,4 +189,4 @@ def _fingerprint(network: Deployment, job: BoardJob) -> str:
              "noise": job.noise_amplitude, "samples": job.samples, "trials": job.trials,
              "calibration_split": job.calibration_split, "task": [network.task.name, network.task.meta],
              "context": job.context}
-    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return record_fingerprint(facts)
