@@ -52,7 +52,7 @@ def check_writable(path: str | Path, folder: bool = False) -> Path:
 
 def _kind(path: Path) -> str:
     mode = os.stat(path).st_mode
-    kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
              (stat.S_ISSOCK, "a socket"))
     return next((name for test, name in kinds if test(mode)), "a special file")
 
@@ -103,8 +103,7 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
 def read_npz(path: Path, error: type[Exception], what: str, unreadable: str) -> dict[str, np.ndarray]:
     """Every array of the `.npz` at `path` (no pickles); `error` naming the file when there is
     none ("no such {what} file") or it cannot be read ("{unreadable} (why)")."""
-    if not path.is_file():
-        raise error(f"{path}: no such {what} file")
+    _check_is_file(path, error, what)
     try:
         if _magic(path) in ZIP_MAGIC:   # anything else np.load would read as a .npy array or a pickle
             with np.load(path, allow_pickle=False) as data:
@@ -117,8 +116,7 @@ def read_npz(path: Path, error: type[Exception], what: str, unreadable: str) -> 
 def read_inputs(path: Path, error: type[Exception]) -> np.ndarray:
     """The array of a `.npy` file, or the array named 'inputs' of a `.npz` (no pickles); `error`
     naming the file when there is none or it cannot be read."""
-    if not path.is_file():
-        raise error(f"{path}: no such input file")
+    _check_is_file(path, error, "input")
     try:
         if _magic(path) not in (NPY_MAGIC, *ZIP_MAGIC):   # np.load would try it as a pickle
             raise ValueError("neither a .npy array nor a .npz archive")
@@ -132,6 +130,12 @@ def read_inputs(path: Path, error: type[Exception]) -> np.ndarray:
     if inputs is None:
         raise error(f"{path}: no array named 'inputs' (found: {', '.join(names) or 'none'})")
     return inputs
+
+
+def _check_is_file(path: Path, error: type[Exception], what: str) -> None:
+    """`error` unless `path` is a regular file: 'no such {what} file', or what it is instead."""
+    if not path.is_file():
+        raise error(f"{path}: {_kind(path)}, not a regular file" if path.exists() else f"{path}: no such {what} file")
 
 
 def _magic(path: Path) -> bytes:

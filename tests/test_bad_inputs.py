@@ -97,6 +97,15 @@ def test_an_input_raster_of_the_wrong_rank_is_named(tmp_path, shape):
     assert not (tmp_path / "out.npz").exists()
 
 
+def test_a_folder_or_device_given_as_a_file_is_named_not_missing(tmp_path):
+    (tmp_path / "data.npz").mkdir()
+    line = fails_cleanly(["train", "--task", str(tmp_path / "data.npz"), *TINY_TRAIN, "-o", str(tmp_path / "n.npz")],
+                         "data.npz: a directory, not a regular file")
+    assert "no such" not in line
+    line = fails_cleanly(["deploy", os.devnull], f"{os.devnull}: a character device, not a regular file")
+    assert "no such" not in line
+
+
 def rewrite_meta(path: Path, change) -> None:
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
