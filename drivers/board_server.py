@@ -17,10 +17,11 @@ import os
 import threading
 import zlib
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
-from drivers.chip import ChipError
+from drivers.chip import PHYSICAL, ChipError
 from drivers.defects import Defect, DefectiveChip
 from drivers.emulator import EmulatorChip
 from drivers.errors import ProtocolError, VersionMismatch
@@ -37,8 +38,8 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC, ChipSpec, load_spec
 
 FIRMWARE = "virtual-board-1"
+_T = TypeVar("_T")
 ENGINES = {"emulator": EmulatorChip, "simulator": SimulatedChip}
-PHYSICAL = "physical"  # the mismatch an anonymous board reports: it is the chip it is
 DEFAULT_MAX_STEPS = 100_000
 IDEMPOTENT = frozenset({MsgType.LOAD_DATA, MsgType.RUN_DATA, MsgType.FETCH})   # not cached: harmless to repeat
 
@@ -82,7 +83,7 @@ class _RunJob:
     """One run on a worker thread; once `done` is set, either `summary` and `stream` (the
     result) or `error` (a Refusal: whatever the run raised, MemoryError included) hold."""
 
-    def __init__(self, chip: EmulatorChip, counts, request: RunRequest):
+    def __init__(self, chip: EmulatorChip, counts: np.ndarray, request: RunRequest):
         self.done = threading.Event()
         self.stream = b""
         self.summary: RunSummary | None = None
@@ -92,7 +93,7 @@ class _RunJob:
         self._thread = threading.Thread(target=self._work, args=(chip, counts, request), daemon=True)
         self._thread.start()
 
-    def _work(self, chip: EmulatorChip, counts, request: RunRequest) -> None:
+    def _work(self, chip: EmulatorChip, counts: np.ndarray, request: RunRequest) -> None:
         try:
             result = chip.run(counts, noise_amplitude=request.noise_amplitude, noise_seed=request.noise_seed,
                               record_state=request.record_state)
@@ -277,7 +278,7 @@ class BoardServer:
         raise Refusal(ErrorCode.BAD_MESSAGE, f"unhandled request {kind.name}")
 
     @staticmethod
-    def _need(value, problem: str):
+    def _need(value: _T | None, problem: str) -> _T:
         if value is None:
             raise Refusal(ErrorCode.OUT_OF_ORDER, problem)
         return value

@@ -21,12 +21,15 @@ import select
 import socket
 import threading
 import time
+
 import numpy as np
 from serial import rfc2217
 
-from drivers.endpoints import parse_host_port
+from drivers.background import BackgroundLoop
+from drivers.endpoints import TcpEndpoint, parse_host_port
 from drivers.faults import Faults, mangle
 
+ACCEPT_POLL_S = 0.05  # how often the bridge looks for a client (and at its stop flag)
 TICK_S = 0.002         # how often the bridge forwards a piece, at most
 BURST_S = 0.02         # line time a late tick may catch up on
 SEND_STALL_S = 2.0     # give up on telnet answers the client does not read for this long
@@ -82,7 +85,7 @@ class _Direction:
         return min(len(self.held), int(self.credit))
 
 
-class TcpBridge:
+class TcpBridge(BackgroundLoop):
     """A paced, buffered TCP bridge to the board at `board_url`, one client at a time;
     a context manager. `url` is what the host opens."""
 
@@ -96,22 +99,11 @@ class TcpBridge:
         self.rfc2217_baudrate = rfc2217_baudrate
         self.forwarded = [0, 0]           # bytes delivered to the board, to the client
         self._rng = np.random.default_rng(seed)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        port = self._listener.getsockname()[1]
-        self.url = f"{'rfc2217' if rfc2217_baudrate else 'socket'}://127.0.0.1:{port}"
+        self._listener = TcpEndpoint("127.0.0.1", 0)
+        self.url = f"{'rfc2217' if rfc2217_baudrate else 'socket'}://127.0.0.1:{self._listener.port}"
         self._forwarding = threading.Event()
         self._forwarding.set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> "TcpBridge":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
+        super().__init__()
 
     def stall(self) -> None:
         """Stop forwarding in both directions; the connections stay open."""
@@ -121,11 +113,11 @@ class TcpBridge:
         self._forwarding.set()
 
     # ---- internals ----------------------------------------------------------------------
-    def _serve(self) -> None:
+    def _run(self) -> None:
         while not self._stop.is_set():
-            if not select.select([self._listener], [], [], 0.05)[0]:
+            client = self._listener.accept_socket(ACCEPT_POLL_S)
+            if client is None:
                 continue
-            client, _ = self._listener.accept()
             try:
                 board = socket.create_connection(self.board, timeout=5)
             except OSError:
@@ -138,6 +130,9 @@ class TcpBridge:
             finally:
                 client.close()
                 board.close()
+
+    def _close(self) -> None:
+        self._listener.close()
 
     def _small_buffers(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer)

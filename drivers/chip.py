@@ -24,6 +24,7 @@ class NotLoadedError(ChipError):
 
 
 EMULATED_PREFIX = "seed:"  # chip_id of an emulated chip: "seed:<chip_seed>"
+PHYSICAL = "physical"      # the mismatch a physical (or anonymous) board reports: it is the chip it is
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ChipIdentity:
     spec_name: str
     chip_id: str            # "seed:<chip_seed>" for emulated chips, the serial number for boards
     firmware: str
-    mismatch: str = "spec"  # mismatch level the chip realises ("spec", "0.1", ... or "physical")
+    mismatch: str = "spec"  # mismatch level the chip realises ("spec", "0.1", ... or PHYSICAL)
     capabilities: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -57,10 +58,6 @@ class RunResult:
     isyn: np.ndarray | None = None     # [T, 4, N] int64
     refr: np.ndarray | None = None     # [T, N] int64
     activity: Activity | None = None   # the run's counters (one trial), where the target counts
-
-    @property
-    def has_state(self) -> bool:
-        return self.v is not None
 
 
 @runtime_checkable

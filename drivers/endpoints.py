@@ -121,10 +121,14 @@ class TcpEndpoint:
         self.url = f"socket://{self.host}:{self.port}"
 
     def accept(self, timeout: float) -> ByteStream | None:
+        conn = self.accept_socket(timeout)
+        return None if conn is None else _SocketStream(conn)
+
+    def accept_socket(self, timeout: float) -> socket.socket | None:
+        """The next client's connection as a plain socket (None when none came within `timeout`)."""
         if not select.select([self._sock], [], [], timeout)[0]:
             return None
-        conn, _ = self._sock.accept()
-        return _SocketStream(conn)
+        return self._sock.accept()[0]
 
     def close(self) -> None:
         self._sock.close()

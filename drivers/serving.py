@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Callable
 
+from drivers.background import BackgroundLoop
 from drivers.board_server import BoardServer
 from drivers.endpoints import ByteStream, Endpoint
 from drivers.framing import FrameDecoder, encode_frame
@@ -80,20 +81,16 @@ def _refuse(server: BoardServer, stream: ByteStream) -> None:
         stream.close()
 
 
-class BackgroundServer:
+class BackgroundServer(BackgroundLoop):
     """`serve` on a daemon thread, as a context manager (tests, benchmarks)."""
 
     def __init__(self, server: BoardServer, endpoint: Endpoint, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S):
         self.server, self.endpoint, self.url = server, endpoint, endpoint.url
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=serve, args=(server, endpoint, self._stop),
-                                        kwargs={"idle_timeout": idle_timeout}, daemon=True)
+        self.idle_timeout = idle_timeout
+        super().__init__()
 
-    def __enter__(self) -> "BackgroundServer":
-        self._thread.start()
-        return self
+    def _run(self) -> None:
+        serve(self.server, self.endpoint, self._stop, idle_timeout=self.idle_timeout)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def _close(self) -> None:
         self.endpoint.close()

@@ -12,6 +12,7 @@ from typing import Callable
 
 from harness.boards.verdicts import unit_line
 from harness.outcomes import INFO
+from harness.percent import percent
 from harness.results import FRACTION, Measurement
 from harness.stream import ConditionMeasured, Event, TestFinished
 
@@ -57,7 +58,7 @@ def finished_line(test: TestFinished, verdict: ConditionMeasured | None) -> str:
 
 def _value(m: Measurement, value: float | None = None) -> str:
     value = m.value if value is None else value
-    return f"{100 * value:.1f}%" if m.units == FRACTION else f"{value:g}"
+    return percent(value) if m.units == FRACTION else f"{value:g}"
 
 
 def _interval(m: Measurement, by_name: dict[str, Measurement]) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 from sim.chip.activity import COUNTERS, Activity
 from sim.chip.config import EMPTY, ChipConfig
 from sim.chip.spec import DAC_COARSE_MAX, DAC_FINE_MAX, SYNAPSE_TYPES, T_REF_RANGE
+from sim.stats import mean_and_stderr
 
 ENERGY = "energy_per_inference"  # a chip measurement, J
 # counter -> the chip measurement of its mean per inference
@@ -103,9 +104,7 @@ def workload_metrics(config: ChipConfig, per_chip: Mapping[str, Sequence[float]]
 
 def _mean(values: Sequence[float]) -> dict[str, float]:
     """Mean and its standard error over chips (0 for one chip)."""
-    values = np.asarray(values, np.float64)
-    stderr = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
-    return {"mean": float(values.mean()), "stderr": stderr}
+    return mean_and_stderr(values, one_value_stderr=0.0)
 
 
 def energy_table(tests: Sequence[dict[str, Any]]) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.boards.report import boards_section
 from harness.energy import energy_table
+from harness.percent import percent, percent_with_range
 from harness.plots import numeric, plot_all
 from harness.results import RunDir
 from harness.suites.catalog import SUITES
@@ -28,10 +29,6 @@ def render(run: RunDir, summary: dict[str, Any]) -> Path:
                       *boards_section(measured, summary.get("boards") or []), *_populations(measured),
                       *_comparison(measured), *energy_table(measured), *_plots(run, plots), *_reproduce(run)])
     return write_text(run.report_path, text)
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 def _points(value: float) -> str:
@@ -58,7 +55,7 @@ def _header(run: RunDir, summary: dict[str, Any]) -> list[str]:
         f"- tests: {totals['tests']} ({totals['pass']} passed, of which {totals['characterised']} characterised "
         f"without a limit; {totals['fail']} failed; {totals['error']} errors; {totals['skip']} skipped)",
         "- accuracy is measured on class-balanced test samples; chance level (a constant answer) is "
-        + (", ".join(_pct(c) for c in chance) if chance else "n/a"),
+        + (", ".join(percent(c) for c in chance) if chance else "n/a"),
         f"- packages: {packages}", "",
     ]
 
@@ -99,7 +96,7 @@ def _networks(run: RunDir) -> list[str]:
         accuracy = metrics.get("test_accuracy")
         fan = report.get("fan_in", {})
         rows.append(f"| {key} | {net.get('neurons')} | "
-                    f"{_pct(accuracy) if accuracy is not None else 'n/a'} | "
+                    f"{percent(accuracy) if accuracy is not None else 'n/a'} | "
                     f"{fan.get('median', 'n/a')} / {fan.get('limit', 'n/a')} |")
     if not rows:
         return []
@@ -131,16 +128,15 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
         acc, ref, driver = v["accuracy"], v["reference"], v["driver"]
         checked = f"{driver['bit_errors']} of {sum(c['bits'] for c in driver['chips'])}" if driver["chips"] \
             else f"not checked ({driver['skipped']})"
-        both = [f"{_pct(d['yield'])}{_ci(d.get('yield_ci95'))}, {_pct(d['accuracy']['median'])}" for d in
+        both = [f"{percent_with_range(d['yield'], d.get('yield_ci95'))}, {percent(d['accuracy']['median'])}" for d in
                 (v["deployments"]["uncalibrated"], v["deployments"]["calibrated"])]
-        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_pct(v['yield']['value'])}"
-                     f"{_ci(v['yield'].get('ci95'))} | {_limit(v['yield'])} | {_points(ref['delta_yield'])} "
-                     f"(ref. {ref['condition']}: {_pct(ref['yield'])}) | {_pct(acc['median'])} "
-                     f"[{_pct(acc['q25'])}–{_pct(acc['q75'])}] | {both[0]} | {both[1]} | {checked} | "
-                     f"**{_outcome(v)}** |")
+        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | "
+                     f"{percent_with_range(v['yield']['value'], v['yield'].get('ci95'))} | {_limit(v['yield'])} | "
+                     f"{_points(ref['delta_yield'])} (ref. {ref['condition']}: {percent(ref['yield'])}) | "
+                     f"{_median_iqr(acc)} | {both[0]} | {both[1]} | {checked} | **{_outcome(v)}** |")
         if v["outcome"] == "fail" and low is not None and ref["yield"] < low:
             notes.append(f"- {v['suite']} {v['condition']} ({v['network']}): the reference {ref['condition']} "
-                         f"already has yield {_pct(ref['yield'])} < {_pct(low)} on the same chips, so this failure "
+                         f"already has yield {percent(ref['yield'])} < {percent(low)} on the same chips, so this failure "
                          "comes from the chip population, not from the perturbation under test.")
     return [*lines, "", *notes, *([""] if notes else []), *_budget(tests)]
 
@@ -150,8 +146,9 @@ RULE_TEXT = {"lower_bound": "PASS when the one-sided 95% lower confidence bound 
              "point": "PASS when the observed yield meets the threshold."}
 
 
-def _ci(interval: list[float] | None) -> str:
-    return f" [{_pct(interval[0])}–{_pct(interval[1])}]" if interval else ""
+def _median_iqr(accuracy: dict[str, float]) -> str:
+    """'median [q25–q75]' of an accuracy distribution over chips."""
+    return percent_with_range(accuracy["median"], (accuracy["q25"], accuracy["q75"]))
 
 
 def _limit(y: dict[str, Any]) -> str:
@@ -160,8 +157,8 @@ def _limit(y: dict[str, Any]) -> str:
     if low is None:
         return "—"
     if y.get("rule") == "lower_bound":
-        return f"lower bound {_pct(y['lower_bound95'])} >= {_pct(low)}"
-    return f">= {_pct(low)}"
+        return f"lower bound {percent(y['lower_bound95'])} >= {percent(low)}"
+    return f">= {percent(low)}"
 
 
 def _outcome(test: dict[str, Any]) -> str:
@@ -188,7 +185,7 @@ def _budget(tests: list[dict[str, Any]]) -> list[str]:
              "| network | population | " + " | ".join(f"{k} trials" for k in budgets) + " |",
              "|---|---|" + "---|" * len(budgets)]
     for network, ref in sorted(curves.items()):
-        cells = [f"{_pct(c['yield'])} ({_pct(c['accuracy']['median'])})" if c else "—"
+        cells = [f"{percent(c['yield'])} ({percent(c['accuracy']['median'])})" if c else "—"
                  for c in (ref["budget_curve"].get(str(k)) for k in budgets)]
         lines.append(f"| {network} | {ref['condition']} | " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -207,7 +204,7 @@ def _populations(tests: list[dict[str, Any]]) -> list[str]:
         population = v["population"]
         mismatch = "swept" if SUITES[suite].perturbs_population else population["mismatch"]
         lines.append(f"| {suite} | {network} | {population['chips']} | {population['chip_seeds']} | {mismatch} | "
-                     f"{v['samples']} (class-balanced; chance {_pct(v['chance'])}) |")
+                     f"{v['samples']} (class-balanced; chance {percent(v['chance'])}) |")
     return [*lines, ""]
 
 
@@ -227,8 +224,7 @@ def _comparison(tests: list[dict[str, Any]]) -> list[str]:
         cells = []
         for network in networks:
             v = columns[column].get(network)
-            cells.append("—" if v is None else f"{_pct(v['accuracy']['median'])} [{_pct(v['accuracy']['q25'])}–"
-                         f"{_pct(v['accuracy']['q75'])}] ({_pct(v['yield']['value'])})")
+            cells.append("—" if v is None else f"{_median_iqr(v['accuracy'])} ({percent(v['yield']['value'])})")
         lines.append(f"| {SUITES[column[0]].title} {column[1]} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 

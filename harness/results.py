@@ -17,6 +17,7 @@ is reused, never recomputed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -67,6 +68,16 @@ class Measurement:
 
 def chip_name(chip_seed: int) -> str:
     return f"chip-{chip_seed}"
+
+
+def record_fingerprint(facts: dict[str, Any]) -> str:
+    """A digest of what a record depends on: a record whose fingerprint matches is reused."""
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def accuracy_name(trials: int) -> str:
+    """The measurement of a chip's accuracy read out with a readout calibrated on `trials` trials."""
+    return "accuracy_uncalibrated" if trials == 0 else f"accuracy_calibrated_{trials}"
 
 
 class RunDir:

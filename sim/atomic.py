@@ -4,7 +4,8 @@ A reader never sees a half-written file, and an interrupted write leaves no debr
 Written files get the usual mode, 0o666 less the umask. `check_writable` tells a command,
 before it does any work, whether its output path can be written; `write_atomic` raises
 `OutputError` (one line naming the path and the reason) when it cannot.
-`read_npz` is the matching reader, whose errors name the file.
+`read_npz` is the matching reader, and `read_inputs` reads an input array (.npy, or a .npz's
+'inputs'); their errors name the file.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import numpy as np
 
 # What reading a corrupt, truncated or foreign `.npy` / `.npz` can raise.
 NPZ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # how a .npz (a zip archive, maybe empty) begins
+NPY_MAGIC = b"\x93NUM"                          # how a .npy array begins
 
 
 class OutputError(OSError):
@@ -49,7 +52,7 @@ def check_writable(path: str | Path, folder: bool = False) -> Path:
 
 def _kind(path: Path) -> str:
     mode = os.stat(path).st_mode
-    kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
              (stat.S_ISSOCK, "a socket"))
     return next((name for test, name in kinds if test(mode)), "a special file")
 
@@ -100,13 +103,45 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
 def read_npz(path: Path, error: type[Exception], what: str, unreadable: str) -> dict[str, np.ndarray]:
     """Every array of the `.npz` at `path` (no pickles); `error` naming the file when there is
     none ("no such {what} file") or it cannot be read ("{unreadable} (why)")."""
-    if not path.is_file():
-        raise error(f"{path}: no such {what} file")
+    _check_is_file(path, error, what)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        if _magic(path) in ZIP_MAGIC:   # anything else np.load would read as a .npy array or a pickle
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
     except NPZ_ERRORS as exc:
         raise error(f"{path}: {unreadable} ({exc})") from None
+    raise error(f"{path}: {unreadable} (not a .npz archive)")
+
+
+def read_inputs(path: Path, error: type[Exception]) -> np.ndarray:
+    """The array of a `.npy` file, or the array named 'inputs' of a `.npz` (no pickles); `error`
+    naming the file when there is none or it cannot be read."""
+    _check_is_file(path, error, "input")
+    try:
+        if _magic(path) not in (NPY_MAGIC, *ZIP_MAGIC):   # np.load would try it as a pickle
+            raise ValueError("neither a .npy array nor a .npz archive")
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            return data
+        with data:
+            names, inputs = data.files, data["inputs"] if "inputs" in data.files else None
+    except NPZ_ERRORS as exc:
+        raise error(f"{path}: not a readable .npy/.npz file ({exc})") from None
+    if inputs is None:
+        raise error(f"{path}: no array named 'inputs' (found: {', '.join(names) or 'none'})")
+    return inputs
+
+
+def _check_is_file(path: Path, error: type[Exception], what: str) -> None:
+    """`error` unless `path` is a regular file: 'no such {what} file', or what it is instead."""
+    if not path.is_file():
+        raise error(f"{path}: {_kind(path)}, not a regular file" if path.exists() else f"{path}: no such {what} file")
+
+
+def _magic(path: Path) -> bytes:
+    """The first four bytes of the file at `path`, by which NumPy tells its formats apart."""
+    with open(path, "rb") as f:
+        return f.read(4)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -88,7 +88,7 @@ def forward(params: dict[str, Any], tau: Any, inputs: Any, xp: Any = np) -> tupl
     return xs, xp.matmul(xs, params["w_out"])
 
 
-def masked_mse(outputs: Any, data_targets: Any, mask: Any, xp: Any = np) -> tuple[float, Any]:
+def masked_mse(outputs: Any, data_targets: Any, mask: Any) -> tuple[float, Any]:
     """Mean squared error over masked steps and outputs; also dL/d outputs."""
     m = mask[..., None].astype(outputs.dtype)
     denom = max(float(m.sum()) * outputs.shape[-1], 1.0)
@@ -100,7 +100,7 @@ def loss_and_grads(params: dict[str, Any], tau: Any, inputs: Any, targets: Any, 
                    xp: Any = np) -> tuple[float, dict[str, Any]]:
     """Masked-MSE loss and its exact gradient by backpropagation through time (time-major inside)."""
     xs, h = _trajectory(params, tau, inputs, xp)
-    loss, d_y = masked_mse(xp.matmul(xs, params["w_out"]), targets.transpose(1, 0, 2), mask.T, xp)
+    loss, d_y = masked_mse(xp.matmul(xs, params["w_out"]), targets.transpose(1, 0, 2), mask.T)
     alpha = DT_MS / tau
     keep = 1.0 - alpha
     n_steps, n_samples, _ = xs.shape

@@ -72,6 +72,40 @@ def test_corrupt_input_raster_is_named(tmp_path):
     assert not (tmp_path / "out.npz").exists()
 
 
+@pytest.mark.parametrize("content", [b"junk\n", "npy"], ids=["text", "npy"])
+def test_a_file_that_is_no_npz_archive_is_named(tmp_path, content):
+    """A text file or a single .npy array under a network's name is one line, not NumPy's pickle advice
+    or a TypeError from inside np.load."""
+    path = tmp_path / "net.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    else:
+        path.write_bytes(content)
+    line = fails_cleanly(["compile", str(path), "-o", str(tmp_path / "chip.npz")],
+                         "net.npz: not a saved network: unreadable .npz (not a .npz archive)")
+    assert "pickle" not in line
+    assert not (tmp_path / "chip.npz").exists()
+
+
+@pytest.mark.parametrize("shape", [(64,), (1, 1, 5, 64)])
+def test_an_input_raster_of_the_wrong_rank_is_named(tmp_path, shape):
+    ChipConfig.empty(load_spec("dynapse1")).save(tmp_path / "chip.npz")
+    np.save(tmp_path / "inputs.npy", np.zeros(shape, np.uint8))
+    fails_cleanly(["chip", "run", str(tmp_path / "chip.npz"), "--inputs", str(tmp_path / "inputs.npy"),
+                   "-o", str(tmp_path / "out.npz")], f"inputs have shape {shape}")
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_a_folder_or_device_given_as_a_file_is_named_not_missing(tmp_path):
+    (tmp_path / "data.npz").mkdir()
+    line = fails_cleanly(["train", "--task", str(tmp_path / "data.npz"), *TINY_TRAIN, "-o", str(tmp_path / "n.npz")],
+                         "data.npz: a directory, not a regular file")
+    assert "no such" not in line
+    line = fails_cleanly(["deploy", os.devnull], f"{os.devnull}: a character device, not a regular file")
+    assert "no such" not in line
+
+
 def rewrite_meta(path: Path, change) -> None:
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}

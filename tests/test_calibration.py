@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from drivers.emulator import EmulatorChip
 from drivers.population import SimulatedPopulation
 from drivers.targets import open_chip
-from harness.calibration import (NOISE_SEED_BASE, Calibration, CalibrationError, calibration_data,
-                                 fit_readouts)
+from harness.calibration import NOISE_SEED_BASE, CalibrationError, calibration_data, fit_readouts
+from harness.calibration_file import Calibration
 from harness.cli import main
 from harness.compiler import compile_network
 from harness.compiler.decoding import Decoder

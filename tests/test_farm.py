@@ -2,7 +2,6 @@
 physical chips, emulated defects, and the command's one-line errors."""
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest

@@ -7,13 +7,14 @@ real-time chip). Means over repetitions with their standard errors.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from functools import partial
+from typing import Callable, Protocol
 
 import numpy as np
 
 from drivers.instruments.smu import SourceMeter
+from sim.stats import mean_and_stderr
 
 
 class Load(Protocol):
@@ -34,19 +35,15 @@ class EnergyMeasurement:
     idle_a: tuple[float, ...]
     active_a: tuple[float, ...]
 
-    def _stat(self, values: Sequence[float]) -> dict[str, float]:
-        values = np.asarray(values, np.float64)
-        stderr = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else float("nan")
-        return {"mean": float(values.mean()), "stderr": stderr}
-
     def summary(self) -> dict[str, dict[str, float]]:
         """idle/active/dynamic power (W) and total/dynamic energy per inference (J): mean, stderr."""
         idle = np.array(self.idle_a) * self.volts
         active = np.array(self.active_a) * self.volts
         dynamic = active - idle
-        return {"idle_power_w": self._stat(idle), "active_power_w": self._stat(active),
-                "dynamic_power_w": self._stat(dynamic), "energy_per_inference_j": self._stat(active * self.seconds),
-                "dynamic_energy_per_inference_j": self._stat(dynamic * self.seconds)}
+        stat = partial(mean_and_stderr, one_value_stderr=float("nan"))
+        return {"idle_power_w": stat(idle), "active_power_w": stat(active), "dynamic_power_w": stat(dynamic),
+                "energy_per_inference_j": stat(active * self.seconds),
+                "dynamic_energy_per_inference_j": stat(dynamic * self.seconds)}
 
 
 def measure_energy(smu: SourceMeter, run_inference: Callable[[], float], *, samples: int, repetitions: int,

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyvisa
 
 DEFAULT_TIMEOUT_S = 2.0
+
+_Instrument = TypeVar("_Instrument", bound="ScpiInstrument")
 
 
 class InstrumentError(RuntimeError):
@@ -40,7 +42,8 @@ class ScpiInstrument:
         self.address = resource.resource_name
 
     @classmethod
-    def open(cls, manager: pyvisa.ResourceManager, address: str, *, timeout: float = DEFAULT_TIMEOUT_S):
+    def open(cls: type[_Instrument], manager: pyvisa.ResourceManager, address: str, *,
+             timeout: float = DEFAULT_TIMEOUT_S) -> _Instrument:
         try:
             resource = manager.open_resource(address, read_termination="\n", write_termination="\n",
                                              timeout=int(timeout * 1000))
@@ -81,7 +84,7 @@ class ScpiInstrument:
     def close(self) -> None:
         self.resource.close()
 
-    def __enter__(self):
+    def __enter__(self: _Instrument) -> _Instrument:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from drivers.instruments.scpi import InstrumentError, Reading, ScpiInstrument
 
 BUFFER = '"defbuffer1"'
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class SourceMeter(ScpiInstrument):
     def set_output(self, on: bool) -> None:
         self.command(f":OUTP {int(on)}")
 
-    def _buffered(self, operation, command: str):
+    def _buffered(self, operation: Callable[[], _T], command: str) -> _T:
         """`operation`, its InstrumentError restated as this SMU lacking buffered sampling."""
         try:
             return operation()

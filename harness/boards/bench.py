@@ -11,8 +11,6 @@ other boards go on.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from drivers.targets import WrongSpecError, open_chip
 from harness.boards.measure import measure_on_board
 from harness.compiler import CompiledNetwork
 from harness.networks import Deployment, compiled_fingerprint
-from harness.results import RunDir
+from harness.results import RunDir, accuracy_name, record_fingerprint
 from sim.atomic import write_json
 
 BOARD_FOLDER = "boards"
@@ -150,8 +148,8 @@ class BoardBench:
         finally:
             chip.close()
         entry = {"fingerprint": fingerprint, **job.context,
-                 **{_name(k): measured.accuracy(k) for k in measured.correct},
-                 "correct": {_name(k): measured.correct[k].astype(int).tolist() for k in measured.correct}}
+                 **{accuracy_name(k): measured.accuracy(k) for k in measured.correct},
+                 "correct": {accuracy_name(k): measured.correct[k].astype(int).tolist() for k in measured.correct}}
         self._record(network.key, board, key, entry)
         return entry
 
@@ -182,10 +180,6 @@ def _result(future: Future, base: dict[str, Any]) -> dict[str, Any]:
         return {"error": f"board {base['chip_id']} at {base['url']}: {type(exc).__name__}: {exc}"}
 
 
-def _name(budget: int) -> str:
-    return "accuracy_uncalibrated" if budget == 0 else f"accuracy_calibrated_{budget}"
-
-
 def _safe(chip_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", chip_id)
 
@@ -195,4 +189,4 @@ def _fingerprint(network: Deployment, job: BoardJob) -> str:
              "noise": job.noise_amplitude, "samples": job.samples, "trials": job.trials,
              "calibration_split": job.calibration_split, "task": [network.task.name, network.task.meta],
              "context": job.context}
-    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return record_fingerprint(facts)

@@ -9,12 +9,13 @@ only when real instruments drive its supply (never on simulated instruments).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from drivers.chip import PHYSICAL
 from sim.chip.mismatch import MismatchLevel, resolve_cv
-from sim.chip.spec import load_spec
+from sim.chip.spec import ChipSpec, load_spec
 
-PHYSICAL = "physical"
 VIRTUAL_ONLY = "virtual chips only"
 
 
@@ -23,7 +24,11 @@ def board_level(identity_mismatch: str) -> MismatchLevel:
     return "spec" if identity_mismatch == PHYSICAL else identity_mismatch
 
 
-def same_level(a: MismatchLevel, b: MismatchLevel, spec: str) -> bool:
+def same_level(a: MismatchLevel, b: MismatchLevel, spec: str | Path | ChipSpec) -> bool:
+    """Whether two mismatch levels make the same chips on `spec` ('0' and '0.0' do; a level
+    that does not resolve, such as PHYSICAL, is only itself)."""
+    if a == b:
+        return True
     try:
         chip_spec = load_spec(spec)
         return resolve_cv(a, chip_spec) == resolve_cv(b, chip_spec)

@@ -4,14 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.boards.model import ALPHA, BAND
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
-def _ci(y: dict[str, Any]) -> str:
-    return f"{_pct(y['value'])} [{_pct(y['ci95'][0])}–{_pct(y['ci95'][1])}]"
+from harness.percent import percent, percent_range, percent_with_range
 
 
 def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
@@ -48,9 +41,9 @@ def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> l
             lines.append(f"{place} — | — | — | — | — | — | **ERROR** {_cell(r['error'])} |")
         else:
             calibrated = next((v for k, v in r.items() if k.startswith("accuracy_calibrated_")), None)
-            lines.append(f"{place} {_pct(r['accuracy_uncalibrated'])} | "
-                         f"{'—' if calibrated is None else _pct(calibrated)} | {_pct(r['accuracy'])} | "
-                         f"{r['percentile']:.0f} | {_pct(r['band'][0])}–{_pct(r['band'][1])} | "
+            lines.append(f"{place} {percent(r['accuracy_uncalibrated'])} | "
+                         f"{'—' if calibrated is None else percent(calibrated)} | {percent(r['accuracy'])} | "
+                         f"{r['percentile']:.0f} | {percent_range(*r['band'])} | "
                          f"{'yes' if r['inside_band'] else '**no**'} | "
                          f"{'characterised' if r['outcome'] == 'info' else r['outcome'].upper()} |")
     lines += ["", "### The model against the boards", "",
@@ -70,9 +63,14 @@ def boards_section(tests: list[dict[str, Any]], rows: list[dict[str, Any]]) -> l
         verdict = "— (fewer than 3 boards)" if model is None else \
             f"{'consistent' if model['outcome'] == 'pass' else '**does not predict these boards**'} " \
             f"(at most {model['allowed_outside']} may fall outside)"
-        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_ci(v['yield'])} | "
-                     f"{_ci(boards['yield'])} | {outside} of {measured} | {verdict} |")
+        lines.append(f"| {v['suite']} | {v['network']} | {v['condition']} | {_yield(v['yield'])} | "
+                     f"{_yield(boards['yield'])} | {outside} of {measured} | {verdict} |")
     return [*lines, ""]
+
+
+def _yield(y: dict[str, Any]) -> str:
+    """A yield with its exact 95% interval."""
+    return percent_with_range(y["value"], y["ci95"])
 
 
 def _cell(text: str) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from harness.boards.model import (ALPHA, BAND, MIN_BOARDS, allowed_outside, consistency_p_value, percentile,
                                   prediction_band)
+from harness.percent import percent, percent_with_range
 from harness.results import FRACTION, Measurement
 from harness.yields import estimate
 
@@ -137,8 +138,8 @@ def unit_line(label: str, place: str, unit: str, boards: dict[str, Any] | None, 
             return f"{label:5} {place} model vs boards" + (f": {message}" if message else "")
         board_yield = boards["yield"]
         return (f"{label:5} {place} model vs boards: {model['outside']} of {model['boards']} boards outside the "
-                f"prediction band (at most {model['allowed_outside']}); board yield {_pct(board_yield['value'])} "
-                f"[{_pct(board_yield['ci95'][0])}–{_pct(board_yield['ci95'][1])}]"
+                f"prediction band (at most {model['allowed_outside']}); board yield "
+                f"{percent_with_range(board_yield['value'], board_yield['ci95'])}"
                 + (f"\n{'':6}{message}" if label == "FAIL" and message else ""))
     entry = next((e for e in (boards or {}).get("entries", []) if e["chip_id"] == unit), None)
     if entry is None or "accuracy" not in entry or label in ("ERROR", "SKIP"):
@@ -146,14 +147,10 @@ def unit_line(label: str, place: str, unit: str, boards: dict[str, Any] | None, 
     characterised = entry["outcome"] == "info"
     label = "----" if characterised and label == "PASS" else label
     names = sorted((n for n in entry if n.startswith("accuracy_")), key=lambda n: n != "accuracy_uncalibrated")
-    deployments = ", ".join(f"{_deployment_name(name)} {_pct(entry[name])}" for name in names)
-    return (f"{label:5} {place} board {unit}: accuracy {_pct(entry['accuracy'])}; {deployments}; percentile "
+    deployments = ", ".join(f"{_deployment_name(name)} {percent(entry[name])}" for name in names)
+    return (f"{label:5} {place} board {unit}: accuracy {percent(entry['accuracy'])}; {deployments}; percentile "
             f"{entry['percentile']:.0f}, {'inside' if entry['inside_band'] else 'OUTSIDE'} the prediction band"
             + (" (characterised)" if characterised else ""))
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 def _deployment_name(measurement: str) -> str:

@@ -8,7 +8,8 @@ import click
 
 from drivers.chip import ChipError
 from drivers.targets import open_chip
-from harness.calibration import SPLITS, Calibration, CalibrationError
+from harness.calibration import SPLITS, CalibrationError
+from harness.calibration_file import Calibration
 from harness.commands.outputs import outputs_apart, writable
 from harness.commands.targeting import load_compiled, target_options
 from harness.compiler import CompileError

@@ -8,7 +8,7 @@ import numpy as np
 
 from drivers.population import SimulatedPopulation
 from harness.commands.outputs import outputs_apart, writable
-from sim.atomic import NPZ_ERRORS, OutputError, save_npz
+from sim.atomic import OutputError, read_inputs, save_npz
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.chip.config import ChipConfig, ConfigError
 from sim.chip.inputs import InputError
@@ -72,7 +72,7 @@ def run_config(config_file: Path, inputs_file: Path, chips: int, first_seed: int
     try:
         config = ChipConfig.load(config_file)
         resolve_cv(mismatch, config.spec)
-        inputs = _per_chip(_read_inputs(inputs_file), chips, inputs_file)
+        inputs = _per_chip(read_inputs(inputs_file, InputError), chips, inputs_file)
         result = SimulatedPopulation(mismatch, backend).run(config, inputs, seeds, [noise_seed] * chips,
                                                             noise_amplitude=noise_amplitude, record_state=state)
     except (ConfigError, MismatchError, InputError, BackendError) as exc:
@@ -93,22 +93,11 @@ def _per_chip(inputs: np.ndarray, chips: int, path: Path) -> np.ndarray:
     """Inputs [chips, T, M]: a shared raster [T, M] repeated, or one per chip as given."""
     if np.ndim(inputs) == 2:
         return np.broadcast_to(inputs, (chips, *np.shape(inputs)))
-    if np.ndim(inputs) == 3 and len(inputs) != chips:
+    if np.ndim(inputs) != 3:
+        raise InputError(f"{path}: inputs have shape {np.shape(inputs)}; expected [steps, channels] shared by "
+                         "every chip or [chips, steps, channels]")
+    if len(inputs) != chips:
         raise InputError(f"{path}: inputs hold {len(inputs)} rasters for {chips} chips")
     return inputs
 
 
-def _read_inputs(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise InputError(f"{path}: no such input file")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):
-            return data
-        with data:
-            names, inputs = data.files, data["inputs"] if "inputs" in data.files else None
-    except NPZ_ERRORS as exc:
-        raise InputError(f"{path}: not a readable .npy/.npz file ({exc})") from None
-    if inputs is None:
-        raise InputError(f"{path}: no array named 'inputs' (found: {', '.join(names) or 'none'})")
-    return inputs

@@ -8,7 +8,8 @@ import click
 from drivers.chip import ChipError
 from drivers.instruments.scpi import InstrumentError
 from drivers.targets import open_chip
-from harness.calibration import Calibration, CalibrationError
+from harness.calibration import CalibrationError
+from harness.calibration_file import Calibration
 from harness.commands.targeting import load_compiled, target_options
 from harness.compiler import CompileError
 from harness.deploy import TASK_ERRORS, measure_on_chip, split_data

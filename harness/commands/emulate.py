@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import dataclass
 
 import click
 
@@ -13,6 +14,25 @@ from drivers.farm import BoardPlan, start_farm, stop_farm
 from drivers.serving import DEFAULT_IDLE_TIMEOUT_S, serve
 from sim.chip.mismatch import MismatchError, resolve_cv
 from sim.chip.spec import DEFAULT_SPEC, SpecError, load_spec
+
+
+@dataclass(frozen=True)
+class BoardOptions:
+    """What every board this command serves is, apart from its chip seed and address."""
+
+    spec: str
+    mismatch: str
+    anonymous: bool
+    defect: Defect | None
+    engine: str
+    max_steps: int
+    idle_timeout: float
+    power_noise: float
+
+    def describe(self, chip_seed: int) -> str:
+        """How the board with `chip_seed` is announced on stderr."""
+        return (f"chip seed {chip_seed}, mismatch {self.mismatch}" + (", anonymous" if self.anonymous else "")
+                + (f", defect {self.defect}" if self.defect else ""))
 
 
 class EmulateError(click.ClickException):
@@ -67,12 +87,11 @@ def emulate(use_pty: bool, listen: str | None, farm: int | None, spec: str, chip
         host_port = parse_host_port(listen) if listen else None
     except (DefectError, SpecError, MismatchError, ValueError) as exc:
         raise EmulateError(str(exc)) from None
+    options = BoardOptions(spec, mismatch, anonymous, parsed, engine, max_steps, idle_timeout, power_noise)
     if farm is not None:
-        _serve_farm(farm, spec, first_seed or 0, mismatch, anonymous, parsed, engine, host_port, max_steps,
-                    idle_timeout, power_noise)
+        _serve_farm(options, farm, first_seed or 0, host_port)
     else:
-        _serve_one(use_pty, host_port, spec, chip_seed or 0, mismatch, anonymous, parsed, engine, max_steps,
-                   idle_timeout, power_noise)
+        _serve_one(options, chip_seed or 0, None if use_pty else host_port)
 
 
 def _check(use_pty: bool, listen: str | None, farm: int | None, chip_seed: int | None,
@@ -92,27 +111,21 @@ def _check(use_pty: bool, listen: str | None, farm: int | None, chip_seed: int |
     return None
 
 
-def _describe(seed: int, mismatch: str, anonymous: bool, defect: Defect | None) -> str:
-    return (f"chip seed {seed}, mismatch {mismatch}" + (", anonymous" if anonymous else "")
-            + (f", defect {defect}" if defect else ""))
-
-
-def _serve_one(use_pty: bool, host_port: tuple[str, int] | None, spec: str, chip_seed: int, mismatch: str,
-               anonymous: bool, defect: Defect | None, engine: str, max_steps: int, idle_timeout: float,
-               power_noise: float) -> None:
+def _serve_one(options: BoardOptions, chip_seed: int, host_port: tuple[str, int] | None) -> None:
+    """Serve one board on `host_port`, or on a new pty when None."""
     try:
-        server = BoardServer(spec, chip_seed, mismatch, max_steps=max_steps, power_noise=power_noise,
-                             anonymous=anonymous, defect=defect, engine=engine)
-        endpoint: Endpoint = PtyEndpoint() if use_pty else TcpEndpoint(*host_port)
+        server = BoardServer(options.spec, chip_seed, options.mismatch, max_steps=options.max_steps,
+                             power_noise=options.power_noise, anonymous=options.anonymous, defect=options.defect,
+                             engine=options.engine)
+        endpoint: Endpoint = PtyEndpoint() if host_port is None else TcpEndpoint(*host_port)
     except (SpecError, MismatchError, ValueError, OSError) as exc:
         raise EmulateError(str(exc)) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(endpoint.url)
-    click.echo(f"virtual board: {server.spec.name}, {_describe(chip_seed, mismatch, anonymous, defect)}; "
-               f"Ctrl-C to stop", err=True)
+    click.echo(f"virtual board: {server.spec.name}, {options.describe(chip_seed)}; Ctrl-C to stop", err=True)
     try:
-        serve(server, endpoint, stop, idle_timeout=idle_timeout, log=lambda line: click.echo(line, err=True))
+        serve(server, endpoint, stop, idle_timeout=options.idle_timeout, log=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         pass
     finally:
@@ -120,12 +133,12 @@ def _serve_one(use_pty: bool, host_port: tuple[str, int] | None, spec: str, chip
     click.echo("virtual board stopped", err=True)
 
 
-def _serve_farm(count: int, spec: str, first_seed: int, mismatch: str, anonymous: bool, defect: Defect | None,
-                engine: str, host_port: tuple[str, int], max_steps: int, idle_timeout: float,
-                power_noise: float) -> None:
+def _serve_farm(options: BoardOptions, count: int, first_seed: int, host_port: tuple[str, int]) -> None:
+    """Serve `count` boards, chip seeds `first_seed` .., each in its own process."""
     host, port = host_port
-    plans = [BoardPlan(spec, first_seed + i, mismatch, host, port + i if port else 0, anonymous, defect, max_steps,
-                       idle_timeout, engine, power_noise) for i in range(count)]
+    plans = [BoardPlan(options.spec, first_seed + i, options.mismatch, host, port + i if port else 0, options.anonymous,
+                       options.defect, options.max_steps, options.idle_timeout, options.engine, options.power_noise)
+             for i in range(count)]
     try:
         farm = start_farm(plans)
     except RuntimeError as exc:
@@ -135,9 +148,8 @@ def _serve_farm(count: int, spec: str, first_seed: int, mismatch: str, anonymous
     for board in farm:
         click.echo(board.url)
     for board in farm:
-        click.echo(f"{board.url}: {_describe(board.plan.chip_seed, mismatch, anonymous, defect)}, "
-                   f"pid {board.process.pid}", err=True)
-    click.echo(f"board farm: {count} virtual {spec} boards; Ctrl-C to stop", err=True)
+        click.echo(f"{board.url}: {options.describe(board.plan.chip_seed)}, pid {board.process.pid}", err=True)
+    click.echo(f"board farm: {count} virtual {options.spec} boards; Ctrl-C to stop", err=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -1,12 +1,14 @@
 """`harness instruments`: read and set the lab supply and multimeter over VISA."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
 import click
 
 from drivers.instruments import (SIM, SIM_MULTIMETER, SIM_SUPPLY, InstrumentError, Multimeter, PowerSupply,
-                                 resource_manager)
+                                 ScpiInstrument, resource_manager)
+
+_Instrument = TypeVar("_Instrument", bound=ScpiInstrument)
 
 
 @click.group()
@@ -21,12 +23,12 @@ def instruments(ctx: click.Context, backend: str, supply: str, dmm: str, timeout
     ctx.obj = {"backend": backend, "supply": supply, "dmm": dmm, "timeout": timeout}
 
 
-def _open(ctx: click.Context, kind: type, key: str):
+def _open(ctx: click.Context, kind: type[_Instrument], key: str) -> _Instrument:
     options = ctx.obj
     return kind.open(resource_manager(options["backend"]), options[key], timeout=options["timeout"])
 
 
-def _run(action) -> None:
+def _run(action: Callable[[], None]) -> None:
     try:
         action()
     except InstrumentError as exc:

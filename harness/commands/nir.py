@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from harness.commands.outputs import writable
-from sim.atomic import OutputError, save_npz
+from sim.atomic import OutputError, read_inputs, save_npz
 from sim.netfile import NetworkFileError, load_network, save_network
 from sim.nir import CONVENTIONS, RESETS, NirError, export_nir, import_nir, simulate_network
 
@@ -75,15 +75,7 @@ def simulate_cmd(net_file: Path, inputs_file: Path, convention: str | None, out:
 
 def _inputs(path: Path) -> np.ndarray:
     """The array in a .npy file or the 'inputs' array of a .npz; NirError naming the file otherwise."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise NirError(f"{path}: not a readable .npy/.npz array ({exc})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            if "inputs" not in data.files:
-                raise NirError(f"{path}: a .npz without an 'inputs' array (found: {', '.join(data.files) or 'none'})")
-            data = data["inputs"]
+    data = read_inputs(path, NirError)
     if not np.issubdtype(data.dtype, np.number) or not np.all(np.isfinite(data)):
         raise NirError(f"{path}: inputs must be finite real numbers")
     return data

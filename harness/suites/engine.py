@@ -15,8 +15,6 @@ assertions (a FAIL).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -34,7 +32,7 @@ from harness.context import HarnessContext
 from harness.deploy import evaluate_deployments
 from harness.energy import ENERGY, EVENTS, PER_INFERENCE, energy_per_inference, workload_metrics
 from harness.networks import Deployment, compiled_fingerprint
-from harness.results import FRACTION, Measurement
+from harness.results import FRACTION, Measurement, accuracy_name, record_fingerprint
 from harness.stream import ChipMeasured, ConditionMeasured
 from harness.suites.catalog import SUITES
 from harness.yields import estimate, yield_measurements
@@ -90,11 +88,6 @@ def deployments(params: dict[str, Any]) -> tuple[int, str]:
     """(calibration trials per chip, name of the judged measurement) from a suite's parameters."""
     trials = int(params["calibration_trials"])
     return trials, accuracy_name(trials if params["judge"] == "calibrated" else 0)
-
-
-def accuracy_name(trials: int) -> str:
-    """The measurement of a chip's accuracy read out with a readout calibrated on `trials` trials."""
-    return "accuracy_uncalibrated" if trials == 0 else f"accuracy_calibrated_{trials}"
 
 
 def evaluate_condition(ctx: HarnessContext, suite: str, deployment: Deployment, condition: Condition,
@@ -477,4 +470,4 @@ def _fingerprint(deployment: Deployment, setup: Setup, params: dict[str, Any], b
              "samples": params["samples"], "selection": "class-balanced", "spec": params["accuracy_spec"],
              "judge": params["judge"], "budgets": list(budgets), "calibration_split": params["calibration_split"],
              "task": [deployment.task.name, deployment.task.meta], "activity": "per-inference counters, energy"}
-    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return record_fingerprint(facts)

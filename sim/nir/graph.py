@@ -236,14 +236,14 @@ def _incoming(name: str, nodes: dict[str, tuple[str, Any]], edges: list[tuple[st
             src_terms, src_bias = {(index[a], (a, b) in delayed): np.eye(n)}, np.zeros(n)
         else:
             src_terms, src_bias = _incoming(a, nodes, edges, delayed, sizes, index)
-            src_terms, src_bias = _apply(a, nodes[a], src_terms, src_bias)
+            src_terms, src_bias = _apply(nodes[a], src_terms, src_bias)
         for key, w in src_terms.items():
             terms[key] = terms[key] + w if key in terms else w
         bias = bias + src_bias
     return terms, bias
 
 
-def _apply(name: str, typed: tuple[str, Any], terms: dict[tuple[int, bool], np.ndarray],
+def _apply(typed: tuple[str, Any], terms: dict[tuple[int, bool], np.ndarray],
            bias: np.ndarray) -> tuple[dict[tuple[int, bool], np.ndarray], np.ndarray]:
     """The stateless node's map applied to what reaches it."""
     kind, node = typed
