@@ -19,8 +19,13 @@ Training: Adam on w_in, w_slow, bias and w_out, each parameter's step size scale
 its initial spread, global gradient-norm clipping, minibatches of trials; the network
 with the best validation accuracy (measured by `sim.lif.simulate`) is kept. Hardware-aware
 (`hardware_aware`, a chip mismatch level): each minibatch's forward and backward pass runs
-on a freshly sampled chip (`sim.perturb.ChipDraw`), the gradient flows to the nominal
+on freshly sampled chips (`sim.perturb.ChipDraw`), the gradient flows to the nominal
 parameters, and epochs are judged by the median validation accuracy over sampled chips.
+With `chips` = K the minibatch is split among K chips and the loss is the mean of their
+losses plus `worst_weight` times the mean of the worst ⌈q·K⌉ of them (q = `worst`, a
+CVaR term: yield is a tail quantity). `fan_in`: each neuron keeps its `fan_in` strongest
+initial recurrent weights and only those learn, so the network fits the chip's CAM
+(64 slots per neuron) before it is compiled.
 
 Deviations from the paper's BPTT baseline: the recurrent weights start from the
 liquid-state reservoir's random sparse matrix at a lower gain (1.5), and the readout
@@ -44,7 +49,7 @@ from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
 from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate
-from sim.readout import ridge
+from sim.readout import STRENGTHS, ridge
 from sim.tasks.base import Dataset, Task
 
 TRAINED = ("w_in", "w_slow", "bias", "w_out")
@@ -53,6 +58,7 @@ INIT = {"gain": 1.5, "density": 0.1, "input_scale": 2.0, "bias_range": (0.5, 1.2
 OPTIM = {"lr": 5e-4, "batch": 32, "clip": 1.0, "beta": 5.0, "ridge": 1e-4}
 DEFAULT_EPOCHS = 8
 SELECTION_CHIPS = 8  # hardware-aware: sampled chips that judge each epoch on the validation split
+READOUT_CHIPS = 8  # chips > 1: sampled chips the initial and the final ridge readouts are fitted across
 
 
 @dataclass(frozen=True)
@@ -173,34 +179,94 @@ def loss_and_grad(net: SpikingNetwork, data: Dataset, spike: Spike = Spike(), ba
     return loss, {name: be.to_numpy(g) for name, g in grads.items()}
 
 
-def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backend | str) -> SpikingNetwork:
-    """A sparse random LIF network with a ridge readout of its window rates."""
+def strongest_inputs(w: np.ndarray, fan_in: int) -> np.ndarray:
+    """Mask of each column's (post-neuron's) `fan_in` largest |w| among its nonzero entries."""
+    rank = np.argsort(np.argsort(-np.abs(w), axis=0, kind="stable"), axis=0, kind="stable")
+    return (rank < fan_in) & (w != 0)
+
+
+def worst_weights(losses: np.ndarray, worst: float, worst_weight: float) -> np.ndarray:
+    """Weights of K chip losses in mean + worst_weight·CVaR_q: 1/K each, plus worst_weight/m
+    for each of the m = ⌈q·K⌉ largest (none when q = 0)."""
+    k = losses.size
+    weights = np.full(k, 1.0 / k)
+    m = int(np.ceil(worst * k - 1e-9))
+    if m > 0:
+        weights[np.argsort(-losses, kind="stable")[:m]] += worst_weight / m
+    return weights
+
+
+def fit_readout(net: SpikingNetwork, task: Task, backend: Backend | str, chips: ChipDraw | None = None) -> SpikingNetwork:
+    """`net` with the ridge readout of its window rates on the training split, fitted on the
+    nominal network or across the D chips of `chips` (one readout for all of them)."""
+    targets = window_targets(task, "train")
+    features = window_rates(net, task.train, backend, chips)
+    if chips is None:
+        return net.replace(w_out=ridge(features, targets, OPTIM["ridge"]))
+    draws = int(chips.dmem.shape[0])
+    x, y = features.reshape(draws, len(targets), -1), np.broadcast_to(targets, (draws, *targets.shape))
+    held = np.arange(draws) % 4 == 3  # a quarter of the chips judges the strength
+
+    def held_out_error(strength: float) -> float:
+        w = ridge(x[~held].reshape(-1, x.shape[-1]), y[~held].reshape(-1, y.shape[-1]), strength)
+        return float(np.mean((x[held] @ w - y[held]) ** 2))
+
+    strength = min(STRENGTHS, key=held_out_error)
+    return net.replace(w_out=ridge(features, y.reshape(-1, y.shape[-1]), strength))
+
+
+def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backend | str,
+                    fan_in: int = 0, chips: ChipDraw | None = None) -> SpikingNetwork:
+    """A sparse random LIF network with a ridge readout of its window rates (across `chips`
+    when given); with `fan_in` each neuron keeps only its `fan_in` strongest recurrent weights."""
     net = reservoir(task, n, rng, **INIT)
-    w_out = ridge(window_rates(net, task.train, backend), window_targets(task, "train"), OPTIM["ridge"])
-    return net.replace(w_out=w_out)
+    if fan_in:
+        net = net.replace(w_slow=net.w_slow * strongest_inputs(net.w_slow, fan_in))
+    return fit_readout(net, task, backend, chips)
 
 
 def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | None = None, seed: int = 0,
                    backend: Backend | str = "numpy", progress: Callable[[dict], None] | None = None,
-                   hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC) -> SpikingNetwork:
+                   hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC,
+                   chips: int = 1, worst: float = 0.0, worst_weight: float = 1.0,
+                   fan_in: int = 0, lr: float = OPTIM["lr"]) -> SpikingNetwork:
     """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient.
 
     `hardware_aware`: a chip mismatch level (`sim.perturb.ChipMismatch` of `chip_spec`); each
-    minibatch then runs on a freshly sampled chip, and the epoch kept is the one with the best
-    median validation accuracy over `SELECTION_CHIPS` sampled chips."""
+    minibatch then runs on `chips` freshly sampled chips (its trials split among them), the
+    loss is their mean plus `worst_weight` × the mean of the worst `worst` fraction of them,
+    and the epoch kept is the one with the best median validation accuracy over
+    `SELECTION_CHIPS` sampled chips. `fan_in` (0: all): recurrent weights per neuron. `lr`:
+    Adam's step relative to each parameter's initial spread."""
     started = time.perf_counter()
     be = get_backend(backend)
     xp = be.xp
     epochs = positive("epochs", epochs, DEFAULT_EPOCHS)
+    chips = positive("chips", chips, 1)
+    if hardware_aware is None and (chips > 1 or worst > 0):
+        raise ValueError("chips > 1 and worst > 0 need a hardware_aware mismatch level")
+    if not 0.0 <= worst <= 1.0 or worst_weight < 0:
+        raise ValueError(f"worst must be in [0, 1] and worst_weight >= 0, got {worst!r} and {worst_weight!r}")
+    if chips > OPTIM["batch"]:
+        raise ValueError(f"chips must be at most the minibatch size {OPTIM['batch']}, got {chips}")
+    if int(fan_in) != fan_in or fan_in < 0:
+        raise ValueError(f"fan_in must be an integer >= 0 (0: all), got {fan_in!r}")
     rng = np.random.default_rng(seed)
-    net = initial_network(task, neuron_budget(task, n_neurons), rng, be)
-    fixed = Fixed.of(net, be, np.float32)
-    params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
-    lr = {name: OPTIM["lr"] * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}
-    optim = Adam(params, lr, OPTIM["clip"], xp)
-    data, spike = task.train, Spike()
+    n = neuron_budget(task, n_neurons)
     mismatch = None if hardware_aware is None else ChipMismatch(hardware_aware, chip_spec)
     chip_rng = np.random.default_rng(seed + 11)
+
+    def readout_chips() -> ChipDraw | None:  # the chips a readout is fitted across (K ≥ 2 only)
+        return None if chips < 2 else ChipDraw.sample(mismatch, n, READOUT_CHIPS, chip_rng, xp)
+
+    net = initial_network(task, n, rng, be, int(fan_in), readout_chips())
+    mask = be.asarray(net.w_slow != 0, np.float32) if fan_in else None
+    fixed = Fixed.of(net, be, np.float32)
+    params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    optim = Adam(params, {name: lr * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}, OPTIM["clip"], xp)
+    data, spike = task.train, Spike()
 
     def score(candidate: SpikingNetwork) -> float:
         if mismatch is None:
@@ -214,12 +280,17 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         losses = []
         for first in range(0, len(order), OPTIM["batch"]):
             idx = order[first:first + OPTIM["batch"]]
-            chip = None if mismatch is None else ChipDraw.sample(mismatch, net.n_neurons, 1, chip_rng, xp).single()
-            loss, grads = loss_and_grad_arrays(params, fixed, be.asarray(data.inputs[idx]),
-                                               be.asarray(data.targets[idx]), be.asarray(data.mask[idx]), spike, xp,
-                                               chip)
+            draw = None if mismatch is None else ChipDraw.sample(mismatch, net.n_neurons, chips, chip_rng, xp)
+            parts = [loss_and_grad_arrays(params, fixed, be.asarray(data.inputs[part]),
+                                          be.asarray(data.targets[part]), be.asarray(data.mask[part]), spike, xp,
+                                          None if draw is None else draw.single(k))
+                     for k, part in enumerate(np.array_split(idx, min(chips, len(idx))))]
+            weights = worst_weights(np.array([loss for loss, _ in parts]), worst, worst_weight)
+            grads = {name: sum(w * g[name] for w, (_, g) in zip(weights, parts)) for name in TRAINED}
+            if mask is not None:
+                grads["w_slow"] = grads["w_slow"] * mask
             optim.step(params, grads)
-            losses.append(loss)
+            losses.append(float(np.dot(weights, [loss for loss, _ in parts])))
         trained = net.replace(**{name: be.to_numpy(p) for name, p in params.items()})
         acc = score(trained)
         if progress is not None:
@@ -227,6 +298,9 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         if acc > best[0]:
             best = (acc, epoch, trained)
     val_acc, best_epoch, trained = best
+    if chips > 1:
+        trained = fit_readout(trained, task, be, readout_chips())
     return finish(trained, task, method="bptt", seed=seed, started=started, backend=be,
-                  hyper={**INIT, **OPTIM, "epochs": epochs, "hardware_aware": hardware_aware, "chip_spec": chip_spec},
+                  hyper={**INIT, **OPTIM, "lr": lr, "epochs": epochs, "hardware_aware": hardware_aware, "chip_spec": chip_spec,
+                         "chips": chips, "worst": worst, "worst_weight": worst_weight, "fan_in": int(fan_in)},
                   extra={"val_accuracy": val_acc, "best_epoch": best_epoch})
