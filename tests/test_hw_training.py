@@ -138,3 +138,14 @@ def test_bptt_chip_options_are_checked():
         train_bptt_lif(task, fan_in=-1)
     with pytest.raises(ValueError, match="lr"):
         train_bptt_lif(task, lr=0.0)
+
+
+def test_bptt_with_weight_bits_returns_quantised_weights():
+    task = tiny_xor(sizes=(32, 16, 16))
+    net = train("bptt", task, n_neurons=30, epochs=1, seed=0, backend="numpy", weight_bits=3, lr=1e-2)
+    for w in (net.w_in, net.w_slow):  # at most 2·3 + 1 levels: sign × 0..3 steps of one scale
+        levels = np.unique(np.round(w / (np.abs(w).max() / 3), 6))
+        assert set(levels) <= {-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0}, levels
+    assert net.meta["hyper"]["weight_bits"] == 3
+    with pytest.raises(ValueError, match="weight_bits"):
+        train("bptt", task, n_neurons=30, epochs=1, weight_bits=1)

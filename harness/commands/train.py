@@ -21,8 +21,9 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
         raise click.BadParameter(f"{value!r}: expected spec, a fraction like 0.1 or a percentage like 10%") from None
 
 
+# options that only some methods take
 OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "--chips": ("bptt",),
-                  "--worst-quantile": ("bptt",), "--lr": ("bptt",)}  # options that only some methods take
+                  "--worst-quantile": ("bptt",), "--weight-bits": ("bptt",), "--lr": ("bptt",)}
 
 
 @click.command()
@@ -54,6 +55,9 @@ OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "
 @click.option("--worst-quantile", type=click.FloatRange(0, 1), default=None,
               help="bptt with --hardware-aware: add the mean loss of the worst Q fraction of the minibatch's chips "
                    "(default 0: the mean alone).")
+@click.option("--weight-bits", type=click.IntRange(2), default=None,
+              help="bptt only: train with w_in and w_slow quantised to N bits (straight-through), as "
+                   "harness compile --weight-bits realises them.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="bptt only: Adam step relative to each parameter's initial spread (default 5e-4).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
@@ -61,7 +65,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
           fast_fan_in: int | None, slow_fan_in: int | None, chips: int | None, worst_quantile: float | None,
-          lr: float | None) -> None:
+          weight_bits: int | None, lr: float | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -72,7 +76,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
     given = {"--fast-fan-in": fast_fan_in, "--slow-fan-in": slow_fan_in, "--chips": chips,
-             "--worst-quantile": worst_quantile, "--lr": lr}
+             "--worst-quantile": worst_quantile, "--weight-bits": weight_bits, "--lr": lr}
     wrong = [flag for flag, value in given.items() if value is not None and method not in OPTION_METHODS[flag]]
     if wrong:
         allowed = " and ".join(sorted({m for flag in wrong for m in OPTION_METHODS[flag]}))
@@ -80,7 +84,8 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     if method == "ads":
         extra = {"teacher_epochs": teacher_epochs, "fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
     elif method == "bptt":
-        options = {"fan_in": slow_fan_in, "chips": chips, "worst": worst_quantile, "lr": lr}
+        options = {"fan_in": slow_fan_in, "chips": chips, "worst": worst_quantile, "weight_bits": weight_bits,
+                   "lr": lr}
         extra = {k: v for k, v in options.items() if v is not None}
     else:
         extra = {}

@@ -48,11 +48,12 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
-from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate
+from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate, quantise
 from sim.readout import STRENGTHS, ridge
 from sim.tasks.base import Dataset, Task
 
 TRAINED = ("w_in", "w_slow", "bias", "w_out")
+QUANTISED = ("w_in", "w_slow")  # the weights the chip realises as integer CAM counts
 INIT = {"gain": 1.5, "density": 0.1, "input_scale": 2.0, "bias_range": (0.5, 1.2), "tau_mem": 20.0,
         "tau_syn": 70.0}
 OPTIM = {"lr": 5e-4, "batch": 32, "clip": 1.0, "beta": 5.0, "ridge": 1e-4}
@@ -196,7 +197,8 @@ def worst_weights(losses: np.ndarray, worst: float, worst_weight: float) -> np.n
     return weights
 
 
-def fit_readout(net: SpikingNetwork, task: Task, backend: Backend | str, chips: ChipDraw | None = None) -> SpikingNetwork:
+def fit_readout(net: SpikingNetwork, task: Task, backend: Backend | str,
+                chips: ChipDraw | None = None) -> SpikingNetwork:
     """`net` with the ridge readout of its window rates on the training split, fitted on the
     nominal network or across the D chips of `chips` (one readout for all of them)."""
     targets = window_targets(task, "train")
@@ -240,7 +242,7 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
                    backend: Backend | str = "numpy", progress: Callable[[dict], None] | None = None,
                    hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC,
                    chips: int = 1, worst: float = 0.0, worst_weight: float = 1.0,
-                   fan_in: int = 0, lr: float = OPTIM["lr"]) -> SpikingNetwork:
+                   fan_in: int = 0, lr: float = OPTIM["lr"], weight_bits: int | None = None) -> SpikingNetwork:
     """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient.
 
     `hardware_aware`: a chip mismatch level (`sim.perturb.ChipMismatch` of `chip_spec`); each
@@ -249,7 +251,10 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     and the epoch kept is the one with the best median validation accuracy over
     `SELECTION_CHIPS` sampled chips (with `chips` ≥ 2: the lowest validation loss, mean +
     worst quantile, over `SELECTION_CHIPS` fixed sampled chips; the readout is then
-    re-fitted across `READOUT_CHIPS` sampled chips). `fan_in` (0: all): recurrent weights per neuron. `lr`:
+    re-fitted across `READOUT_CHIPS` sampled chips). `fan_in` (0: all): recurrent weights per neuron. `weight_bits`:
+    w_in and w_slow run quantised to that many bits (`sim.perturb.quantise`; straight-through
+    gradient), as `harness compile --weight-bits` caps the chip's counts; the network
+    returned carries the quantised weights. `lr`:
     Adam's step relative to each parameter's initial spread."""
     started = time.perf_counter()
     be = get_backend(backend)
@@ -262,6 +267,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         raise ValueError(f"worst must be in [0, 1] and worst_weight >= 0, got {worst!r} and {worst_weight!r}")
     if chips > OPTIM["batch"]:
         raise ValueError(f"chips must be at most the minibatch size {OPTIM['batch']}, got {chips}")
+    if weight_bits is not None and (int(weight_bits) != weight_bits or weight_bits < 2):
+        raise ValueError(f"weight_bits must be an integer >= 2 (sign + magnitude), got {weight_bits!r}")
     if int(fan_in) != fan_in or fan_in < 0:
         raise ValueError(f"fan_in must be an integer >= 0 (0: all), got {fan_in!r}")
     rng = np.random.default_rng(seed)
@@ -278,8 +285,18 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
-    optim = Adam(params, {name: lr * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}, OPTIM["clip"], xp)
+    steps = {name: lr * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}
+    optim = Adam(params, steps, OPTIM["clip"], xp)
     data, spike = task.train, Spike()
+
+    def realised(p: dict[str, Any]) -> dict[str, Any]:
+        """The parameters the network runs with: quantised w_in and w_slow under `weight_bits`."""
+        if weight_bits is None:
+            return p
+        return {**p, **{name: quantise(p[name], int(weight_bits), xp) for name in QUANTISED}}
+
+    if weight_bits is not None:
+        net = net.replace(**{name: be.to_numpy(value) for name, value in realised(params).items()})
 
     judges = None if chips < 2 else ChipDraw.sample(mismatch, n, SELECTION_CHIPS, np.random.default_rng(seed + 12), xp)
 
@@ -302,7 +319,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         for first in range(0, len(order), OPTIM["batch"]):
             idx = order[first:first + OPTIM["batch"]]
             draw = None if mismatch is None else ChipDraw.sample(mismatch, net.n_neurons, chips, chip_rng, xp)
-            parts = [loss_and_grad_arrays(params, fixed, be.asarray(data.inputs[part]),
+            forward = realised(params)  # gradients pass straight through the quantisation
+            parts = [loss_and_grad_arrays(forward, fixed, be.asarray(data.inputs[part]),
                                           be.asarray(data.targets[part]), be.asarray(data.mask[part]), spike, xp,
                                           None if draw is None else draw.single(k))
                      for k, part in enumerate(np.array_split(idx, min(chips, len(idx))))]
@@ -312,7 +330,7 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
                 grads["w_slow"] = grads["w_slow"] * mask
             optim.step(params, grads)
             losses.append(float(np.dot(weights, [loss for loss, _ in parts])))
-        trained = net.replace(**{name: be.to_numpy(p) for name, p in params.items()})
+        trained = net.replace(**{name: be.to_numpy(p) for name, p in realised(params).items()})
         judged, acc = score(trained)
         if progress is not None:
             progress({"epoch": epoch, "loss": float(np.mean(losses)), "acc": acc})
@@ -323,6 +341,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     if chips > 1:
         trained = fit_readout(trained, task, be, readout_chips())
     return finish(trained, task, method="bptt", seed=seed, started=started, backend=be,
-                  hyper={**INIT, **OPTIM, "lr": lr, "epochs": epochs, "hardware_aware": hardware_aware, "chip_spec": chip_spec,
-                         "chips": chips, "worst": worst, "worst_weight": worst_weight, "fan_in": int(fan_in)},
+                  hyper={**INIT, **OPTIM, "lr": lr, "epochs": epochs, "hardware_aware": hardware_aware,
+                         "chip_spec": chip_spec,
+                         "chips": chips, "worst": worst, "worst_weight": worst_weight, "fan_in": int(fan_in),
+                         "weight_bits": weight_bits},
                   extra={"val_accuracy": val_acc, "best_epoch": best_epoch})
