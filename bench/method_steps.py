@@ -1,9 +1,9 @@
 """One row of docs/fidelity.md section 5.5: train a method, compile it for dynapse1, and
 measure uncalibrated and calibrated (8 trials) yield on virtual chips at spec mismatch.
 
-    python bench/method_steps.py NAME METHOD '{"train kwargs"}' [--chips 64] [--shared] [--out DIR]
+    python bench/method_steps.py NAME METHOD '{"train kwargs"}' [--chips 64] [--seed 0] [--shared] [--out DIR]
 
-Trains `sim.methods.train(METHOD, xor seed 0, **kwargs)` (or loads DIR/NAME.npz when it
+Trains `sim.methods.train(METHOD, xor seed S, seed=S, **kwargs)` (or loads DIR/NAME.npz when it
 exists, so a row can be re-measured without retraining), compiles with
 `harness.compiler.compile_network`, re-fits the readout on the nominal chip as `harness
 compile` does (and, with --shared, also `harness.shared_readout.fit_across_chips` over 16
@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("method")
     ap.add_argument("kwargs", nargs="?", default="{}")
     ap.add_argument("--chips", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0, help="task and training seed")
     ap.add_argument("--shared", action="store_true", help="also measure the shared readout")
     ap.add_argument("--out", default="scratch/nets")
     args = ap.parse_args()
@@ -48,7 +49,7 @@ def main() -> None:
     if path.exists():
         net = load_network(path)
     else:
-        net = train(args.method, load_task("xor", 0), seed=0, backend="numpy", **json.loads(args.kwargs))
+        net = train(args.method, load_task("xor", args.seed), seed=args.seed, backend="numpy", **json.loads(args.kwargs))
         path.parent.mkdir(parents=True, exist_ok=True)
         save_network(net, path)
     seconds = net.meta["metrics"].get("seconds", net.meta["metrics"].get("train_time_s", time.perf_counter() - started))
