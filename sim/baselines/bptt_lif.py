@@ -251,10 +251,10 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     and the epoch kept is the one with the best median validation accuracy over
     `SELECTION_CHIPS` sampled chips (with `chips` ≥ 2: the lowest validation loss, mean +
     worst quantile, over `SELECTION_CHIPS` fixed sampled chips; the readout is then
-    re-fitted across `READOUT_CHIPS` sampled chips). `fan_in` (0: all): recurrent weights per neuron. `weight_bits`:
-    w_in and w_slow run quantised to that many bits (`sim.perturb.quantise`; straight-through
-    gradient), as `harness compile --weight-bits` caps the chip's counts; the network
-    returned carries the quantised weights. `lr`:
+    re-fitted across `READOUT_CHIPS` sampled chips). `fan_in` (0: all): recurrent weights
+    per neuron. `weight_bits`: w_in and w_slow run quantised to that many bits
+    (`sim.perturb.quantise`, straight-through gradient), as `harness compile --weight-bits`
+    caps the chip's counts; the network returned carries the quantised weights. `lr`:
     Adam's step relative to each parameter's initial spread."""
     started = time.perf_counter()
     be = get_backend(backend)
@@ -271,6 +271,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         raise ValueError(f"weight_bits must be an integer >= 2 (sign + magnitude), got {weight_bits!r}")
     if int(fan_in) != fan_in or fan_in < 0:
         raise ValueError(f"fan_in must be an integer >= 0 (0: all), got {fan_in!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
     rng = np.random.default_rng(seed)
     n = neuron_budget(task, n_neurons)
     mismatch = None if hardware_aware is None else ChipMismatch(hardware_aware, chip_spec)
@@ -283,8 +285,6 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     mask = be.asarray(net.w_slow != 0, np.float32) if fan_in else None
     fixed = Fixed.of(net, be, np.float32)
     params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
     steps = {name: lr * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}
     optim = Adam(params, steps, OPTIM["clip"], xp)
     data, spike = task.train, Spike()
@@ -311,8 +311,7 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
             return acc, acc
         return chip_objective(candidate, task, be, judges, worst, worst_weight)
 
-    first = score(net)
-    best = (first[0], -1, net)
+    best = (*score(net), -1, net)  # (judged by, validation accuracy, epoch, network)
     for epoch in range(epochs):
         order = rng.permutation(len(data))
         losses = []
@@ -335,14 +334,12 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         if progress is not None:
             progress({"epoch": epoch, "loss": float(np.mean(losses)), "acc": acc})
         if judged > best[0]:
-            best = (judged, epoch, trained)
-    _, best_epoch, trained = best
-    val_acc = score(trained)[1]
+            best = (judged, acc, epoch, trained)
+    _, val_acc, best_epoch, trained = best
     if chips > 1:
         trained = fit_readout(trained, task, be, readout_chips())
     return finish(trained, task, method="bptt", seed=seed, started=started, backend=be,
                   hyper={**INIT, **OPTIM, "lr": lr, "epochs": epochs, "hardware_aware": hardware_aware,
-                         "chip_spec": chip_spec,
-                         "chips": chips, "worst": worst, "worst_weight": worst_weight, "fan_in": int(fan_in),
-                         "weight_bits": weight_bits},
+                         "chip_spec": chip_spec, "chips": chips, "worst": worst, "worst_weight": worst_weight,
+                         "fan_in": int(fan_in), "weight_bits": weight_bits},
                   extra={"val_accuracy": val_acc, "best_epoch": best_epoch})
