@@ -138,6 +138,8 @@ def test_bptt_chip_options_are_checked():
         train_bptt_lif(task, fan_in=-1)
     with pytest.raises(ValueError, match="lr"):
         train_bptt_lif(task, lr=0.0)
+    with pytest.raises(ValueError, match="tau_syn"):
+        train_bptt_lif(task, tau_syn=0.5)
 
 
 def test_bptt_with_weight_bits_returns_quantised_weights():

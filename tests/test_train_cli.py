@@ -68,12 +68,13 @@ def test_train_cli_bptt_on_sampled_chips(tmp_path):
         "--task", "xor", "--method", "bptt", "--backend", "numpy", "--out", str(out), "--neurons", "24",
         "--epochs", "1", "--train-samples", "16", "--val-samples", "8", "--test-samples", "8",
         "--hardware-aware", "--chips", "4", "--worst-quantile", "0.25", "--slow-fan-in", "5", "--lr", "0.01",
-        "--weight-bits", "4"])
+        "--weight-bits", "4", "--tau-syn", "150"])
     assert result.exit_code == 0, result.output
     net = load_network(out)
     assert (net.w_slow != 0).sum(0).max() <= 5
     assert {k: net.meta["hyper"][k] for k in ("chips", "worst", "fan_in", "lr", "weight_bits")} == \
         {"chips": 4, "worst": 0.25, "fan_in": 5, "lr": 0.01, "weight_bits": 4}
+    assert np.all(net.tau_slow == 150) and net.tau_out == 150 and net.meta["hyper"]["tau_syn"] == 150
     result = CliRunner().invoke(train, ["--method", "bptt", "--out", str(out), "--train-samples", "4", "--chips", "4"])
     assert result.exit_code != 0 and "hardware_aware" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(train, ["--method", "ads", "--out", str(out), "--chips", "4", "--lr", "1"])

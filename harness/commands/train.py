@@ -23,7 +23,8 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
 
 # options that only some methods take
 OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "--chips": ("bptt",),
-                  "--worst-quantile": ("bptt",), "--weight-bits": ("bptt",), "--lr": ("bptt",)}
+                  "--worst-quantile": ("bptt",), "--weight-bits": ("bptt",), "--tau-syn": ("bptt",),
+                  "--lr": ("bptt",)}
 
 
 @click.command()
@@ -58,6 +59,9 @@ OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "
 @click.option("--weight-bits", type=click.IntRange(2), default=None,
               help="bptt only: train with w_in and w_slow quantised to N bits (straight-through), as "
                    "harness compile --weight-bits realises them.")
+@click.option("--tau-syn", type=click.FloatRange(1), default=None,
+              help="bptt only: slow synapses' and readout's time constant in ms (default 70; 200 holds the XOR "
+                   "memory in the slow currents, docs/fidelity.md 5.5).")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="bptt only: Adam step relative to each parameter's initial spread (default 5e-4).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
@@ -65,7 +69,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
           fast_fan_in: int | None, slow_fan_in: int | None, chips: int | None, worst_quantile: float | None,
-          weight_bits: int | None, lr: float | None) -> None:
+          weight_bits: int | None, tau_syn: float | None, lr: float | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -76,7 +80,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
     given = {"--fast-fan-in": fast_fan_in, "--slow-fan-in": slow_fan_in, "--chips": chips,
-             "--worst-quantile": worst_quantile, "--weight-bits": weight_bits, "--lr": lr}
+             "--worst-quantile": worst_quantile, "--weight-bits": weight_bits, "--tau-syn": tau_syn, "--lr": lr}
     wrong = [flag for flag, value in given.items() if value is not None and method not in OPTION_METHODS[flag]]
     if wrong:
         allowed = " and ".join(sorted({m for flag in wrong for m in OPTION_METHODS[flag]}))
@@ -85,7 +89,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
         extra = {"teacher_epochs": teacher_epochs, "fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
     elif method == "bptt":
         options = {"fan_in": slow_fan_in, "chips": chips, "worst": worst_quantile, "weight_bits": weight_bits,
-                   "lr": lr}
+                   "tau_syn": tau_syn, "lr": lr}
         extra = {k: v for k, v in options.items() if v is not None}
     else:
         extra = {}

@@ -229,10 +229,10 @@ def chip_objective(net: SpikingNetwork, task: Task, backend: Backend | str, chip
 
 
 def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backend | str,
-                    fan_in: int = 0, chips: ChipDraw | None = None) -> SpikingNetwork:
+                    fan_in: int = 0, chips: ChipDraw | None = None, tau_syn: float = INIT["tau_syn"]) -> SpikingNetwork:
     """A sparse random LIF network with a ridge readout of its window rates (across `chips`
     when given); with `fan_in` each neuron keeps only its `fan_in` strongest recurrent weights."""
-    net = reservoir(task, n, rng, **INIT)
+    net = reservoir(task, n, rng, **{**INIT, "tau_syn": tau_syn})
     if fan_in:
         net = net.replace(w_slow=net.w_slow * strongest_inputs(net.w_slow, fan_in))
     return fit_readout(net, task, backend, chips)
@@ -242,7 +242,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
                    backend: Backend | str = "numpy", progress: Callable[[dict], None] | None = None,
                    hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC,
                    chips: int = 1, worst: float = 0.0, worst_weight: float = 1.0,
-                   fan_in: int = 0, lr: float = OPTIM["lr"], weight_bits: int | None = None) -> SpikingNetwork:
+                   fan_in: int = 0, lr: float = OPTIM["lr"], weight_bits: int | None = None,
+                   tau_syn: float = INIT["tau_syn"]) -> SpikingNetwork:
     """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient.
 
     `hardware_aware`: a chip mismatch level (`sim.perturb.ChipMismatch` of `chip_spec`); each
@@ -255,7 +256,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     per neuron. `weight_bits`: w_in and w_slow run quantised to that many bits
     (`sim.perturb.quantise`, straight-through gradient), as `harness compile --weight-bits`
     caps the chip's counts; the network returned carries the quantised weights. `lr`:
-    Adam's step relative to each parameter's initial spread."""
+    Adam's step relative to each parameter's initial spread. `tau_syn`: the slow synapses' and
+    the readout's time constant in ms (default the ADS network's)."""
     started = time.perf_counter()
     be = get_backend(backend)
     xp = be.xp
@@ -273,6 +275,8 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
         raise ValueError(f"fan_in must be an integer >= 0 (0: all), got {fan_in!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not tau_syn >= 1:
+        raise ValueError(f"tau_syn must be >= 1 ms, got {tau_syn!r}")
     rng = np.random.default_rng(seed)
     n = neuron_budget(task, n_neurons)
     mismatch = None if hardware_aware is None else ChipMismatch(hardware_aware, chip_spec)
@@ -281,7 +285,7 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     def readout_chips() -> ChipDraw | None:  # the chips a readout is fitted across (K ≥ 2 only)
         return None if chips < 2 else ChipDraw.sample(mismatch, n, READOUT_CHIPS, chip_rng, xp)
 
-    net = initial_network(task, n, rng, be, int(fan_in), readout_chips())
+    net = initial_network(task, n, rng, be, int(fan_in), readout_chips(), float(tau_syn))
     mask = be.asarray(net.w_slow != 0, np.float32) if fan_in else None
     fixed = Fixed.of(net, be, np.float32)
     params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
@@ -339,7 +343,7 @@ def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | No
     if chips > 1:
         trained = fit_readout(trained, task, be, readout_chips())
     return finish(trained, task, method="bptt", seed=seed, started=started, backend=be,
-                  hyper={**INIT, **OPTIM, "lr": lr, "epochs": epochs, "hardware_aware": hardware_aware,
-                         "chip_spec": chip_spec, "chips": chips, "worst": worst, "worst_weight": worst_weight,
-                         "fan_in": int(fan_in), "weight_bits": weight_bits},
+                  hyper={**INIT, **OPTIM, "tau_syn": float(tau_syn), "lr": lr, "epochs": epochs,
+                         "hardware_aware": hardware_aware, "chip_spec": chip_spec, "chips": chips, "worst": worst,
+                         "worst_weight": worst_weight, "fan_in": int(fan_in), "weight_bits": weight_bits},
                   extra={"val_accuracy": val_acc, "best_epoch": best_epoch})
