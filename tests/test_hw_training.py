@@ -87,3 +87,67 @@ def test_hardware_aware_option_is_recorded_and_checked():
         train("force", task, n_neurons=40, seed=0, backend="numpy", hardware_aware="spec")
     with pytest.raises(ValueError, match="mismatch level"):
         train("bptt", task, n_neurons=40, seed=0, backend="numpy", hardware_aware="lots")
+
+
+def test_worst_weights_are_mean_plus_cvar():
+    from sim.baselines.bptt_lif import worst_weights
+    losses = np.array([1.0, 4.0, 2.0, 3.0])
+    np.testing.assert_allclose(worst_weights(losses, 0.0, 1.0), [0.25] * 4)
+    np.testing.assert_allclose(worst_weights(losses, 0.5, 1.0), [0.25, 0.75, 0.25, 0.75])  # worst 2 of 4
+    np.testing.assert_allclose(worst_weights(losses, 0.25, 2.0) @ losses, losses.mean() + 2 * 4.0)
+
+
+def test_strongest_inputs_keep_each_neurons_largest_weights():
+    from sim.baselines.bptt_lif import strongest_inputs
+    w = np.array([[0.0, 3.0], [-5.0, 0.0], [1.0, -2.0], [2.0, 1.0]])
+    mask = strongest_inputs(w, 2)
+    np.testing.assert_array_equal(mask, [[False, True], [True, False], [False, True], [True, False]])
+    assert not strongest_inputs(np.zeros((3, 3)), 2).any()  # zeros are never kept
+
+
+def test_window_rates_on_unmismatched_chips_are_the_nominal_rates():
+    from sim.baselines.common import window_rates
+    rng = np.random.default_rng(0)
+    data = xor_dataset(4, rng, n_steps=90, pulse_ms=5)
+    net = tiny_net(rng)
+    nominal = window_rates(net, data)
+    chips = ChipDraw.sample(ChipMismatch(0.0), net.n_neurons, 3, rng, np)
+    np.testing.assert_allclose(window_rates(net, data, chips=chips), np.tile(nominal, (3, 1)), rtol=1e-6)
+    varied = window_rates(net, data, chips=ChipDraw.sample(ChipMismatch(0.3), net.n_neurons, 2, rng, np))
+    assert varied.shape == (8, net.n_neurons) and not np.allclose(varied[:4], varied[4:])
+
+
+def test_bptt_on_k_chips_within_the_fan_in():
+    task = tiny_xor(sizes=(32, 16, 16))
+    net = train("bptt", task, n_neurons=40, epochs=2, seed=0, backend="numpy", hardware_aware="spec",
+                chips=4, worst=0.25, fan_in=3, lr=1e-2)
+    assert (net.w_slow != 0).sum(0).max() <= 3
+    hyper = net.meta["hyper"]
+    assert (hyper["chips"], hyper["worst"], hyper["fan_in"], hyper["lr"]) == (4, 0.25, 3, 1e-2)
+    assert np.all(np.isfinite(net.w_out)) and np.any(net.w_out != 0)
+
+
+def test_bptt_chip_options_are_checked():
+    from sim.baselines.bptt_lif import train_bptt_lif
+    task = tiny_xor(sizes=(4, 4, 4))
+    with pytest.raises(ValueError, match="hardware_aware"):
+        train_bptt_lif(task, chips=4)
+    with pytest.raises(ValueError, match="worst"):
+        train_bptt_lif(task, hardware_aware="spec", chips=4, worst=1.5)
+    with pytest.raises(ValueError, match="fan_in"):
+        train_bptt_lif(task, fan_in=-1)
+    with pytest.raises(ValueError, match="lr"):
+        train_bptt_lif(task, lr=0.0)
+    with pytest.raises(ValueError, match="tau_syn"):
+        train_bptt_lif(task, tau_syn=0.5)
+
+
+def test_bptt_with_weight_bits_returns_quantised_weights():
+    task = tiny_xor(sizes=(32, 16, 16))
+    net = train("bptt", task, n_neurons=30, epochs=1, seed=0, backend="numpy", weight_bits=3, lr=1e-2)
+    for w in (net.w_in, net.w_slow):  # at most 2·3 + 1 levels: sign × 0..3 steps of one scale
+        levels = np.unique(np.round(w / (np.abs(w).max() / 3), 6))
+        assert set(levels) <= {-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0}, levels
+    assert net.meta["hyper"]["weight_bits"] == 3
+    with pytest.raises(ValueError, match="weight_bits"):
+        train("bptt", task, n_neurons=30, epochs=1, weight_bits=1)

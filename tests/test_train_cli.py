@@ -59,4 +59,23 @@ def test_train_cli_fan_in(tmp_path):
     assert (net.w_fast != 0).sum(0).max() <= 5 and (net.w_slow != 0).sum(0).max() <= 7
     assert (net.meta["hyper"]["ads"]["fast_fan_in"], net.meta["hyper"]["ads"]["slow_fan_in"]) == (5, 7)
     result = CliRunner().invoke(train, ["--method", "force", "--out", str(out), "--slow-fan-in", "3"])
-    assert result.exit_code != 0 and "--slow-fan-in: for method ads only" in result.output
+    assert result.exit_code != 0 and "--slow-fan-in: for method ads and bptt only" in result.output
+
+
+def test_train_cli_bptt_on_sampled_chips(tmp_path):
+    out = tmp_path / "net.npz"
+    result = CliRunner().invoke(train, [
+        "--task", "xor", "--method", "bptt", "--backend", "numpy", "--out", str(out), "--neurons", "24",
+        "--epochs", "1", "--train-samples", "16", "--val-samples", "8", "--test-samples", "8",
+        "--hardware-aware", "--chips", "4", "--worst-quantile", "0.25", "--slow-fan-in", "5", "--lr", "0.01",
+        "--weight-bits", "4", "--tau-syn", "150"])
+    assert result.exit_code == 0, result.output
+    net = load_network(out)
+    assert (net.w_slow != 0).sum(0).max() <= 5
+    assert {k: net.meta["hyper"][k] for k in ("chips", "worst", "fan_in", "lr", "weight_bits")} == \
+        {"chips": 4, "worst": 0.25, "fan_in": 5, "lr": 0.01, "weight_bits": 4}
+    assert np.all(net.tau_slow == 150) and net.tau_out == 150 and net.meta["hyper"]["tau_syn"] == 150
+    result = CliRunner().invoke(train, ["--method", "bptt", "--out", str(out), "--train-samples", "4", "--chips", "4"])
+    assert result.exit_code != 0 and "hardware_aware" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(train, ["--method", "ads", "--out", str(out), "--chips", "4", "--lr", "1"])
+    assert result.exit_code != 0 and "--chips, --lr: for method bptt only, not 'ads'" in result.output

@@ -21,6 +21,12 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
         raise click.BadParameter(f"{value!r}: expected spec, a fraction like 0.1 or a percentage like 10%") from None
 
 
+# options that only some methods take
+OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "--chips": ("bptt",),
+                  "--worst-quantile": ("bptt",), "--weight-bits": ("bptt",), "--tau-syn": ("bptt",),
+                  "--lr": ("bptt",)}
+
+
 @click.command()
 @click.option("--task", "task_name", default="xor", show_default=True, help="xor, keyword, or a path to a .npz data set.")
 @click.option("--method", default="ads", show_default=True, type=click.Choice(sorted(METHODS)))
@@ -42,13 +48,28 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--fast-fan-in", type=click.IntRange(0), default=None,
               help="ads only: keep each neuron's N strongest fast recurrent weights (0: all; default: the task's).")
 @click.option("--slow-fan-in", type=click.IntRange(0), default=None,
-              help="ads only: after the first feedback level keep each neuron's N strongest slow weights and train "
-                   "on within them (0: all; default: the task's).")
+              help="ads: after the first feedback level keep each neuron's N strongest slow weights and train "
+                   "on within them (0: all; default: the task's). bptt: each neuron keeps its N strongest "
+                   "initial recurrent weights and only those learn (default 0: all).")
+@click.option("--chips", type=click.IntRange(1), default=None,
+              help="bptt with --hardware-aware: chips sampled per minibatch (its trials split among them; default 1).")
+@click.option("--worst-quantile", type=click.FloatRange(0, 1), default=None,
+              help="bptt with --hardware-aware: add the mean loss of the worst Q fraction of the minibatch's chips "
+                   "(default 0: the mean alone).")
+@click.option("--weight-bits", type=click.IntRange(2), default=None,
+              help="bptt only: train with w_in and w_slow quantised to N bits (straight-through), as "
+                   "harness compile --weight-bits realises them.")
+@click.option("--tau-syn", type=click.FloatRange(1), default=None,
+              help="bptt only: slow synapses' and readout's time constant in ms (default 70; 200 holds the XOR "
+                   "memory in the slow currents, docs/fidelity.md 5.5).")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="bptt only: Adam step relative to each parameter's initial spread (default 5e-4).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
-          fast_fan_in: int | None, slow_fan_in: int | None) -> None:
+          fast_fan_in: int | None, slow_fan_in: int | None, chips: int | None, worst_quantile: float | None,
+          weight_bits: int | None, tau_syn: float | None, lr: float | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -58,11 +79,20 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
         task = load_task(task_name, seed, **sizes)
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
-    fan_in = {"fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
-    if method != "ads" and any(v is not None for v in fan_in.values()):
-        given = ", ".join("--" + k.replace("_", "-") for k, v in fan_in.items() if v is not None)
-        raise click.ClickException(f"{given}: for method ads only, not {method!r}")
-    extra = {"teacher_epochs": teacher_epochs, **fan_in} if method == "ads" else {}
+    given = {"--fast-fan-in": fast_fan_in, "--slow-fan-in": slow_fan_in, "--chips": chips,
+             "--worst-quantile": worst_quantile, "--weight-bits": weight_bits, "--tau-syn": tau_syn, "--lr": lr}
+    wrong = [flag for flag, value in given.items() if value is not None and method not in OPTION_METHODS[flag]]
+    if wrong:
+        allowed = " and ".join(sorted({m for flag in wrong for m in OPTION_METHODS[flag]}))
+        raise click.ClickException(f"{', '.join(wrong)}: for method {allowed} only, not {method!r}")
+    if method == "ads":
+        extra = {"teacher_epochs": teacher_epochs, "fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
+    elif method == "bptt":
+        options = {"fan_in": slow_fan_in, "chips": chips, "worst": worst_quantile, "weight_bits": weight_bits,
+                   "tau_syn": tau_syn, "lr": lr}
+        extra = {k: v for k, v in options.items() if v is not None}
+    else:
+        extra = {}
     bar = StageBars()
     try:
         net = run_training(method, task, n_neurons=neurons, epochs=epochs, seed=seed, backend=backend,

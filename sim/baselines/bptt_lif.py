@@ -19,8 +19,13 @@ Training: Adam on w_in, w_slow, bias and w_out, each parameter's step size scale
 its initial spread, global gradient-norm clipping, minibatches of trials; the network
 with the best validation accuracy (measured by `sim.lif.simulate`) is kept. Hardware-aware
 (`hardware_aware`, a chip mismatch level): each minibatch's forward and backward pass runs
-on a freshly sampled chip (`sim.perturb.ChipDraw`), the gradient flows to the nominal
+on freshly sampled chips (`sim.perturb.ChipDraw`), the gradient flows to the nominal
 parameters, and epochs are judged by the median validation accuracy over sampled chips.
+With `chips` = K the minibatch is split among K chips and the loss is the mean of their
+losses plus `worst_weight` times the mean of the worst ⌈q·K⌉ of them (q = `worst`, a
+CVaR term: yield is a tail quantity). `fan_in`: each neuron keeps its `fan_in` strongest
+initial recurrent weights and only those learn, so the network fits the chip's CAM
+(64 slots per neuron) before it is compiled.
 
 Deviations from the paper's BPTT baseline: the recurrent weights start from the
 liquid-state reservoir's random sparse matrix at a lower gain (1.5), and the readout
@@ -37,22 +42,24 @@ import numpy as np
 
 from sim.adam import Adam
 from sim.backend import Backend, get_backend
-from sim.baselines.common import finish, neuron_budget, positive, reservoir, window_rates
+from sim.baselines.common import finish, mean_output_accuracy, neuron_budget, positive, reservoir, window_rates
 from sim.baselines.reservoir import window_targets
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import DT_MS
 from sim.network import SpikingNetwork
-from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate
-from sim.readout import ridge
+from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate, quantise
+from sim.readout import STRENGTHS, ridge
 from sim.tasks.base import Dataset, Task
 
 TRAINED = ("w_in", "w_slow", "bias", "w_out")
+QUANTISED = ("w_in", "w_slow")  # the weights the chip realises as integer CAM counts
 INIT = {"gain": 1.5, "density": 0.1, "input_scale": 2.0, "bias_range": (0.5, 1.2), "tau_mem": 20.0,
         "tau_syn": 70.0}
 OPTIM = {"lr": 5e-4, "batch": 32, "clip": 1.0, "beta": 5.0, "ridge": 1e-4}
 DEFAULT_EPOCHS = 8
 SELECTION_CHIPS = 8  # hardware-aware: sampled chips that judge each epoch on the validation split
+READOUT_CHIPS = 8  # chips > 1: sampled chips the initial and the final ridge readouts are fitted across
 
 
 @dataclass(frozen=True)
@@ -173,60 +180,170 @@ def loss_and_grad(net: SpikingNetwork, data: Dataset, spike: Spike = Spike(), ba
     return loss, {name: be.to_numpy(g) for name, g in grads.items()}
 
 
-def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backend | str) -> SpikingNetwork:
-    """A sparse random LIF network with a ridge readout of its window rates."""
-    net = reservoir(task, n, rng, **INIT)
-    w_out = ridge(window_rates(net, task.train, backend), window_targets(task, "train"), OPTIM["ridge"])
-    return net.replace(w_out=w_out)
+def strongest_inputs(w: np.ndarray, fan_in: int) -> np.ndarray:
+    """Mask of each column's (post-neuron's) `fan_in` largest |w| among its nonzero entries."""
+    rank = np.argsort(np.argsort(-np.abs(w), axis=0, kind="stable"), axis=0, kind="stable")
+    return (rank < fan_in) & (w != 0)
+
+
+def worst_weights(losses: np.ndarray, worst: float, worst_weight: float) -> np.ndarray:
+    """Weights of K chip losses in mean + worst_weight·CVaR_q: 1/K each, plus worst_weight/m
+    for each of the m = ⌈q·K⌉ largest (none when q = 0)."""
+    k = losses.size
+    weights = np.full(k, 1.0 / k)
+    m = int(np.ceil(worst * k - 1e-9))
+    if m > 0:
+        weights[np.argsort(-losses, kind="stable")[:m]] += worst_weight / m
+    return weights
+
+
+def fit_readout(net: SpikingNetwork, task: Task, backend: Backend | str,
+                chips: ChipDraw | None = None) -> SpikingNetwork:
+    """`net` with the ridge readout of its window rates on the training split, fitted on the
+    nominal network or across the D chips of `chips` (one readout for all of them)."""
+    targets = window_targets(task, "train")
+    features = window_rates(net, task.train, backend, chips)
+    if chips is None:
+        return net.replace(w_out=ridge(features, targets, OPTIM["ridge"]))
+    draws = int(chips.dmem.shape[0])
+    x, y = features.reshape(draws, len(targets), -1), np.broadcast_to(targets, (draws, *targets.shape))
+    held = np.arange(draws) % 4 == 3  # a quarter of the chips judges the strength
+
+    def held_out_error(strength: float) -> float:
+        w = ridge(x[~held].reshape(-1, x.shape[-1]), y[~held].reshape(-1, y.shape[-1]), strength)
+        return float(np.mean((x[held] @ w - y[held]) ** 2))
+
+    strength = min(STRENGTHS, key=held_out_error)
+    return net.replace(w_out=ridge(features, y.reshape(-1, y.shape[-1]), strength))
+
+
+def chip_objective(net: SpikingNetwork, task: Task, backend: Backend | str, chips: ChipDraw, worst: float,
+                   worst_weight: float) -> tuple[float, float]:
+    """(−(mean + worst_weight·CVaR_worst) of the D chips' validation losses, their mean
+    validation accuracy): the training loss of `train_bptt_lif` on fixed chips."""
+    draws = int(chips.dmem.shape[0])
+    outputs = (window_rates(net, task.val, backend, chips) @ net.w_out).reshape(draws, len(task.val), -1)
+    losses = np.mean((outputs - window_targets(task, "val")) ** 2, axis=(1, 2))
+    acc = np.mean([mean_output_accuracy(task, out, task.val) for out in outputs])
+    return -float(worst_weights(losses, worst, worst_weight) @ losses), float(acc)
+
+
+def initial_network(task: Task, n: int, rng: np.random.Generator, backend: Backend | str,
+                    fan_in: int = 0, chips: ChipDraw | None = None, tau_syn: float = INIT["tau_syn"]) -> SpikingNetwork:
+    """A sparse random LIF network with a ridge readout of its window rates (across `chips`
+    when given); with `fan_in` each neuron keeps only its `fan_in` strongest recurrent weights."""
+    net = reservoir(task, n, rng, **{**INIT, "tau_syn": tau_syn})
+    if fan_in:
+        net = net.replace(w_slow=net.w_slow * strongest_inputs(net.w_slow, fan_in))
+    return fit_readout(net, task, backend, chips)
 
 
 def train_bptt_lif(task: Task, *, n_neurons: int | None = None, epochs: int | None = None, seed: int = 0,
                    backend: Backend | str = "numpy", progress: Callable[[dict], None] | None = None,
-                   hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC) -> SpikingNetwork:
+                   hardware_aware: MismatchLevel | None = None, chip_spec: str = DEFAULT_SPEC,
+                   chips: int = 1, worst: float = 0.0, worst_weight: float = 1.0,
+                   fan_in: int = 0, lr: float = OPTIM["lr"], weight_bits: int | None = None,
+                   tau_syn: float = INIT["tau_syn"]) -> SpikingNetwork:
     """Train a recurrent LIF network on `task` by BPTT with a surrogate gradient.
 
     `hardware_aware`: a chip mismatch level (`sim.perturb.ChipMismatch` of `chip_spec`); each
-    minibatch then runs on a freshly sampled chip, and the epoch kept is the one with the best
-    median validation accuracy over `SELECTION_CHIPS` sampled chips."""
+    minibatch then runs on `chips` freshly sampled chips (its trials split among them), the
+    loss is their mean plus `worst_weight` × the mean of the worst `worst` fraction of them,
+    and the epoch kept is the one with the best median validation accuracy over
+    `SELECTION_CHIPS` sampled chips (with `chips` ≥ 2: the lowest validation loss, mean +
+    worst quantile, over `SELECTION_CHIPS` fixed sampled chips; the readout is then
+    re-fitted across `READOUT_CHIPS` sampled chips). `fan_in` (0: all): recurrent weights
+    per neuron. `weight_bits`: w_in and w_slow run quantised to that many bits
+    (`sim.perturb.quantise`, straight-through gradient), as `harness compile --weight-bits`
+    caps the chip's counts; the network returned carries the quantised weights. `lr`:
+    Adam's step relative to each parameter's initial spread. `tau_syn`: the slow synapses' and
+    the readout's time constant in ms (default the ADS network's)."""
     started = time.perf_counter()
     be = get_backend(backend)
     xp = be.xp
     epochs = positive("epochs", epochs, DEFAULT_EPOCHS)
+    chips = positive("chips", chips, 1)
+    if hardware_aware is None and (chips > 1 or worst > 0):
+        raise ValueError("chips > 1 and worst > 0 need a hardware_aware mismatch level")
+    if not 0.0 <= worst <= 1.0 or worst_weight < 0:
+        raise ValueError(f"worst must be in [0, 1] and worst_weight >= 0, got {worst!r} and {worst_weight!r}")
+    if chips > OPTIM["batch"]:
+        raise ValueError(f"chips must be at most the minibatch size {OPTIM['batch']}, got {chips}")
+    if weight_bits is not None and (int(weight_bits) != weight_bits or weight_bits < 2):
+        raise ValueError(f"weight_bits must be an integer >= 2 (sign + magnitude), got {weight_bits!r}")
+    if int(fan_in) != fan_in or fan_in < 0:
+        raise ValueError(f"fan_in must be an integer >= 0 (0: all), got {fan_in!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not tau_syn >= 1:
+        raise ValueError(f"tau_syn must be >= 1 ms, got {tau_syn!r}")
     rng = np.random.default_rng(seed)
-    net = initial_network(task, neuron_budget(task, n_neurons), rng, be)
-    fixed = Fixed.of(net, be, np.float32)
-    params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
-    lr = {name: OPTIM["lr"] * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}
-    optim = Adam(params, lr, OPTIM["clip"], xp)
-    data, spike = task.train, Spike()
+    n = neuron_budget(task, n_neurons)
     mismatch = None if hardware_aware is None else ChipMismatch(hardware_aware, chip_spec)
     chip_rng = np.random.default_rng(seed + 11)
 
-    def score(candidate: SpikingNetwork) -> float:
-        if mismatch is None:
-            return float(evaluate(candidate, task, data=task.val, backend=be)[0])
-        return float(np.median(evaluate(candidate, task, Perturbation(chip=mismatch), draws=SELECTION_CHIPS,
-                                        seed=seed, data=task.val, backend=be)))
+    def readout_chips() -> ChipDraw | None:  # the chips a readout is fitted across (K ≥ 2 only)
+        return None if chips < 2 else ChipDraw.sample(mismatch, n, READOUT_CHIPS, chip_rng, xp)
 
-    best = (score(net), -1, net)
+    net = initial_network(task, n, rng, be, int(fan_in), readout_chips(), float(tau_syn))
+    mask = be.asarray(net.w_slow != 0, np.float32) if fan_in else None
+    fixed = Fixed.of(net, be, np.float32)
+    params = {name: be.asarray(getattr(net, name), np.float32) for name in TRAINED}
+    steps = {name: lr * max(float(np.std(getattr(net, name))), 1e-2) for name in TRAINED}
+    optim = Adam(params, steps, OPTIM["clip"], xp)
+    data, spike = task.train, Spike()
+
+    def realised(p: dict[str, Any]) -> dict[str, Any]:
+        """The parameters the network runs with: quantised w_in and w_slow under `weight_bits`."""
+        if weight_bits is None:
+            return p
+        return {**p, **{name: quantise(p[name], int(weight_bits), xp) for name in QUANTISED}}
+
+    if weight_bits is not None:
+        net = net.replace(**{name: be.to_numpy(value) for name, value in realised(params).items()})
+
+    judges = None if chips < 2 else ChipDraw.sample(mismatch, n, SELECTION_CHIPS, np.random.default_rng(seed + 12), xp)
+
+    def score(candidate: SpikingNetwork) -> tuple[float, float]:
+        """(what the epoch is judged by, higher is better; validation accuracy to report)."""
+        if mismatch is None:
+            acc = float(evaluate(candidate, task, data=task.val, backend=be)[0])
+            return acc, acc
+        if judges is None:
+            acc = float(np.median(evaluate(candidate, task, Perturbation(chip=mismatch), draws=SELECTION_CHIPS,
+                                           seed=seed, data=task.val, backend=be)))
+            return acc, acc
+        return chip_objective(candidate, task, be, judges, worst, worst_weight)
+
+    best = (*score(net), -1, net)  # (judged by, validation accuracy, epoch, network)
     for epoch in range(epochs):
         order = rng.permutation(len(data))
         losses = []
         for first in range(0, len(order), OPTIM["batch"]):
             idx = order[first:first + OPTIM["batch"]]
-            chip = None if mismatch is None else ChipDraw.sample(mismatch, net.n_neurons, 1, chip_rng, xp).single()
-            loss, grads = loss_and_grad_arrays(params, fixed, be.asarray(data.inputs[idx]),
-                                               be.asarray(data.targets[idx]), be.asarray(data.mask[idx]), spike, xp,
-                                               chip)
+            draw = None if mismatch is None else ChipDraw.sample(mismatch, net.n_neurons, chips, chip_rng, xp)
+            forward = realised(params)  # gradients pass straight through the quantisation
+            parts = [loss_and_grad_arrays(forward, fixed, be.asarray(data.inputs[part]),
+                                          be.asarray(data.targets[part]), be.asarray(data.mask[part]), spike, xp,
+                                          None if draw is None else draw.single(k))
+                     for k, part in enumerate(np.array_split(idx, min(chips, len(idx))))]
+            weights = worst_weights(np.array([loss for loss, _ in parts]), worst, worst_weight)
+            grads = {name: sum(w * g[name] for w, (_, g) in zip(weights, parts)) for name in TRAINED}
+            if mask is not None:
+                grads["w_slow"] = grads["w_slow"] * mask
             optim.step(params, grads)
-            losses.append(loss)
-        trained = net.replace(**{name: be.to_numpy(p) for name, p in params.items()})
-        acc = score(trained)
+            losses.append(float(np.dot(weights, [loss for loss, _ in parts])))
+        trained = net.replace(**{name: be.to_numpy(p) for name, p in realised(params).items()})
+        judged, acc = score(trained)
         if progress is not None:
             progress({"epoch": epoch, "loss": float(np.mean(losses)), "acc": acc})
-        if acc > best[0]:
-            best = (acc, epoch, trained)
-    val_acc, best_epoch, trained = best
+        if judged > best[0]:
+            best = (judged, acc, epoch, trained)
+    _, val_acc, best_epoch, trained = best
+    if chips > 1:
+        trained = fit_readout(trained, task, be, readout_chips())
     return finish(trained, task, method="bptt", seed=seed, started=started, backend=be,
-                  hyper={**INIT, **OPTIM, "epochs": epochs, "hardware_aware": hardware_aware, "chip_spec": chip_spec},
+                  hyper={**INIT, **OPTIM, "tau_syn": float(tau_syn), "lr": lr, "epochs": epochs,
+                         "hardware_aware": hardware_aware, "chip_spec": chip_spec, "chips": chips, "worst": worst,
+                         "worst_weight": worst_weight, "fan_in": int(fan_in), "weight_bits": weight_bits},
                   extra={"val_accuracy": val_acc, "best_epoch": best_epoch})

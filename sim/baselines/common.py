@@ -10,7 +10,7 @@ import numpy as np
 from sim.backend import Backend, get_backend
 from sim.lif import lif_params, simulate
 from sim.network import SpikingNetwork
-from sim.perturb import TRIAL_BYTES, nominal_accuracy
+from sim.perturb import TRIAL_BYTES, ChipDraw, apply_chip_mismatch, nominal_accuracy
 from sim.tasks.base import Dataset, Task
 
 DEFAULT_NEURONS = {"xor": 320, "keyword": 768}  # the paper's ADS budgets
@@ -50,23 +50,28 @@ def reservoir(task: Task, n: int, rng: np.random.Generator, *, gain: float, dens
         w_out=np.zeros((n, task.n_out)), v_reset=0.0, tau_out=tau_syn)
 
 
-def window_rates(net: SpikingNetwork, data: Dataset, backend: Backend | str = "numpy") -> np.ndarray:
-    """Filtered spike trains r averaged over each sample's masked steps: [S, N].
+def window_rates(net: SpikingNetwork, data: Dataset, backend: Backend | str = "numpy",
+                 chips: ChipDraw | None = None) -> np.ndarray:
+    """Filtered spike trains r averaged over each sample's masked steps: [S, N], or
+    [D·S, N] (chip-major) on the D chips of `chips` (`sim.perturb.ChipDraw`, on the backend).
 
     The task's decision is the masked mean of `r @ w_out`, i.e. these features times
     `w_out`. Computed by `sim.lif.simulate` with an identity readout.
     """
     be = get_backend(backend)
-    probe = lif_params(net.replace(w_out=np.eye(net.n_neurons)), be)
+    draws = 1 if chips is None else int(chips.dmem.shape[0])
+    probe = lif_params(net.replace(w_out=np.eye(net.n_neurons)), be, draws)
+    if chips is not None:
+        apply_chip_mismatch(probe, chips, be.xp)
     n_steps = data.inputs.shape[1]
-    chunk = max(1, TRIAL_BYTES // (8 * n_steps * net.n_neurons))
+    chunk = max(1, TRIAL_BYTES // (8 * n_steps * net.n_neurons * draws))
     mask = data.mask.astype(np.float32)
     weights = mask / np.maximum(mask.sum(1, keepdims=True), 1.0)
     feats = []
     for s in range(0, len(data), chunk):
-        r = simulate(probe, data.inputs[s:s + chunk], be).outputs[0]
-        feats.append(be.to_numpy(be.xp.einsum("stn,st->sn", r, be.asarray(weights[s:s + chunk]))))
-    return np.concatenate(feats).astype(np.float64)
+        r = simulate(probe, data.inputs[s:s + chunk], be).outputs  # [D, s, T, N]
+        feats.append(be.to_numpy(be.xp.einsum("dstn,st->dsn", r, be.asarray(weights[s:s + chunk]))))
+    return np.concatenate(feats, axis=1).reshape(-1, net.n_neurons).astype(np.float64)
 
 
 def mean_output_accuracy(task: Task, mean_outputs: np.ndarray, data: Dataset) -> float:
