@@ -36,3 +36,21 @@ def test_numba_threads_are_bounded_and_restored():
     spikes, states, _ = NumbaKernel(pop, threads=1).run(x, noise_keys(seeds, [0, 0, 0]), 3, np.arange(4), False)
     assert numba.get_num_threads() == before
     assert spikes.shape == (3, 5, 4) and states is None
+
+
+def test_selected_neurons_in_any_order_and_repeated_get_their_own_spikes():
+    """The kernel writes spikes from the step's list of firing neurons through an output column
+    per neuron: a selection out of order and with repeats reads as indexing every neuron's."""
+    rng = np.random.default_rng(1)
+    config = random_config(rng, "dynapse1", fill=0.2, regimes=("active",))
+    seeds = [1, 2]
+    pop = Population.build(config, batch_params(config, seeds), np.arange(config.spec.n_neurons))
+    x = (rng.random((1, 60, config.spec.inputs)) < 0.1).astype(np.uint8)
+    keys = noise_keys(seeds, [0, 0])
+    everyone, _, _ = NumbaKernel(pop).run(x, keys, 0, np.arange(pop.index.size), False)
+    firing = np.flatnonzero(everyone.any(axis=(0, 1)))
+    assert firing.size >= 2, "the test needs neurons that fire"
+    silent = np.flatnonzero(~everyone.any(axis=(0, 1)))[:1]
+    selected = np.r_[firing[1], firing[0], firing[1], silent, firing[0]]
+    spikes, _, _ = NumbaKernel(pop).run(x, keys, 0, selected, False)
+    np.testing.assert_array_equal(spikes, everyone[:, :, selected])

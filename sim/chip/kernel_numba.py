@@ -14,6 +14,8 @@ is always by events: the fan-out table holds exactly the nonzero entries of the 
 matrix, so walking it is never more work than a dense product, even when every source is
 active; its targets index unsigned, which spares Numba's negative-index check.
 
+The spikes of the selected neurons are written from that list too (into a zeroed array,
+through each neuron's output column), not read from every selected neuron at every step.
 With `count`, each chip also counts every neuron's spikes as they fire, and marks those
 of the last step (`sim.chip.activity` turns them into the run's activity counters).
 
@@ -121,8 +123,9 @@ def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled, is
 
 @njit(cache=True)
 def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, key, amplitude,
-              selected, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
-    """One chip's run from power-on: x [T, M] counts; per-chip parameters [(4,) n]; with
+              column, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
+    """One chip's run from power-on: x [T, M] counts; per-chip parameters [(4,) n]; each
+    neuron's spikes go to spikes[t, column[i]] (zeroed beforehand; column -1: not kept); with
     `count`, spikes per neuron into fired_count [n] and the last step's into fired_last [n]."""
     steps, m = x.shape
     n = dmem.size
@@ -150,11 +153,12 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
                     if flags[i]:
                         fired[n_fired] = i
                         n_fired += 1
-        if count:
-            for q in range(n_fired):
-                fired_count[fired[q]] += 1
-        for q in range(selected.size):
-            spikes[t, q] = fired_now[selected[q]]
+        for q in range(n_fired):
+            i = fired[q]
+            if count:
+                fired_count[i] += 1
+            if column[i] >= 0:
+                spikes[t, column[i]] = True
         if record:
             v_out[t] = v
             isyn_out[t] = isyn
@@ -166,12 +170,12 @@ def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _run_chips(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, keys, amplitude,
-               selected, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
+               column, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
     """Every chip in parallel; x is [B, T, M], or [1, T, M] shared by all chips."""
     for b in prange(keys.size):
         row = np.int64(b) if x.shape[0] > 1 else 0  # (prange indices are unsigned)
         _run_chip(x[row], indptr, targets, dmem[b], dsyn[b], wsyn[b], theta[b], idc[b],
-                  t_ref[b], enabled, neuron_ids, keys[b], amplitude, selected, spikes[b],
+                  t_ref[b], enabled, neuron_ids, keys[b], amplitude, column, spikes[b],
                   v_out[b] if record else v_out[0], isyn_out[b] if record else isyn_out[0],
                   refr_out[b] if record else refr_out[0], record,
                   fired_count[b] if count else fired_count[0], fired_last[b] if count else fired_last[0], count)
@@ -190,7 +194,12 @@ class NumbaKernel:
         spike counts (per neuron, of the last step) or None."""
         pop = self.pop
         b, steps, n = keys.size, x.shape[1], pop.index.size
-        spikes = np.zeros((b, steps, selected.size), np.bool_)
+        kept, repeat = np.unique(selected, return_inverse=True)  # the kernel writes each neuron once
+        if kept.size == selected.size:
+            kept, repeat = selected, None
+        column = np.full(n, -1, np.int64)
+        column[kept] = np.arange(kept.size)
+        spikes = np.zeros((b, steps, kept.size), np.bool_)
         shape = (b, steps) if record_state else (1, 0)
         states = (np.zeros((*shape, n), np.int64), np.zeros((*shape, 4, n), np.int64),
                   np.zeros((*shape, n), np.int64))
@@ -200,7 +209,9 @@ class NumbaKernel:
         try:
             _run_chips(np.ascontiguousarray(x), pop.indptr, pop.targets, pop.dmem, pop.dsyn, pop.wsyn, pop.theta,
                        pop.idc, pop.t_ref, pop.enabled, pop.index.astype(np.uint64), keys.astype(np.uint64),
-                       np.int64(amplitude), selected.astype(np.int64), spikes, *states, record_state, *counts, count)
+                       np.int64(amplitude), column, spikes, *states, record_state, *counts, count)
         finally:
             numba.set_num_threads(previous)
+        if repeat is not None:
+            spikes = spikes[:, :, repeat.ravel()]
         return spikes, states if record_state else None, counts if count else None
