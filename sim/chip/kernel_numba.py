@@ -5,14 +5,15 @@ step: the active sources (input counts and last step's spikes) add their counts 
 the fan-out table; then the neurons are updated (CHIP_SPEC §4–5) in loops that LLVM
 vectorises: synaptic decay and integration of AMPA, NMDA and GABA_A (one pass per type,
 the first one writing total = idc + current), counter noise, then GABA_B's synapses with
-leak, clip, refractory hold and fire in one pass. The neuron passes run in 32-bit integer
-arithmetic, sixteen lanes to an AVX-512 register (the spec's ranges bound every sum; a
-product that needs more than 32 bits is split, see `_decay` and `_synapse`): 5-10 %
-faster than int64 arithmetic on int32 state (same-process A/B on a Zen 5 EPYC). (Every pass saved
-over `total` is worth 5-15 %; but one loop doing all of it, or two types in the membrane
-pass, does not vectorise and is three to four times slower; narrower parameters (uint16),
-int64 state and processing the neurons in cache-sized tiles within a step measured no
-faster.)
+leak, clip, refractory hold and fire in one pass. The passes compute in 32-bit integers,
+sixteen lanes to an AVX-512 register, exact because the spec's ranges bound every value
+(a product that needs more than 32 bits is split: `_decay`, `_synapse`): 5-10 % faster
+than int64 arithmetic on the same int32 state (same-process A/B, Zen 5 EPYC). Every pass
+saved over `total` is worth 5-15 %; but one loop doing all of it, or two types in the
+membrane pass, does not vectorise and is three to four times slower. Measured no faster:
+uint16 parameters, int16 counts, int64 state, and the neurons in cache-sized tiles within
+a step (a chip's whole state, ~100 kB at N = 1024, stays in L2 for its run anyway, so B
+does not change the rate per neuron-step).
 The step's spikes are collected eight flags at a time, skipping empty words. Propagation
 is always by events: the fan-out table holds exactly the nonzero entries of the dense
 matrix, so walking it is never more work than a dense product, even when every source is
