@@ -19,8 +19,9 @@ is always by events: the fan-out table holds exactly the nonzero entries of the 
 matrix, so walking it is never more work than a dense product, even when every source is
 active; its targets index unsigned, which spares Numba's negative-index check.
 
-The spikes of the selected neurons are written from that list too (into a zeroed array,
-through each neuron's output column), not read from every selected neuron at every step.
+The spikes of the selected neurons are written from that list too (each chip's rows
+zeroed first, then each spike through its neuron's output column), not read from every
+selected neuron at every step.
 With `count`, each chip also counts every neuron's spikes as they fire, and marks those
 of the last step (`sim.chip.activity` turns them into the run's activity counters).
 
@@ -151,8 +152,9 @@ def _update_membranes(v, refr, fired_now, total, dmem, theta, t_ref, enabled, is
 def _run_chip(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled, neuron_ids, key, amplitude,
               column, spikes, v_out, isyn_out, refr_out, record, fired_count, fired_last, count):
     """One chip's run from power-on: x [T, M] counts; per-chip parameters [(4,) n]; each
-    neuron's spikes go to spikes[t, column[i]] (zeroed beforehand; column -1: not kept); with
-    `count`, spikes per neuron into fired_count [n] and the last step's into fired_last [n]."""
+    neuron's spikes go to spikes[t, column[i]] (column -1: not kept); with `count`, spikes
+    per neuron into fired_count [n] and the last step's into fired_last [n]."""
+    spikes[:] = False  # (here, not by the caller: each thread writes, and so pages in, its chips' rows)
     steps, m = x.shape
     n = dmem.size
     v = np.zeros(n, np.int32)
@@ -227,7 +229,7 @@ class NumbaKernel:
             kept, repeat = selected, None
         column = np.full(n, -1, np.int64)
         column[kept] = np.arange(kept.size)
-        spikes = np.zeros((b, steps, kept.size), np.bool_)
+        spikes = np.empty((b, steps, kept.size), np.bool_)
         shape = (b, steps) if record_state else (1, 0)
         states = (np.zeros((*shape, n), np.int64), np.zeros((*shape, 4, n), np.int64),
                   np.zeros((*shape, n), np.int64))
