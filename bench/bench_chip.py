@@ -6,10 +6,13 @@ and "cupy-dense" force one propagation path, to tune GPU_EVENT_COST) and, with
 `--rockpool-python`, Rockpool's JAX simulators (run by that interpreter: see
 bench/bench_rockpool.py). Ratios are against the one-chip emulator and against the
 first kernel listed, both measured in this run. Every rate, the vc1 kernels' and Rockpool's
-alike, is the fastest of up to `--repeats` timed runs after a warm-up call, stopping early
-once a row's runs have taken `--budget` seconds (at least two runs; bench/best_of.py, and
-the "runs" column): a single run of a few milliseconds is noisy on a shared machine, and
-the fastest run is the closest to what the machine can do. Workload: bench/chip_workload.py
+alike, is that of the fastest of up to `--repeats` timed samples after a warm-up call; a
+sample is back-to-back runs lasting at least 0.25 s (one run if longer), and a row stops
+early once its samples have taken `--budget` seconds (at least two samples; bench/best_of.py,
+and the "samples" column). So a B = 64 run of a few milliseconds and a B = 1024 run of a
+few hundred are timed over windows of the same length: on a shared machine a single short
+run can fall between other programs' work (B = 64 read 1.5x faster per neuron-step than
+B = 1024 so, while equal windows in one process read them alike). Workload: bench/chip_workload.py
 (dynapse1, N = 1024, fan_in 64, full CAM, Poisson inputs at 20 Hz, ~8 Hz activity).
 Each B also gets a row "fused Numba, U of N used": the same workload with only `--used`
 neurons (default 320, the default network's share of dynapse1) enabled and wired, the
@@ -38,7 +41,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from chip_workload import partly_used_config, poisson_inputs, random_config  # noqa: E402
-from best_of import best_of  # noqa: E402
+from best_of import MIN_SAMPLE_S, best_of  # noqa: E402
 from first_call import first_call_costs  # noqa: E402
 
 from drivers.emulator import EmulatorChip  # noqa: E402
@@ -75,11 +78,11 @@ def timed_run(chips: BatchedChips, inputs: np.ndarray, noise: int, count: bool =
 
 def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int, threads: int | None,
                 repeats: int, budget_s: float) -> tuple[float, float, int]:
-    """(neuron-steps per second of the fastest run, mean rate in Hz, runs timed) of one kernel on
-    `n_chips` chips, counting; the runs as `best_of` makes them."""
+    """(neuron-steps per second in the fastest sample, mean rate in Hz, samples timed) of one
+    kernel on `n_chips` chips, counting; the samples as `best_of` makes them."""
     chips = open_kernel(config, n_chips, inputs, kernel, noise, threads)
-    elapsed, runs, spikes = best_of(lambda: run_once(chips, inputs, noise), repeats, budget_s)
-    return n_chips * chips.spec.n_neurons * inputs.shape[0] / elapsed, float(spikes.mean() * 1000), runs
+    elapsed, samples, spikes = best_of(lambda: run_once(chips, inputs, noise), repeats, budget_s)
+    return n_chips * chips.spec.n_neurons * inputs.shape[0] / elapsed, float(spikes.mean() * 1000), samples
 
 
 def counter_cost(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int, threads: int | None,
@@ -139,9 +142,9 @@ def main() -> None:
     parser.add_argument("--compile-cost", action="store_true", help="also time the Numba kernel's first call")
     parser.add_argument("--counters", action="store_true", help="also time each kernel with counters off and on")
     parser.add_argument("--repeats", type=int, default=5,
-                        help="timed runs per row at most (the fastest is shown), and pairs for --counters")
+                        help="timed samples per row at most (the fastest is shown), and pairs for --counters")
     parser.add_argument("--budget", type=float, default=20.0,
-                        help="seconds of timed runs after which a row stops (after at least two runs)")
+                        help="seconds of timed samples after which a row stops (after at least two)")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -153,9 +156,10 @@ def main() -> None:
     print(f"dynapse1 (N={config.spec.n_neurons}, fan_in={config.spec.fan_in}, full CAM), Poisson inputs 20 Hz, "
           f"steps={args.steps}, noise A={args.noise}, {os.cpu_count()} CPUs")
     print(f"emulator, one chip at a time: {emulator:.3e} neuron-steps/s\n")
-    print(f"rates: the fastest of up to {args.repeats} timed runs per row (fewer once a row's runs take "
-          f"{args.budget:g} s, at least 2), after a warm-up call; vc1 kernels and Rockpool alike")
-    print(f"{'B':>6}  {'kernel':<30} {'neuron-steps/s':>15} {'runs':>4} {'rate Hz':>8} {'x emulator':>11} "
+    print(f"rates: the fastest of up to {args.repeats} timed samples per row, each sample back-to-back runs "
+          f"for >= {MIN_SAMPLE_S:g} s (fewer samples once a row's take {args.budget:g} s, at least 2), after a "
+          f"warm-up call; vc1 kernels and Rockpool alike")
+    print(f"{'B':>6}  {'kernel':<30} {'neuron-steps/s':>15} {'samples':>7} {'rate Hz':>8} {'x emulator':>11} "
           f"{'x ' + LABELS[kernels[0]]:>15}")
     for n_chips in (int(b) for b in args.batches.split(",")):
         timing = (args.noise, args.threads, args.repeats, args.budget)
@@ -164,10 +168,10 @@ def main() -> None:
             rows.append((f"fused Numba, {args.used} of {config.spec.n_neurons} used",
                          *time_kernel(partly, n_chips, inputs, "numba", *timing)))
         if args.rockpool_python:
-            rows += [(f"Rockpool {r['model']}", r["neuron_steps_per_s"], r["rate_hz"], r["runs"])
+            rows += [(f"Rockpool {r['model']}", r["neuron_steps_per_s"], r["rate_hz"], r["samples"])
                      for r in time_rockpool(args.rockpool_python, n_chips, args.steps, args.repeats, args.budget)]
-        for label, rate, hz, runs in rows:
-            print(f"{n_chips:>6}  {label:<30} {rate:>15.3e} {runs:>4} {hz:>8.1f} {rate / emulator:>11.1f} "
+        for label, rate, hz, samples in rows:
+            print(f"{n_chips:>6}  {label:<30} {rate:>15.3e} {samples:>7} {hz:>8.1f} {rate / emulator:>11.1f} "
                   f"{rate / rows[0][1]:>15.2f}")
         if args.rockpool_python and "numba" in kernels:
             numba_rate = rows[kernels.index("numba")][1]

@@ -17,8 +17,9 @@ run as one batch. Rockpool holds the connections as dense matrices, as its simul
 * LIFTorch: LIFJax's network on Rockpool's Torch backend (float32, no gradients).
 
 Each model is compiled (JAX: jit) and run once on the full input before it is timed; its
-rate is the fastest of up to `--repeats` timed runs, fewer once they have taken `--budget`
-seconds (at least two): bench/best_of.py, the rule bench_chip.py times the vc1 kernels by.
+rate is that of the fastest of up to `--repeats` timed samples (back-to-back runs for at
+least 0.25 s each), fewer once they have taken `--budget` seconds (at least two):
+bench/best_of.py, the rule bench_chip.py times the vc1 kernels by.
 `bench/bench_chip.py --rockpool-python /tmp/rockvenv/bin/python` puts these rows next to
 the vc1 kernels, measured in the same run.
 """
@@ -110,15 +111,15 @@ if jax is not None:
 
 
 def time_model(name: str, x: np.ndarray, n: int, fan_in: int, repeats: int, budget_s: float) -> dict:
-    """Compile (first call) and time (the fastest of the further calls `best_of` makes) one model
-    on inputs x [B, T, M]."""
+    """Compile (first call) and time (the fastest sample of further calls, as `best_of` makes
+    them) one model on inputs x [B, T, M]."""
     module = MODELS[name](n, x.shape[-1], fan_in)
     xj = torch.tensor(x) if name == "LIFTorch" else jnp.asarray(x)
     start = time.perf_counter()
     _evolve(name, module, xj)
     compile_s = time.perf_counter() - start
-    elapsed, runs, spikes = best_of(lambda: np.asarray(_evolve(name, module, xj)), repeats, budget_s)
-    return {"model": name, "neuron_steps_per_s": x.shape[0] * x.shape[1] * n / elapsed, "runs": runs,
+    elapsed, samples, spikes = best_of(lambda: np.asarray(_evolve(name, module, xj)), repeats, budget_s)
+    return {"model": name, "neuron_steps_per_s": x.shape[0] * x.shape[1] * n / elapsed, "samples": samples,
             "rate_hz": float(spikes.mean() * 1000), "compile_s": compile_s}
 
 
@@ -131,9 +132,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--input-rate", type=float, default=20.0, help="Hz")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per model at most (the fastest is shown)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed samples per model at most (the fastest is shown)")
     parser.add_argument("--budget", type=float, default=20.0,
-                        help="seconds of timed runs after which a model stops (after at least two runs)")
+                        help="seconds of timed samples after which a model stops (after at least two)")
     parser.add_argument("--json", action="store_true", help="one JSON object per model (for bench_chip.py)")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -144,7 +146,7 @@ def main() -> None:
         row = time_model(name, x, args.neurons, args.fan_in, args.repeats, args.budget)
         print(json.dumps(row) if args.json else
               f"rockpool {name:9} B={args.batch:<5} {row['neuron_steps_per_s']:.3e} neuron-steps/s "
-              f"rate {row['rate_hz']:.1f} Hz  (fastest of {row['runs']} runs; compile {row['compile_s']:.1f} s)",
+              f"rate {row['rate_hz']:.1f} Hz  (fastest of {row['samples']} samples; compile {row['compile_s']:.1f} s)",
               flush=True)
 
 
