@@ -5,7 +5,14 @@ Rows per batch size B: the pure-NumPy step loop ("vector"), the fused Numba kern
 and "cupy-dense" force one propagation path, to tune GPU_EVENT_COST) and, with
 `--rockpool-python`, Rockpool's JAX simulators (run by that interpreter: see
 bench/bench_rockpool.py). Ratios are against the one-chip emulator and against the
-first kernel listed, both measured in this run. Workload: bench/chip_workload.py
+first kernel listed, both measured in this run. Every rate, the vc1 kernels' and Rockpool's
+alike, is that of the fastest of up to `--repeats` timed samples after a warm-up call; a
+sample is back-to-back runs lasting at least 0.25 s (one run if longer), and a row stops
+early once its samples have taken `--budget` seconds (at least two samples; bench/best_of.py,
+and the "samples" column). So a B = 64 run of a few milliseconds and a B = 1024 run of a
+few hundred are timed over windows of the same length: on a shared machine a single short
+run can fall between other programs' work (B = 64 read 1.5x faster per neuron-step than
+B = 1024 so, while equal windows in one process read them alike). Workload: bench/chip_workload.py
 (dynapse1, N = 1024, fan_in 64, full CAM, Poisson inputs at 20 Hz, ~8 Hz activity).
 Each B also gets a row "fused Numba, U of N used": the same workload with only `--used`
 neurons (default 320, the default network's share of dynapse1) enabled and wired, the
@@ -17,7 +24,7 @@ slowdown from counting (median over the pairs).
 
     python bench/bench_chip.py [--steps 200] [--batches 1,64,1024] [--kernels vector,numba]
                                [--noise 0] [--threads N] [--rockpool-python /tmp/rockvenv/bin/python]
-                               [--used 320] [--compile-cost] [--counters] [--repeats 5]
+                               [--used 320] [--repeats 5] [--compile-cost] [--counters]
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from chip_workload import partly_used_config, poisson_inputs, random_config  # noqa: E402
+from best_of import MIN_SAMPLE_S, best_of  # noqa: E402
 from first_call import first_call_costs  # noqa: E402
 
 from drivers.emulator import EmulatorChip  # noqa: E402
@@ -56,18 +64,25 @@ def open_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: in
     return chips
 
 
-def timed_run(chips: BatchedChips, inputs: np.ndarray, noise: int, count: bool = True) -> tuple[float, float]:
-    """(neuron-steps per second, mean rate in Hz) of one run of `chips`."""
+def run_once(chips: BatchedChips, inputs: np.ndarray, noise: int, count: bool = True) -> np.ndarray:
+    """The spikes of every 8th neuron (the results come back to the host: a GPU has finished)."""
+    return chips.run(inputs, noise_amplitude=noise, neurons=np.arange(0, chips.spec.n_neurons, 8), count=count).spikes
+
+
+def timed_run(chips: BatchedChips, inputs: np.ndarray, noise: int, count: bool = True) -> float:
+    """Neuron-steps per second of one run of `chips`."""
     start = time.perf_counter()
-    result = chips.run(inputs, noise_amplitude=noise, neurons=np.arange(0, chips.spec.n_neurons, 8), count=count)
-    elapsed = time.perf_counter() - start  # (results come back to the host: the GPU has finished)
-    return chips.n_chips * chips.spec.n_neurons * inputs.shape[0] / elapsed, float(result.spikes.mean() * 1000)
+    run_once(chips, inputs, noise, count)
+    return chips.n_chips * chips.spec.n_neurons * inputs.shape[0] / (time.perf_counter() - start)
 
 
-def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int,
-                threads: int | None) -> tuple[float, float]:
-    """(neuron-steps per second, mean rate in Hz) of one kernel on `n_chips` chips, counting."""
-    return timed_run(open_kernel(config, n_chips, inputs, kernel, noise, threads), inputs, noise)
+def time_kernel(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int, threads: int | None,
+                repeats: int, budget_s: float) -> tuple[float, float, int]:
+    """(neuron-steps per second in the fastest sample, mean rate in Hz, samples timed) of one
+    kernel on `n_chips` chips, counting; the samples as `best_of` makes them."""
+    chips = open_kernel(config, n_chips, inputs, kernel, noise, threads)
+    elapsed, samples, spikes = best_of(lambda: run_once(chips, inputs, noise), repeats, budget_s)
+    return n_chips * chips.spec.n_neurons * inputs.shape[0] / elapsed, float(spikes.mean() * 1000), samples
 
 
 def counter_cost(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: int, threads: int | None,
@@ -77,8 +92,8 @@ def counter_cost(config, n_chips: int, inputs: np.ndarray, kernel: str, noise: i
     chips = open_kernel(config, n_chips, inputs, kernel, noise, threads)
     off, on = [], []
     for _ in range(repeats):
-        off.append(timed_run(chips, inputs, noise, count=False)[0])
-        on.append(timed_run(chips, inputs, noise, count=True)[0])
+        off.append(timed_run(chips, inputs, noise, count=False))
+        on.append(timed_run(chips, inputs, noise, count=True))
     return max(off), max(on), float(np.median(np.array(off) / np.array(on)))
 
 
@@ -91,10 +106,11 @@ def time_emulator(config, inputs: np.ndarray, noise: int, n_chips: int = 2) -> f
     return n_chips * config.spec.n_neurons * inputs.shape[0] / (time.perf_counter() - start)
 
 
-def time_rockpool(python: str, n_chips: int, steps: int) -> list[dict]:
-    """Rockpool's rows from bench_rockpool.py run by another interpreter."""
+def time_rockpool(python: str, n_chips: int, steps: int, repeats: int, budget_s: float) -> list[dict]:
+    """Rockpool's rows from bench_rockpool.py run by another interpreter, timed by the same rule."""
     out = subprocess.run([python, str(BENCH / "bench_rockpool.py"), "--batch", str(n_chips), "--steps", str(steps),
-                          "--json"], check=True, capture_output=True, text=True).stdout
+                          "--repeats", str(repeats), "--budget", str(budget_s), "--json"],
+                         check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
@@ -125,8 +141,13 @@ def main() -> None:
                         help="neurons used in the partly used row (0: no such row)")
     parser.add_argument("--compile-cost", action="store_true", help="also time the Numba kernel's first call")
     parser.add_argument("--counters", action="store_true", help="also time each kernel with counters off and on")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per side for --counters")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed samples per row at most (the fastest is shown), and pairs for --counters")
+    parser.add_argument("--budget", type=float, default=20.0,
+                        help="seconds of timed samples after which a row stops (after at least two)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     kernels = args.kernels.split(",")
     config = random_config()
     inputs = poisson_inputs(args.steps, config.spec.inputs)
@@ -135,18 +156,22 @@ def main() -> None:
     print(f"dynapse1 (N={config.spec.n_neurons}, fan_in={config.spec.fan_in}, full CAM), Poisson inputs 20 Hz, "
           f"steps={args.steps}, noise A={args.noise}, {os.cpu_count()} CPUs")
     print(f"emulator, one chip at a time: {emulator:.3e} neuron-steps/s\n")
-    print(f"{'B':>6}  {'kernel':<30} {'neuron-steps/s':>15} {'rate Hz':>8} {'x emulator':>11} "
+    print(f"rates: the fastest of up to {args.repeats} timed samples per row, each sample back-to-back runs "
+          f"for >= {MIN_SAMPLE_S:g} s (fewer samples once a row's take {args.budget:g} s, at least 2), after a "
+          f"warm-up call; vc1 kernels and Rockpool alike")
+    print(f"{'B':>6}  {'kernel':<30} {'neuron-steps/s':>15} {'samples':>7} {'rate Hz':>8} {'x emulator':>11} "
           f"{'x ' + LABELS[kernels[0]]:>15}")
     for n_chips in (int(b) for b in args.batches.split(",")):
-        rows = [(LABELS[k], *time_kernel(config, n_chips, inputs, k, args.noise, args.threads)) for k in kernels]
+        timing = (args.noise, args.threads, args.repeats, args.budget)
+        rows = [(LABELS[k], *time_kernel(config, n_chips, inputs, k, *timing)) for k in kernels]
         if partly is not None and "numba" in kernels:
             rows.append((f"fused Numba, {args.used} of {config.spec.n_neurons} used",
-                         *time_kernel(partly, n_chips, inputs, "numba", args.noise, args.threads)))
+                         *time_kernel(partly, n_chips, inputs, "numba", *timing)))
         if args.rockpool_python:
-            rows += [(f"Rockpool {r['model']}", r["neuron_steps_per_s"], r["rate_hz"])
-                     for r in time_rockpool(args.rockpool_python, n_chips, args.steps)]
-        for label, rate, hz in rows:
-            print(f"{n_chips:>6}  {label:<30} {rate:>15.3e} {hz:>8.1f} {rate / emulator:>11.1f} "
+            rows += [(f"Rockpool {r['model']}", r["neuron_steps_per_s"], r["rate_hz"], r["samples"])
+                     for r in time_rockpool(args.rockpool_python, n_chips, args.steps, args.repeats, args.budget)]
+        for label, rate, hz, samples in rows:
+            print(f"{n_chips:>6}  {label:<30} {rate:>15.3e} {samples:>7} {hz:>8.1f} {rate / emulator:>11.1f} "
                   f"{rate / rows[0][1]:>15.2f}")
         if args.rockpool_python and "numba" in kernels:
             numba_rate = rows[kernels.index("numba")][1]

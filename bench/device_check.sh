@@ -29,7 +29,7 @@ timeout 150 "$PY" -m pytest -q -x -k "cupy" tests/test_chip_equivalence.py || st
 timeout 60 "$PY" -m pytest -q -x tests/test_training_gpu.py || status=1
 
 echo "== GPU benchmark"
-timeout 130 "$PY" bench/bench_chip.py --steps 200 --batches 1024,8192 \
+timeout 130 "$PY" bench/bench_chip.py --steps 200 --batches 1024,8192 --repeats 3 --budget 5 \
     --kernels numba,cupy,cupy-events,cupy-dense || status=1
 timeout 60 "$PY" bench/bench_train.py --steps 200 --batch 256 || status=1
 exit $status
