@@ -29,12 +29,15 @@ def test_fan_in_mask_keeps_each_columns_strongest_off_diagonal_weights():
     np.testing.assert_array_equal(fan_in_mask(w, 5), [[0, 1, 1], [1, 0, 0], [1, 1, 0]])
 
 
-@pytest.mark.parametrize("cut_level", [0, 2])
-def test_ads_under_a_fan_in_limit_learns_within_it(setup, cut_level):
+@pytest.mark.parametrize("options", [{"slow_cut_level": 0}, {"slow_cut_level": 2},
+                                     {"slow_gradual": True, "select_chips": 2}])
+def test_ads_under_a_fan_in_limit_learns_within_it(setup, options):
     task, teacher = setup
-    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10,
-                        slow_cut_level=cut_level)
-    net, metrics = train_ads(teacher, task, config, seed=0)
+    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10, **options)
+    reports = []
+    net, metrics = train_ads(teacher, task, config, seed=0, progress=reports.append)
+    judged = [r for r in reports if "val_nmse" in r]
+    assert len(judged) == config.k_steps and all(("chips_mean" in r) == bool(config.select_chips) for r in judged)
     assert (net.w_fast != 0).sum(0).max() <= 6 and (net.w_slow != 0).sum(0).max() <= 10
     assert (net.w_slow != 0).sum(0).min() > 0  # the limit, not silence
     assert metrics["ads_test_accuracy"] > 0.75

@@ -44,11 +44,19 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--slow-fan-in", type=click.IntRange(0), default=None,
               help="ads only: after the first feedback level keep each neuron's N strongest slow weights and train "
                    "on within them (0: all; default: the task's).")
+@click.option("--gradual-prune/--one-cut", "slow_gradual", default=None,
+              help="ads only: prune the slow weights to --slow-fan-in step by step over the first feedback level, "
+                   "or in one cut at its end (default: the task's).")
+@click.option("--select-chips", type=click.IntRange(0), default=None,
+              help="ads only: keep the feedback level that does best on N dynapse1 chips sampled at spec (at "
+                   "--hardware-aware's level if given) on the validation split (0: on the nominal network; default: "
+                   "the task's).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
-          fast_fan_in: int | None, slow_fan_in: int | None) -> None:
+          fast_fan_in: int | None, slow_fan_in: int | None, slow_gradual: bool | None,
+          select_chips: int | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -58,9 +66,11 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
         task = load_task(task_name, seed, **sizes)
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
-    fan_in = {"fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
+    fan_in = {"fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in, "slow_gradual": slow_gradual,
+              "select_chips": select_chips}
+    flags = {"slow_gradual": "--gradual-prune/--one-cut"}
     if method != "ads" and any(v is not None for v in fan_in.values()):
-        given = ", ".join("--" + k.replace("_", "-") for k, v in fan_in.items() if v is not None)
+        given = ", ".join(flags.get(k, "--" + k.replace("_", "-")) for k, v in fan_in.items() if v is not None)
         raise click.ClickException(f"{given}: for method ads only, not {method!r}")
     extra = {"teacher_epochs": teacher_epochs, **fan_in} if method == "ads" else {}
     bar = StageBars()
