@@ -42,8 +42,8 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--fast-fan-in", type=click.IntRange(0), default=None,
               help="ads only: keep each neuron's N strongest fast recurrent weights (0: all; default: the task's).")
 @click.option("--slow-fan-in", type=click.IntRange(0), default=None,
-              help="ads only: after the first feedback level keep each neuron's N strongest slow weights and train "
-                   "on within them (0: all; default: the task's).")
+              help="ads only: by the end of the first feedback level keep each neuron's N strongest slow weights and "
+                   "train on within them (0: all; default: the task's).")
 @click.option("--gradual-prune/--one-cut", "slow_gradual", default=None,
               help="ads only: prune the slow weights to --slow-fan-in step by step over the first feedback level, "
                    "or in one cut at its end (default: the task's).")
