@@ -27,7 +27,7 @@ from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork
 from sim.tasks.base import Task
 
-CACHE_VERSION = 4  # 2: ADS fast_gain 0.25 and ridge readout; 3: XOR ADS within the fan-in; 4: pruned gradually
+CACHE_VERSION = 3  # 2: ADS fast_gain 0.25 and ridge readout; 3: XOR ADS trained within the fan-in
 Progress = Callable[[dict], None]
 
 
