@@ -2,7 +2,9 @@
 
 A trained network is cached under `<cache>/networks/`, keyed by task, method, seed and
 sizes, so a second run (or a fresh run directory) reuses it. Compiled configurations live
-in the run directory's `compiled/` and are reused when present.
+in the run directory's `compiled/` and are reused when present. The readout is re-fitted
+after compiling, on the nominal chip or (run configuration `readout = "shared"`) across
+sampled chips that the run does not judge (`harness.shared_readout`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 from harness.compiler import CompiledNetwork, compile_network
 from harness.deploy import refit_readout
 from harness.results import RunDir
+from harness.shared_readout import fit_across_chips
 from harness.run_config import TASK_SIZES, RunConfig
 from sim.atomic import write_atomic
 from sim.chip.spec import ChipSpec, load_spec
@@ -106,6 +109,7 @@ class Deployment:
     spec: ChipSpec
     compiled: CompiledNetwork
     run: RunDir
+    readout: "ReadoutFit" = field(default_factory=lambda: ReadoutFit())
     _variants: dict[int, CompiledNetwork] = field(default_factory=dict)
 
     @property
@@ -117,15 +121,30 @@ class Deployment:
         if bits not in self._variants:
             path = self.run.subdir("compiled") / f"{self.key}-w{bits}.npz"
             self._variants[bits] = _compiled(path, lambda: compile_for_chip(
-                self.network, self.spec, self.task, weight_bits=bits))
+                self.network, self.spec, self.task, weight_bits=bits, readout=self.readout))
         return self._variants[bits]
 
 
+@dataclass(frozen=True)
+class ReadoutFit:
+    """Where a compiled network's readout is re-fitted: on the nominal chip, or ("shared")
+    across sampled chips at `mismatch`, none of them among the `judged` chip seeds."""
+
+    where: str = "nominal"
+    mismatch: str | float = "spec"
+    judged: range = range(0)
+
+    def apply(self, compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:
+        if self.where == "shared":
+            return fit_across_chips(compiled, task, mismatch=self.mismatch, backend=backend, judged=self.judged)
+        return refit_readout(compiled, task, backend)
+
+
 def compile_for_chip(net: SpikingNetwork, spec: ChipSpec, task: Task, weight_bits: int | None = None,
-                     backend: str = "auto") -> CompiledNetwork:
-    """`compile_network` followed by a re-fit of the readout on the nominal chip (as
-    `harness compile` does by default): the host's decoder matches what the chip does."""
-    return refit_readout(compile_network(net, spec, task.train.inputs, weight_bits=weight_bits), task, backend)
+                     backend: str = "auto", readout: ReadoutFit = ReadoutFit()) -> CompiledNetwork:
+    """`compile_network` followed by a re-fit of the readout (as `harness compile` does by
+    default): the host's decoder matches what the chip does."""
+    return readout.apply(compile_network(net, spec, task.train.inputs, weight_bits=weight_bits), task, backend)
 
 
 def _compiled(path: Path, make: Callable[[], CompiledNetwork]) -> CompiledNetwork:
@@ -153,8 +172,9 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
         cached = cache_path(config, task_id, method)
         write_atomic(net_path, lambda f: f.write(cached.read_bytes()))
         source = "cache" if reused else "trained"
+    readout = ReadoutFit(config.readout, config.mismatch, range(config.seed, config.seed + config.chips))
     compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
-                         lambda: compile_for_chip(net, spec, task, backend=config.backend))
-    deployment = Deployment(key, task, net, spec, compiled, run)
+                         lambda: compile_for_chip(net, spec, task, backend=config.backend, readout=readout))
+    deployment = Deployment(key, task, net, spec, compiled, run, readout)
     return deployment, {"key": key, "network": source, "neurons": net.n_neurons,
                         "metrics": net.meta.get("metrics", {}), "mapping": compiled.report}

@@ -95,13 +95,17 @@ def _networks(run: RunDir) -> list[str]:
         metrics = load_network(float_path).meta.get("metrics", {}) if float_path.is_file() else {}
         accuracy = metrics.get("test_accuracy")
         fan = report.get("fan_in", {})
+        refit = report.get("readout_refit") or {}
+        fitted = (f"shared: nominal + {refit.get('sampled_chips')} sampled chips" if refit.get("chip") == "shared"
+                  else refit.get("chip", "as compiled"))
         rows.append(f"| {key} | {net.get('neurons')} | "
                     f"{percent(accuracy) if accuracy is not None else 'n/a'} | "
-                    f"{fan.get('median', 'n/a')} / {fan.get('limit', 'n/a')} |")
+                    f"{fan.get('median', 'n/a')} / {fan.get('limit', 'n/a')} | {fitted} |")
     if not rows:
         return []
-    return ["## Networks", "", "| network | neurons | float test accuracy | CAM fan-in median / limit |",
-            "|---|---|---|---|", *rows, ""]
+    return ["## Networks", "",
+            "| network | neurons | float test accuracy | CAM fan-in median / limit | readout fitted on |",
+            "|---|---|---|---|---|", *rows, ""]
 
 
 def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
@@ -114,7 +118,8 @@ def _verdicts(tests: list[dict[str, Any]]) -> list[str]:
              "accuracy meets the accuracy spec, shown with its exact (Clopper–Pearson) two-sided 95% interval. "
              f"Yield rule: {' / '.join(f'`{r}`' for r in rules)} — {' '.join(RULE_TEXT[r] for r in rules)} "
              "Conditions without a limit are characterised, not judged. Both "
-             "deployments are shown: uncalibrated (the compiled readout, fitted on the nominal chip) and calibrated "
+             "deployments are shown: uncalibrated (the compiled readout, fitted where the Networks table says) and "
+             "calibrated "
              "(each chip's readout refitted on a few class-balanced training trials run through that chip, "
              "disjoint from the test samples). Each condition is shown beside its reference: the same chips "
              "without the perturbation under test (the nominal chips for the mismatch sweep). Driver: spike bits "

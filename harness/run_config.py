@@ -19,6 +19,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     backend = "auto"                # auto | numpy | cupy
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
+    readout = "nominal"             # readout re-fit after compiling: nominal | shared (16 sampled chips at mismatch)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)
@@ -46,6 +47,7 @@ from sim.backend import BACKEND_NAMES
 from sim.chip.spec import DEFAULT_SPEC
 
 ALL_METHODS = ("ads", "bptt", "force", "reservoir")
+READOUTS = ("nominal", "shared")  # where the readout is re-fitted after compiling (harness.shared_readout)
 SUITES = tuple(SUITE_CATALOG)
 SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
@@ -84,6 +86,7 @@ class RunConfig:
     backend: str = "auto"
     cluster: str = ""
     mismatch: str | float = "spec"
+    readout: str = "nominal"
     suites: tuple[str, ...] = SUITES
     cache: str = ""
     sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
@@ -224,6 +227,10 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         raise fail("backend", f"must be one of {', '.join(BACKEND_NAMES)}, got {values['backend']!r}")
     if "mismatch" in data:
         values["mismatch"] = _mismatch(data["mismatch"], fail)
+    if "readout" in data:
+        if data["readout"] not in READOUTS:
+            raise fail("readout", f"must be one of {', '.join(READOUTS)}, got {data['readout']!r}")
+        values["readout"] = data["readout"]
     if "sizes" in data:
         values["sizes"] = _sizes(data["sizes"], fail)
     if "suite" in data:

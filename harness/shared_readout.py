@@ -3,8 +3,10 @@
 `harness.deploy.refit_readout` fits the compiled network's readout on the nominal chip's
 spikes, so it is tuned to a chip that does not exist. `fit_across_chips` fits it by ridge
 (with an intercept, as `harness.calibration`) on the spikes of the nominal chip and of K
-virtual chips sampled at the deployment's mismatch, with seeds from SEED_BASE up (disjoint
-from the chips a run judges, 0..N−1): no chip is calibrated, the same readout ships to all.
+virtual chips sampled at the deployment's mismatch, with seeds from SEED_BASE up, or past the
+judged chips where those reach SEED_BASE (`sampled_seeds`): never a chip that is judged. No
+chip is calibrated, the same readout ships to all (`harness compile --readout shared`, run
+configuration `readout = "shared"`).
 The ridge strength is chosen by leave-one-chip-out cross-validation (held-out squared
 error), so it is picked for chips the fit has not seen.
 """
@@ -21,15 +23,29 @@ from harness.deploy import population_spikes
 from sim.chip.mismatch import MismatchLevel
 from sim.tasks.base import Task
 
-SEED_BASE = 2**31  # sampled chip k has seed SEED_BASE + k
+SEED_BASE = 2**31  # sampled chip k has seed SEED_BASE + k, unless judged chips are there
+SEED_END = 2**64  # chip seeds are unsigned 64-bit
+SHARED_CHIPS = 16  # sampled chips a shared readout is fitted on
 
 
-def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = 16, samples: int = 64,
-                     mismatch: MismatchLevel = "spec", backend: str = "auto") -> CompiledNetwork:
+def sampled_seeds(chips: int, judged: range = range(0)) -> list[int]:
+    """`chips` chip seeds for fitting, from SEED_BASE up, or next to the `judged` seeds when
+    those overlap SEED_BASE..SEED_BASE+chips (after them where room is left, else before)."""
+    start = SEED_BASE
+    if judged and judged.start < SEED_BASE + chips and SEED_BASE < judged.stop:
+        start = judged.stop if judged.stop + chips <= SEED_END else judged.start - chips
+    return list(range(start, start + chips))
+
+
+def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHARED_CHIPS, samples: int = 64,
+                     mismatch: MismatchLevel = "spec", backend: str = "auto",
+                     judged: range = range(0)) -> CompiledNetwork:
     """The compiled network with one readout fitted on `samples` class-balanced training trials
-    run through the nominal chip and `chips` sampled chips at `mismatch` (see module doc)."""
+    run through the nominal chip and `chips` sampled chips at `mismatch`, none of them among
+    the `judged` chip seeds (see module doc)."""
     if chips < 1:
         raise ValueError(f"chips must be >= 1 to fit a readout across chips, got {chips}")
+    fitting = sampled_seeds(chips, judged)
     data = task.train.balanced(samples, task.n_classes)
     encoded = compiled.encoder.encode(data.inputs)
     seeds = noise_seeds(len(data))
@@ -37,8 +53,7 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = 16, 
     sampled = SimulatedPopulation(mismatch, backend)
     per_run = 8
     for first in range(0, chips, per_run):
-        group = [SEED_BASE + k for k in range(first, min(chips, first + per_run))]
-        spikes.extend(population_spikes(compiled, encoded, group, seeds, sampled))
+        spikes.extend(population_spikes(compiled, encoded, fitting[first:first + per_run], seeds, sampled))
     steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1
     moments = [trial_moments(compiled.decoder.filtered(chip[:, :steps]), data) for chip in spikes]
     gram = np.stack([m[0].sum(0) for m in moments])
@@ -57,5 +72,5 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = 16, 
     w = solve_readouts(gram.sum(0), cross.sum(0), strength, zero)[0]
     report = {**compiled.report, "readout_refit": {"split": "train", "samples": len(data), "chip": "shared",
                                                    "sampled_chips": chips, "mismatch": str(mismatch),
-                                                   "seed_base": SEED_BASE, "ridge": strength}}
+                                                   "seed_base": fitting[0], "ridge": strength}}
     return replace(compiled, decoder=compiled.decoder.with_readout(w[:-1], w[-1]), report=report)

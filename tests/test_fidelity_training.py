@@ -2,9 +2,15 @@
 sampled chips (harness.shared_readout)."""
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
-from harness.compiler import compile_network
-from harness.shared_readout import SEED_BASE, fit_across_chips
+from harness.cli import main
+from harness.compiler import CompiledNetwork, compile_network
+from harness.networks import ReadoutFit, compile_for_chip
+from harness.run_config import RunConfigError, config_from_dict
+from harness.shared_readout import SEED_BASE, fit_across_chips, sampled_seeds
+from sim.chip.spec import load_spec
+from sim.netfile import save_network
 from sim.ads import ads_config, fan_in_mask, train_ads
 from sim.tasks.xor import make_xor
 from sim.teacher import teacher_config, train_teacher
@@ -23,12 +29,15 @@ def test_fan_in_mask_keeps_each_columns_strongest_off_diagonal_weights():
     np.testing.assert_array_equal(fan_in_mask(w, 5), [[0, 1, 1], [1, 0, 0], [1, 1, 0]])
 
 
-@pytest.mark.parametrize("cut_level", [0, 2])
-def test_ads_under_a_fan_in_limit_learns_within_it(setup, cut_level):
+@pytest.mark.parametrize("options", [{"slow_cut_level": 0}, {"slow_cut_level": 2},
+                                     {"slow_gradual": True, "select_chips": 2}])
+def test_ads_under_a_fan_in_limit_learns_within_it(setup, options):
     task, teacher = setup
-    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10,
-                        slow_cut_level=cut_level)
-    net, metrics = train_ads(teacher, task, config, seed=0)
+    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10, **options)
+    reports = []
+    net, metrics = train_ads(teacher, task, config, seed=0, progress=reports.append)
+    judged = [r for r in reports if "val_nmse" in r]
+    assert len(judged) == config.k_steps and all(("chips_mean" in r) == bool(config.select_chips) for r in judged)
     assert (net.w_fast != 0).sum(0).max() <= 6 and (net.w_slow != 0).sum(0).max() <= 10
     assert (net.w_slow != 0).sum(0).min() > 0  # the limit, not silence
     assert metrics["ads_test_accuracy"] > 0.75
@@ -47,3 +56,35 @@ def test_one_readout_is_fitted_across_sampled_chips(setup):
     np.testing.assert_array_equal(shared.config.cam_source, compiled.config.cam_source)  # host side only
     with pytest.raises(ValueError, match="chips must be >= 1"):
         fit_across_chips(compiled, task, chips=0)
+
+
+def test_sampled_chips_for_a_shared_readout_are_never_judged():
+    assert sampled_seeds(3) == [SEED_BASE, SEED_BASE + 1, SEED_BASE + 2]
+    assert sampled_seeds(3, range(64)) == [SEED_BASE, SEED_BASE + 1, SEED_BASE + 2]
+    assert sampled_seeds(2, range(SEED_BASE - 1, SEED_BASE + 4)) == [SEED_BASE + 4, SEED_BASE + 5]
+    assert sampled_seeds(2, range(2**64 - 4, 2**64)) == [SEED_BASE, SEED_BASE + 1]
+    near_base = range(SEED_BASE - 2, 2**64)
+    assert sampled_seeds(2, near_base) == [SEED_BASE - 4, SEED_BASE - 3]
+
+
+def test_the_run_and_harness_compile_fit_a_shared_readout(setup, tmp_path):
+    task, teacher = setup
+    net, _ = train_ads(teacher, task, ads_config("xor", n_neurons=64, epochs=1, batch_size=16), seed=0)
+    shared = compile_for_chip(net, load_spec("dynapse1"), task, backend="numpy",
+                              readout=ReadoutFit("shared", "spec", range(SEED_BASE, SEED_BASE + 20)))
+    assert shared.report["readout_refit"]["chip"] == "shared"
+    assert shared.report["readout_refit"]["seed_base"] == SEED_BASE + 20  # past the judged chips
+    nominal = compile_for_chip(net, load_spec("dynapse1"), task, backend="numpy")
+    assert nominal.report["readout_refit"]["chip"] == "nominal"
+    assert config_from_dict({"readout": "shared"}).readout == "shared"
+    with pytest.raises(RunConfigError, match="field 'readout' must be one of nominal, shared"):
+        config_from_dict({"readout": "every chip"})
+    path = tmp_path / "net.npz"
+    save_network(net.replace(meta={"task": "xor", "seed": 0}), path)
+    args = ["compile", str(path), "--chips", "1", "--samples", "4", "--backend", "numpy", "-o", str(tmp_path / "c.npz")]
+    result = CliRunner().invoke(main, [*args, "--readout", "shared", "--readout-chips", "1"])
+    assert result.exit_code == 0, result.output
+    assert CompiledNetwork.load(tmp_path / "c.npz").report["readout_refit"]["sampled_chips"] == 1
+    result = CliRunner().invoke(main, [*args, "--readout", "shared", "--no-refit"])
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == (
+        "Error: --readout shared re-fits the readout; it cannot go with --no-refit")

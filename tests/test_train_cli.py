@@ -53,13 +53,16 @@ def test_train_cli_fan_in(tmp_path):
     result = CliRunner().invoke(train, [
         "--task", "xor", "--backend", "numpy", "--out", str(out), "--neurons", "48", "--epochs", "1",
         "--teacher-epochs", "2", "--train-samples", "16", "--val-samples", "8", "--test-samples", "8",
-        "--fast-fan-in", "5", "--slow-fan-in", "7"])
+        "--fast-fan-in", "5", "--slow-fan-in", "7", "--gradual-prune", "--select-chips", "2"])
     assert result.exit_code == 0, result.output
     net = load_network(out)
     assert (net.w_fast != 0).sum(0).max() <= 5 and (net.w_slow != 0).sum(0).max() <= 7
-    assert (net.meta["hyper"]["ads"]["fast_fan_in"], net.meta["hyper"]["ads"]["slow_fan_in"]) == (5, 7)
+    ads = net.meta["hyper"]["ads"]
+    assert (ads["fast_fan_in"], ads["slow_fan_in"], ads["slow_gradual"], ads["select_chips"]) == (5, 7, True, 2)
     result = CliRunner().invoke(train, ["--method", "force", "--out", str(out), "--slow-fan-in", "3"])
     assert result.exit_code != 0 and "--slow-fan-in: for method ads and bptt only" in result.output
+    result = CliRunner().invoke(train, ["--method", "force", "--out", str(out), "--one-cut"])
+    assert result.exit_code != 0 and "--gradual-prune/--one-cut: for method ads only" in result.output
 
 
 def test_train_cli_bptt_on_sampled_chips(tmp_path):

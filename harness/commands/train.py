@@ -24,7 +24,7 @@ def _mismatch_level(ctx: click.Context, param: click.Parameter, value: str | Non
 # options that only some methods take
 OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "--chips": ("bptt",),
                   "--worst-quantile": ("bptt",), "--weight-bits": ("bptt",), "--tau-syn": ("bptt",),
-                  "--lr": ("bptt",)}
+                  "--lr": ("bptt",), "--gradual-prune/--one-cut": ("ads",), "--select-chips": ("ads",)}
 
 
 @click.command()
@@ -48,7 +48,7 @@ OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "
 @click.option("--fast-fan-in", type=click.IntRange(0), default=None,
               help="ads only: keep each neuron's N strongest fast recurrent weights (0: all; default: the task's).")
 @click.option("--slow-fan-in", type=click.IntRange(0), default=None,
-              help="ads: after the first feedback level keep each neuron's N strongest slow weights and train "
+              help="ads: by the end of the first feedback level keep each neuron's N strongest slow weights and train "
                    "on within them (0: all; default: the task's). bptt: each neuron keeps its N strongest "
                    "initial recurrent weights and only those learn (default 0: all).")
 @click.option("--chips", type=click.IntRange(1), default=None,
@@ -64,12 +64,20 @@ OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "
                    "memory in the slow currents, docs/fidelity.md 5.5).")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="bptt only: Adam step relative to each parameter's initial spread (default 5e-4).")
+@click.option("--gradual-prune/--one-cut", "slow_gradual", default=None,
+              help="ads only: prune the slow weights to --slow-fan-in step by step over the first feedback level, "
+                   "or in one cut at its end (default: the task's).")
+@click.option("--select-chips", type=click.IntRange(0), default=None,
+              help="ads only: keep the feedback level that does best on N dynapse1 chips sampled at spec (at "
+                   "--hardware-aware's level if given) on the validation split (0: on the nominal network; default: "
+                   "the task's).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
           fast_fan_in: int | None, slow_fan_in: int | None, chips: int | None, worst_quantile: float | None,
-          weight_bits: int | None, tau_syn: float | None, lr: float | None) -> None:
+          weight_bits: int | None, tau_syn: float | None, lr: float | None, slow_gradual: bool | None,
+          select_chips: int | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
     from sim.methods import train as run_training  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
@@ -80,13 +88,15 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     except (TaskError, UserDataError) as exc:
         raise click.ClickException(str(exc)) from None
     given = {"--fast-fan-in": fast_fan_in, "--slow-fan-in": slow_fan_in, "--chips": chips,
-             "--worst-quantile": worst_quantile, "--weight-bits": weight_bits, "--tau-syn": tau_syn, "--lr": lr}
+             "--worst-quantile": worst_quantile, "--weight-bits": weight_bits, "--tau-syn": tau_syn, "--lr": lr,
+             "--gradual-prune/--one-cut": slow_gradual, "--select-chips": select_chips}
     wrong = [flag for flag, value in given.items() if value is not None and method not in OPTION_METHODS[flag]]
     if wrong:
         allowed = " and ".join(sorted({m for flag in wrong for m in OPTION_METHODS[flag]}))
         raise click.ClickException(f"{', '.join(wrong)}: for method {allowed} only, not {method!r}")
     if method == "ads":
-        extra = {"teacher_epochs": teacher_epochs, "fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in}
+        extra = {"teacher_epochs": teacher_epochs, "fast_fan_in": fast_fan_in, "slow_fan_in": slow_fan_in,
+                 "slow_gradual": slow_gradual, "select_chips": select_chips}
     elif method == "bptt":
         options = {"fan_in": slow_fan_in, "chips": chips, "worst": worst_quantile, "weight_bits": weight_bits,
                    "tau_syn": tau_syn, "lr": lr}
