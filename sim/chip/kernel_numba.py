@@ -26,6 +26,10 @@ With `count`, each chip also counts every neuron's spikes as they fire, and mark
 of the last step (`sim.chip.activity` turns them into the run's activity counters).
 
 The run releases the GIL, so that the host can work (decode, fit readouts) meanwhile.
+Chips share nothing but read-only tables, so two threads run at 1.97x one thread's rate
+(B = 256, 400 steps, 2-core Zen 5, idle; two processes do as well) unless another thread
+is busy: a multithreaded BLAS call just before a run left OpenBLAS's worker spinning
+through it (1.1x; hence `sim.chip.activity` counts in integer products, off BLAS).
 Compiled on first use and cached on disk (`cache=True`, in `__pycache__` or
 `NUMBA_CACHE_DIR`); `bench/bench_chip.py --compile-cost` measures both first calls.
 """
