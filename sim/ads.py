@@ -67,8 +67,8 @@ cut fixes the mask). With `select_chips` = K, each k level is judged on K chips 
 score: mean plus lower quartile of the K accuracies, then latent nMSE) instead of on the
 nominal network. With `slow_decay` = λ, W_slow shrinks by the factor 1 − λ·η_k/η after
 every minibatch (a weight decay inside the rule, against the total slow current E + I that
-the per-neuron E/I gain mismatch scales). docs/fidelity.md section 5.4 gives what each did
-to the uncalibrated yield.
+the per-neuron E/I gain mismatch scales; it lowered E + I but not the yield).
+docs/fidelity.md section 5.4 gives what each did to the uncalibrated yield.
 """
 from __future__ import annotations
 
