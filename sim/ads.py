@@ -65,7 +65,10 @@ that shrinks geometrically from N to slow_fan_in (weights cut may grow back unti
 cut fixes the mask). With `select_chips` = K, each k level is judged on K chips sampled at
 `hardware_aware`'s level (else the spec's) on the validation split (teacher readout of x̃;
 score: mean plus lower quartile of the K accuracies, then latent nMSE) instead of on the
-nominal network. docs/fidelity.md section 5.4 gives what each did to the uncalibrated yield.
+nominal network. With `slow_decay` = λ, W_slow shrinks by the factor 1 − λ·η_k/η after
+every minibatch (a weight decay inside the rule, against the total slow current E + I that
+the per-neuron E/I gain mismatch scales; it lowered E + I but not the yield).
+docs/fidelity.md section 5.4 gives what each did to the uncalibrated yield.
 """
 from __future__ import annotations
 
@@ -120,10 +123,13 @@ class ADSConfig:
     slow_cut_level: int = 0  # the k level (from 0) at whose end W_slow is cut to slow_fan_in
     select_chips: int = 0  # judge each level on this many chips sampled at hardware_aware's level or spec (0: nominal)
     slow_gradual: bool = False  # prune W_slow step by step (geometric) up to the cut instead of at once
+    slow_decay: float = 0.0  # W_slow *= 1 − slow_decay·η_k/η after each minibatch (0: off)
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
             raise ValueError(f"ADS readout {self.readout!r}: choose one of {', '.join(READOUTS)}")
+        if not 0.0 <= self.slow_decay < 1.0:
+            raise ValueError(f"ADS slow_decay {self.slow_decay}: must be in [0, 1)")
 
     def chip_mismatch(self) -> ChipMismatch | None:
         """The mismatch hardware-aware training samples, or None."""
@@ -360,6 +366,8 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
             train_err = train_step(weights, be.asarray(task.train.inputs[idx], np.float32),
                                    be.asarray(latent_train[idx], np.float32), config, float(ks[level]),
                                    config.eta * float(ks[level] / ks[0]), xp, rng, chip)
+            if config.slow_decay:
+                weights["w_slow"] *= 1.0 - config.slow_decay * float(ks[level] / ks[0])
             step += 1
             next_level = min(step * len(ks) // max(total, 1), len(ks) - 1)
             report = {"stage": "ads", "step": step, "total": total, "k": float(ks[level]), "train_nmse": train_err}

@@ -28,11 +28,11 @@ def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, s
                      progress: Progress | None = None, teacher_epochs: int | None = None,
                      hardware_aware: MismatchLevel | None = None, fast_fan_in: int | None = None,
                      slow_fan_in: int | None = None, slow_gradual: bool | None = None,
-                     select_chips: int | None = None) -> SpikingNetwork:
+                     select_chips: int | None = None, slow_decay: float | None = None) -> SpikingNetwork:
     """Rate teacher by BPTT, then network ADS; the teacher's test accuracy is kept in metrics.
     `fast_fan_in` / `slow_fan_in`: recurrent weights kept per neuron; `slow_gradual`: prune W_slow
     step by step up to the cut; `select_chips`: keep the level that does best on that many sampled
-    chips (`sim.ads.ADSConfig`; None: the task's default)."""
+    chips; `slow_decay`: W_slow weight decay per minibatch (`sim.ads.ADSConfig`; None: the task's default)."""
     from sim.ads import ads_config, train_ads  # noqa: PLC0415 - keeps `import sim.methods` light
     from sim.teacher import evaluate_teacher, teacher_config, train_teacher  # noqa: PLC0415
 
@@ -42,7 +42,7 @@ def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, s
     teacher_loss, teacher_acc = evaluate_teacher(teacher, task, task.test, backend)
     a_cfg = ads_config(task.name, n_neurons=n_neurons, epochs=epochs, hardware_aware=hardware_aware,
                        fast_fan_in=fast_fan_in, slow_fan_in=slow_fan_in, slow_gradual=slow_gradual,
-                       select_chips=select_chips)
+                       select_chips=select_chips, slow_decay=slow_decay)
     net, metrics = train_ads(teacher, task, a_cfg, seed, backend, progress)
     metrics.update(teacher_test_accuracy=teacher_acc, teacher_test_loss=teacher_loss,
                    teacher_epochs_run=teacher.meta["epochs_run"])

@@ -88,3 +88,15 @@ def test_the_run_and_harness_compile_fit_a_shared_readout(setup, tmp_path):
     result = CliRunner().invoke(main, [*args, "--readout", "shared", "--no-refit"])
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == (
         "Error: --readout shared re-fits the readout; it cannot go with --no-refit")
+
+
+def test_slow_decay_shrinks_the_slow_weights_within_the_fan_in(setup):
+    task, teacher = setup
+    config = ads_config("xor", n_neurons=96, epochs=2, batch_size=16, fast_fan_in=6, slow_fan_in=10)
+    plain, _ = train_ads(teacher, task, config, seed=0)
+    decayed, _ = train_ads(teacher, task, ads_config("xor", **{**config.__dict__, "slow_decay": 0.3}), seed=0)
+    assert (decayed.w_slow != 0).sum(0).max() <= 10
+    assert np.abs(decayed.w_slow).sum() < 0.8 * np.abs(plain.w_slow).sum()
+    assert decayed.meta["ads"]["slow_decay"] == 0.3
+    with pytest.raises(ValueError, match="slow_decay"):
+        ads_config("xor", slow_decay=1.0)
