@@ -82,7 +82,7 @@ from sim import kernels
 from sim.backend import Backend, get_backend
 from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import LIFParams, input_drive, lif_params, simulate
-from sim.network import SpikingNetwork
+from sim.network import SpikingNetwork, strongest_inputs
 from sim.perturb import ChipDraw, ChipMismatch, Perturbation, apply_chip_mismatch, evaluate
 from sim.readout import fit_spike_readout
 from sim.tasks.base import Dataset, Task
@@ -194,9 +194,7 @@ def init_ads(teacher: TeacherParams, config: ADSConfig, seed: int) -> ADSWeights
 
 def fan_in_mask(w: np.ndarray, k: int) -> np.ndarray:
     """1 for each neuron's (column's) k largest |w| off the diagonal, else 0."""
-    strength = np.abs(w) * (1 - np.eye(w.shape[0]))
-    rank = np.argsort(np.argsort(-strength, axis=0, kind="stable"), axis=0, kind="stable")
-    return ((rank < k) & (strength > 0)).astype(w.dtype)
+    return strongest_inputs(w * (1 - np.eye(w.shape[0])), k).astype(w.dtype)
 
 
 def to_network(weights: ADSWeights, config: ADSConfig, w_out: np.ndarray, meta: dict | None = None) -> SpikingNetwork:
@@ -389,8 +387,9 @@ def train_ads(teacher: TeacherParams, task: Task, config: ADSConfig, seed: int =
                 if config.select_chips:
                     on_chips = evaluate(to_network(host, config, w_out), task, Perturbation(chip=select_mismatch),
                                         draws=config.select_chips, seed=seed + 13, backend=be, data=task.val)
-                    score = float(on_chips.mean() + np.percentile(on_chips, 25)) / 2
-                    report.update(chips_mean=float(on_chips.mean()), chips_q25=float(np.percentile(on_chips, 25)))
+                    mean, q25 = float(on_chips.mean()), float(np.percentile(on_chips, 25))
+                    score = (mean + q25) / 2
+                    report.update(chips_mean=mean, chips_q25=q25)
                 if fits and (score, -val_nmse) > (best[0], -best[1]):
                     best = (score, val_nmse, host.w_slow.copy(), val_acc)
             if progress is not None:

@@ -102,3 +102,10 @@ class SpikingNetwork:
         values["meta"] = dict(self.meta)
         values.update(changes)
         return SpikingNetwork(**values)
+
+
+def strongest_inputs(w: np.ndarray, fan_in: int) -> np.ndarray:
+    """Mask of each column's (post-neuron's) `fan_in` largest |w| among its nonzero entries:
+    the inputs a neuron keeps when it has room for `fan_in` of them (a chip's CAM slots)."""
+    rank = np.argsort(np.argsort(-np.abs(w), axis=0, kind="stable"), axis=0, kind="stable")
+    return (rank < fan_in) & (w != 0)

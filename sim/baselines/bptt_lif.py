@@ -47,7 +47,7 @@ from sim.baselines.reservoir import window_targets
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import DEFAULT_SPEC
 from sim.lif import DT_MS
-from sim.network import SpikingNetwork
+from sim.network import SpikingNetwork, strongest_inputs
 from sim.perturb import ChipDraw, ChipMismatch, Perturbation, evaluate, quantise
 from sim.readout import STRENGTHS, ridge
 from sim.tasks.base import Dataset, Task
@@ -178,12 +178,6 @@ def loss_and_grad(net: SpikingNetwork, data: Dataset, spike: Spike = Spike(), ba
     loss, grads = loss_and_grad_arrays(params, Fixed.of(net, be, dtype), be.asarray(data.inputs, dtype),
                                        be.asarray(data.targets, dtype), be.asarray(data.mask), spike, be.xp)
     return loss, {name: be.to_numpy(g) for name, g in grads.items()}
-
-
-def strongest_inputs(w: np.ndarray, fan_in: int) -> np.ndarray:
-    """Mask of each column's (post-neuron's) `fan_in` largest |w| among its nonzero entries."""
-    rank = np.argsort(np.argsort(-np.abs(w), axis=0, kind="stable"), axis=0, kind="stable")
-    return (rank < fan_in) & (w != 0)
 
 
 def worst_weights(losses: np.ndarray, worst: float, worst_weight: float) -> np.ndarray:
