@@ -99,32 +99,6 @@ def compiled_fingerprint(compiled: CompiledNetwork) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
-class Deployment:
-    """A trained network, its task, and its compiled configuration for one chip spec."""
-
-    key: str
-    task: Task
-    network: SpikingNetwork
-    spec: ChipSpec
-    compiled: CompiledNetwork
-    run: RunDir
-    readout: "ReadoutFit" = field(default_factory=lambda: ReadoutFit())
-    _variants: dict[int, CompiledNetwork] = field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str:
-        return compiled_fingerprint(self.compiled)
-
-    def with_weight_bits(self, bits: int) -> CompiledNetwork:
-        """The network compiled with CAM weights capped at 2**(bits-1) - 1 (cached in compiled/)."""
-        if bits not in self._variants:
-            path = self.run.subdir("compiled") / f"{self.key}-w{bits}.npz"
-            self._variants[bits] = _compiled(path, lambda: compile_for_chip(
-                self.network, self.spec, self.task, weight_bits=bits, readout=self.readout))
-        return self._variants[bits]
-
-
 @dataclass(frozen=True)
 class ReadoutFit:
     """Where a compiled network's readout is re-fitted: on the nominal chip, or ("shared")
@@ -138,6 +112,32 @@ class ReadoutFit:
         if self.where == "shared":
             return fit_across_chips(compiled, task, mismatch=self.mismatch, backend=backend, judged=self.judged)
         return refit_readout(compiled, task, backend)
+
+
+@dataclass
+class Deployment:
+    """A trained network, its task, and its compiled configuration for one chip spec."""
+
+    key: str
+    task: Task
+    network: SpikingNetwork
+    spec: ChipSpec
+    compiled: CompiledNetwork
+    run: RunDir
+    readout: ReadoutFit = field(default_factory=ReadoutFit)
+    _variants: dict[int, CompiledNetwork] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return compiled_fingerprint(self.compiled)
+
+    def with_weight_bits(self, bits: int) -> CompiledNetwork:
+        """The network compiled with CAM weights capped at 2**(bits-1) - 1 (cached in compiled/)."""
+        if bits not in self._variants:
+            path = self.run.subdir("compiled") / f"{self.key}-w{bits}.npz"
+            self._variants[bits] = _compiled(path, lambda: compile_for_chip(
+                self.network, self.spec, self.task, weight_bits=bits, readout=self.readout))
+        return self._variants[bits]
 
 
 def compile_for_chip(net: SpikingNetwork, spec: ChipSpec, task: Task, weight_bits: int | None = None,
