@@ -140,7 +140,10 @@ def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseli
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         board.send_signal(signal.SIGINT)
-        board.wait(timeout=HANG_S)
+        try:
+            board.wait(timeout=HANG_S)
+        finally:
+            board.kill()  # left running only by a failure (a no-op once it has exited)
     in_process, over_wire = verdict_numbers(folder / "run"), verdict_numbers(folder / "run-board")
     assert over_wire == in_process  # same accuracies, yields, outcomes; zero differing spike bits
     checked = [json.loads(p.read_text())["driver"] for p in (folder / "run-board/verdicts").glob("*/*/*.json")]
@@ -166,7 +169,10 @@ def test_interrupted_run_resumes_without_recomputing_finished_chips(tmp_path):
             pytest.fail(f"the run recorded no 3 chips to interrupt (exit {child.returncode}): {out}{err}")
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=HANG_S)
+    try:
+        out, err = child.communicate(timeout=HANG_S)
+    finally:
+        child.kill()  # left running only by a failure (a no-op once it has exited)
     assert child.returncode == 130, out + err
     assert "rerun the same command to resume" in err
     all_files_complete(run)
