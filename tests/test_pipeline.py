@@ -23,6 +23,12 @@ from sim.netfile import save_network
 from tests.networks import random_network
 
 HARNESS = [sys.executable, "-c", "from harness.cli import main; main()"]
+# `harness` as started from a terminal, where Ctrl-C raises KeyboardInterrupt. A background job
+# (`pytest ... &` in a script, some CI runners) inherits SIGINT ignored, and Python then leaves
+# it ignored, so the tests that send SIGINT would find it never delivered.
+INTERRUPTIBLE = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 "from harness.cli import main; main()"]
+HANG_S = 300  # a bound only a hang reaches, also on a loaded 2-core machine
 CONFIG = (Path(__file__).parent.parent / "fixtures" / "tiny_run.toml.in").read_text()
 
 
@@ -38,7 +44,7 @@ def write_config(folder: Path, chips: int = 4, chunk: int = 2) -> Path:
 
 
 def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*HARNESS, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run([*HARNESS, *args], cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
 
 
 def verdict_numbers(run: Path) -> dict[str, tuple]:
@@ -124,7 +130,7 @@ def test_harness_run_refuses_bad_input_with_clear_errors(baseline):
 
 def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseline):
     folder, _ = baseline
-    board = subprocess.Popen([*HARNESS, "emulate", "--pty", "--chip-seed", "0", "--mismatch", "spec"],
+    board = subprocess.Popen([*INTERRUPTIBLE, "emulate", "--pty", "--chip-seed", "0", "--mismatch", "spec"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = board.stdout.readline().strip()
@@ -134,7 +140,10 @@ def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseli
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         board.send_signal(signal.SIGINT)
-        board.wait(timeout=30)
+        try:
+            board.wait(timeout=HANG_S)
+        finally:
+            board.kill()  # left running only by a failure (a no-op once it has exited)
     in_process, over_wire = verdict_numbers(folder / "run"), verdict_numbers(folder / "run-board")
     assert over_wire == in_process  # same accuracies, yields, outcomes; zero differing spike bits
     checked = [json.loads(p.read_text())["driver"] for p in (folder / "run-board/verdicts").glob("*/*/*.json")]
@@ -150,13 +159,20 @@ def test_suites_through_a_virtual_board_on_a_serial_port_match_in_process(baseli
 def test_interrupted_run_resumes_without_recomputing_finished_chips(tmp_path):
     config = write_config(tmp_path, chips=8, chunk=2)
     run = tmp_path / "run"
-    child = subprocess.Popen([*HARNESS, "run", str(config), "--out", "run", "--no-progress"], cwd=tmp_path,
+    child = subprocess.Popen([*INTERRUPTIBLE, "run", str(config), "--out", "run", "--no-progress"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while len(list(run.glob("records/mismatch_yield/*/chip-*.json"))) < 3 and time.monotonic() < deadline:
+    deadline = time.monotonic() + HANG_S
+    while len(list(run.glob("records/mismatch_yield/*/chip-*.json"))) < 3:  # in the first suite, far from its end
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            out, err = child.communicate()
+            pytest.fail(f"the run recorded no 3 chips to interrupt (exit {child.returncode}): {out}{err}")
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
+    try:
+        out, err = child.communicate(timeout=HANG_S)
+    finally:
+        child.kill()  # left running only by a failure (a no-op once it has exited)
     assert child.returncode == 130, out + err
     assert "rerun the same command to resume" in err
     all_files_complete(run)
