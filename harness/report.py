@@ -98,7 +98,9 @@ def _networks(run: RunDir) -> list[str]:
         refit = report.get("readout_refit") or {}
         fitted = (f"shared: nominal + {refit.get('sampled_chips')} sampled chips" if refit.get("chip") == "shared"
                   else refit.get("chip", "as compiled"))
-        rows.append(f"| {key} | {net.get('neurons')} | "
+        replicas = report.get("replicas", 1)
+        neurons = f"{net.get('neurons')} × {replicas} replicas" if replicas > 1 else net.get("neurons")
+        rows.append(f"| {key} | {neurons} | "
                     f"{percent(accuracy) if accuracy is not None else 'n/a'} | "
                     f"{fan.get('median', 'n/a')} / {fan.get('limit', 'n/a')} | {fitted} |")
     if not rows:

@@ -1,0 +1,130 @@
+"""Redundant replicas (`compile_network(..., replicas=R)`): placement, limits, and the same
+bits on every target."""
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from drivers.board_server import BoardServer
+from drivers.conformance import assert_same_result
+from drivers.emulator import EmulatorChip
+from drivers.endpoints import TcpEndpoint
+from drivers.serving import BackgroundServer
+from drivers.targets import open_chip
+from harness.cli import main
+from harness.compiler import CompiledNetwork, CompileError, compile_network
+from harness.run_config import RunConfigError, config_from_dict
+from sim.chip.batched import BatchedChips
+from sim.chip.config import EMPTY
+from sim.netfile import save_network
+from tests.networks import random_network
+
+N, M = 14, 2
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """The same tiny network compiled once plainly and once with two replicas; its inputs."""
+    rng = np.random.default_rng(11)
+    net = random_network(rng, n=N, n_in=M, n_out=2)
+    inputs = rng.normal(0, 1, (2, 150, M))
+    return compile_network(net, "dynapse1", inputs), compile_network(net, "dynapse1", inputs, replicas=2), inputs
+
+
+def copy_ids(plain, spec) -> tuple[np.ndarray, np.ndarray]:
+    """Chip neurons of copy 0 and, neuron for neuron, of copy 1 (the next slots of each core)."""
+    first = np.flatnonzero(plain.config.enabled)
+    per_core = np.bincount(spec.core_of(first), minlength=spec.cores)
+    return first, first + per_core[spec.core_of(first)]
+
+
+def test_each_copy_holds_the_plain_cam_on_its_own_neurons(pair):
+    plain, double, _ = pair
+    spec = plain.config.spec
+    first, second = copy_ids(plain, spec)
+    assert double.report["replicas"] == 2 and plain.report["replicas"] == 1
+    np.testing.assert_array_equal(np.flatnonzero(double.config.enabled), np.sort(np.r_[first, second]))
+    assert np.array_equal(spec.core_of(first), spec.core_of(second))  # same cores, so the same biases
+    for name in ("dmem", "theta", "idc", "t_ref", "dsyn", "wsyn"):
+        np.testing.assert_array_equal(getattr(double.config, name), getattr(plain.config, name))
+    np.testing.assert_array_equal(double.config.cam_source[first], plain.config.cam_source[first])
+    moved = np.full(spec.n_sources, -2)
+    moved[:spec.inputs] = np.arange(spec.inputs)        # input channels are shared
+    moved[spec.inputs + first] = spec.inputs + second   # copy 0's neurons become copy 1's
+    source = plain.config.cam_source[first]
+    expected = np.where(source == EMPTY, EMPTY, moved[np.where(source == EMPTY, 0, source)])
+    assert (expected != -2).all()
+    np.testing.assert_array_equal(double.config.cam_source[second], expected)
+    np.testing.assert_array_equal(double.config.cam_type[second], plain.config.cam_type[first])
+    for own, other in ((first, second), (second, first)):  # no synapse between copies
+        assert not np.isin(double.config.cam_source[own], spec.inputs + other).any()
+    assert (double.config.cam_source[second] < spec.inputs).any()  # every copy is fed the inputs
+    assert len(double.decoder.neurons) == 2 * len(plain.decoder.neurons)
+    np.testing.assert_allclose(double.decoder.w_out, np.vstack([plain.decoder.w_out] * 2) / 2)
+
+
+def test_copies_spike_alike_on_the_nominal_chip_and_apart_under_mismatch(pair):
+    plain, double, inputs = pair
+    first, second = copy_ids(plain, plain.config.spec)
+    encoded = double.encoder.encode(inputs)
+    nominal = BatchedChips(double.config, [0, 0], mismatch=0, backend="numpy").run(encoded).spikes
+    assert nominal[..., first].sum() > 20
+    np.testing.assert_array_equal(nominal[..., first], nominal[..., second])
+    alone = BatchedChips(plain.config, [0, 0], mismatch=0, backend="numpy").run(encoded).spikes
+    np.testing.assert_array_equal(nominal[..., first], alone[..., first])
+    chip = BatchedChips(double.config, [3, 3], mismatch="spec", backend="numpy").run(encoded).spikes
+    assert not np.array_equal(chip[..., first], chip[..., second])
+
+
+def test_emulator_board_and_batched_simulator_agree_bit_for_bit_with_replicas(pair):
+    _, double, inputs = pair
+    encoded = double.encoder.encode(inputs)
+    seeds = [5, 6]
+    batched = BatchedChips(double.config, seeds, mismatch="spec", backend="numpy").run(
+        encoded, noise_amplitude=200, noise_seeds=[7, 8], record_state=True)
+    assert batched.spikes.any()
+    for b, seed in enumerate(seeds):
+        chip = EmulatorChip("dynapse1", seed, "spec")
+        chip.load(double.config)
+        run = chip.run(encoded[b], noise_amplitude=200, noise_seed=7 + b, record_state=True)
+        np.testing.assert_array_equal(run.spikes, batched.spikes[b])
+        np.testing.assert_array_equal(run.v, batched.v[b])
+        np.testing.assert_array_equal(run.isyn, batched.isyn[b])
+    with BackgroundServer(BoardServer("dynapse1", seeds[0]), TcpEndpoint("127.0.0.1", 0)) as server:
+        with open_chip(server.url) as board:  # the replicated configuration travels over the wire
+            board.load(double.config)
+            reference = EmulatorChip("dynapse1", seeds[0], "spec")
+            reference.load(double.config)
+            assert_same_result(board.run(encoded[0], noise_amplitude=200, noise_seed=7),
+                               reference.run(encoded[0], noise_amplitude=200, noise_seed=7))
+
+
+def test_replicas_that_do_not_fit_or_are_not_counts_are_one_line_errors():
+    rng = np.random.default_rng(12)
+    net = random_network(rng, n=N, n_in=M)
+    # 14 neurons on 4 cores: at most 4 on one core, 256 per core -> 64 copies fit
+    with pytest.raises(CompileError, match=r"^65 replicas of the 14-neuron network need 260 neurons on a core "
+                                           r"\(4 per copy\); spec dynapse1 has 256 per core, so at most 64 "
+                                           r"replicas fit$"):
+        compile_network(net, "dynapse1", replicas=65)
+    with pytest.raises(CompileError, match="replicas must be an integer >= 1, got 0"):
+        compile_network(net, "dynapse1", replicas=0)
+    assert config_from_dict({"replicas": 3}).replicas == 3
+    with pytest.raises(RunConfigError, match=r"field 'replicas' must be an integer >= 1"):
+        config_from_dict({"replicas": 0})
+    with pytest.raises(RunConfigError, match=r"field 'replicas' must be an integer >= 1"):
+        config_from_dict({"replicas": "3"})
+
+
+def test_harness_compile_places_replicas_and_names_the_limit(tmp_path):
+    net = random_network(np.random.default_rng(0), n=24, n_in=1)
+    net.meta.update(task="xor", task_meta={"seed": 0, "n_steps": 500}, method="test")
+    path = save_network(net, tmp_path / "net.npz")
+    args = ["compile", str(path), "--chips", "0", "--samples", "4", "--backend", "numpy", "-o"]
+    result = CliRunner().invoke(main, [*args, str(tmp_path / "c.npz"), "--replicas", "3"])
+    assert result.exit_code == 0, result.output
+    assert "placed as 3 replicas: 72 chip neurons" in result.output
+    compiled = CompiledNetwork.load(tmp_path / "c.npz")
+    assert compiled.report["replicas"] == 3 and compiled.config.enabled.sum() == 72
+    result = CliRunner().invoke(main, [*args, str(tmp_path / "d.npz"), "--replicas", "43"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "at most 42 replicas fit" in result.output
