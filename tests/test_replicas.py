@@ -75,27 +75,19 @@ def test_copies_spike_alike_on_the_nominal_chip_and_apart_under_mismatch(pair):
     assert not np.array_equal(chip[..., first], chip[..., second])
 
 
-def test_emulator_board_and_batched_simulator_agree_bit_for_bit_with_replicas(pair):
+def test_a_replicated_configuration_loads_on_a_board_and_runs_as_on_the_emulator(pair):
+    """Over the wire (drivers.payloads) like any configuration; emulator ≡ batched simulator
+    with replicas: tests/test_compiler.py."""
     _, double, inputs = pair
-    encoded = double.encoder.encode(inputs)
-    seeds = [5, 6]
-    batched = BatchedChips(double.config, seeds, mismatch="spec", backend="numpy").run(
-        encoded, noise_amplitude=200, noise_seeds=[7, 8], record_state=True)
-    assert batched.spikes.any()
-    for b, seed in enumerate(seeds):
-        chip = EmulatorChip("dynapse1", seed, "spec")
-        chip.load(double.config)
-        run = chip.run(encoded[b], noise_amplitude=200, noise_seed=7 + b, record_state=True)
-        np.testing.assert_array_equal(run.spikes, batched.spikes[b])
-        np.testing.assert_array_equal(run.v, batched.v[b])
-        np.testing.assert_array_equal(run.isyn, batched.isyn[b])
-    with BackgroundServer(BoardServer("dynapse1", seeds[0]), TcpEndpoint("127.0.0.1", 0)) as server:
-        with open_chip(server.url) as board:  # the replicated configuration travels over the wire
+    encoded = double.encoder.encode(inputs)[0]
+    with BackgroundServer(BoardServer("dynapse1", 5), TcpEndpoint("127.0.0.1", 0)) as server:
+        with open_chip(server.url) as board:
             board.load(double.config)
-            reference = EmulatorChip("dynapse1", seeds[0], "spec")
+            reference = EmulatorChip("dynapse1", 5, "spec")
             reference.load(double.config)
-            assert_same_result(board.run(encoded[0], noise_amplitude=200, noise_seed=7),
-                               reference.run(encoded[0], noise_amplitude=200, noise_seed=7))
+            result = board.run(encoded, noise_amplitude=200, noise_seed=7)
+            assert result.spikes.any()
+            assert_same_result(result, reference.run(encoded, noise_amplitude=200, noise_seed=7))
 
 
 def test_replicas_that_do_not_fit_or_are_not_counts_are_one_line_errors():
