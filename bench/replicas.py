@@ -9,8 +9,8 @@ as `harness compile`), uncalibrated and calibrated (8 trials) accuracy on chips 
 chips at accuracy >= 75 %), the nominal chip's accuracy, and the power model's energy per
 inference from the chips' mean activity (`harness.energy.energy_per_inference`). For R > 1
 also, from one more run of the same chips: each copy with its own readout re-fitted on the
-nominal chip (a single copy), the mean of those R readouts' outputs ("mean of copies"), and
-the correlation over chips of the single copies' accuracies (independent errors: near 0).
+nominal chip (a single copy), the mean of those R readouts' outputs ("mean of copies"), the
+majority of their R decisions ("majority of copies"), and the correlation over chips of the single copies' accuracies (independent errors: near 0).
 Prints one line per R; --json appends one record per R to FILE.
 """
 from __future__ import annotations
@@ -53,13 +53,14 @@ def copy_readouts(compiled: CompiledNetwork, task: Task, replicas: int, backend:
 
 
 def copies_on_chips(compiled: CompiledNetwork, task: Task, decoders: list[Decoder], chips: range, mismatch,
-                    samples: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
-    """(accuracy of each single copy [R, chips], accuracy of the mean of the copies' outputs [chips])."""
+                    samples: int, backend: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accuracy of each single copy [R, chips], of the mean of the copies' outputs [chips] and
+    of the majority of the copies' decisions [chips] (ties: the smallest label)."""
     data = split_data(task, "test", samples)
     encoded = compiled.encoder.encode(data.inputs)
     population = SimulatedPopulation(mismatch, backend)
     per_copy = len(decoders[0].neurons)
-    single, mean = [], []
+    single, mean, vote = [], [], []
     for first in range(chips.start, chips.stop, GROUP):
         group = list(range(first, min(first + GROUP, chips.stop)))
         spikes = population_spikes(compiled, encoded, group, np.arange(len(data), dtype=np.uint64), population)
@@ -67,7 +68,10 @@ def copies_on_chips(compiled: CompiledNetwork, task: Task, decoders: list[Decode
             outputs = [d.decode(chip[..., r * per_copy:(r + 1) * per_copy]) for r, d in enumerate(decoders)]
             single.append([task.accuracy(y, data) for y in outputs])
             mean.append(task.accuracy(np.mean(outputs, axis=0), data))
-    return np.array(single).T, np.array(mean)
+            decisions = np.stack([task.decide(y, data) for y in outputs])  # [R, samples]
+            counts = np.stack([(decisions == c).sum(0) for c in range(task.n_classes)])
+            vote.append(float((counts.argmax(0) == data.labels).mean()))
+    return np.array(single).T, np.array(mean), np.array(vote)
 
 
 def main() -> None:
@@ -100,10 +104,12 @@ def main() -> None:
                 f"(dynamic {1e6 * energy['dynamic_j']:.3f})")
         if replicas > 1:
             decoders = copy_readouts(compiled, task, replicas, args.backend)
-            single, mean = copies_on_chips(compiled, task, decoders, chips, mismatch, args.samples, args.backend)
+            single, mean, vote = copies_on_chips(compiled, task, decoders, chips, mismatch, args.samples,
+                                                 args.backend)
             corr = np.corrcoef(single)[np.triu_indices(replicas, 1)]
-            record.update(single=single.tolist(), mean_of_copies=mean.tolist(), correlation=corr.tolist())
-            line += (f"; mean of copies {cell(mean)}; single copies "
+            record.update(single=single.tolist(), mean_of_copies=mean.tolist(), majority=vote.tolist(),
+                          correlation=corr.tolist())
+            line += (f"; mean of copies {cell(mean)}; majority of copies {cell(vote)}; single copies "
                      f"{', '.join(cell(s) for s in single)}; accuracy correlation between copies "
                      f"{', '.join(f'{c:.2f}' for c in corr)}")
         print(line, flush=True)

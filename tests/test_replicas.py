@@ -12,8 +12,11 @@ from drivers.serving import BackgroundServer
 from drivers.targets import open_chip
 from harness.cli import main
 from harness.compiler import CompiledNetwork, CompileError, compile_network
+from harness.report import _networks
+from harness.results import RunDir
 from harness.run_config import RunConfigError, config_from_dict
 from sim.chip.batched import BatchedChips
+from sim.atomic import write_json
 from sim.chip.config import EMPTY
 from sim.netfile import save_network
 from tests.networks import random_network
@@ -120,3 +123,12 @@ def test_harness_compile_places_replicas_and_names_the_limit(tmp_path):
     result = CliRunner().invoke(main, [*args, str(tmp_path / "d.npz"), "--replicas", "43"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "at most 42 replicas fit" in result.output
+
+
+def test_the_runs_networks_table_shows_the_replicas(pair, tmp_path):
+    _, double, _ = pair
+    run = RunDir(tmp_path)
+    write_json(run.manifest_path, {"networks": ["xor-test-dynapse1"]})
+    double.save(run.subdir("compiled") / "xor-test-dynapse1.npz")
+    row = next(line for line in _networks(run) if line.startswith("| xor-test-dynapse1 "))
+    assert f"| {N} × 2 replicas |" in row
