@@ -71,6 +71,12 @@ def mapping_report(net: SpikingNetwork, config: ChipConfig, norm: Normalised, ch
     return json.loads(json.dumps(report, default=json_default))
 
 
+def neurons_text(report: dict[str, Any]) -> str:
+    """The network's neurons as a run shows them: "320", or "320 × 3 replicas"."""
+    neurons, replicas = report.get("network", {}).get("neurons"), report.get("replicas", 1)
+    return f"{neurons} × {replicas} replicas" if replicas > 1 else f"{neurons}"
+
+
 def _number(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
