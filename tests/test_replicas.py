@@ -12,13 +12,16 @@ from drivers.serving import BackgroundServer
 from drivers.targets import open_chip
 from harness.cli import main
 from harness.compiler import CompiledNetwork, CompileError, compile_network
+from harness.networks import Deployment, compile_for_chip
 from harness.report import _networks
 from harness.results import RunDir
 from harness.run_config import RunConfigError, config_from_dict
 from sim.chip.batched import BatchedChips
 from sim.atomic import write_json
 from sim.chip.config import EMPTY
+from sim.chip.spec import load_spec
 from sim.netfile import save_network
+from sim.tasks.xor import make_xor
 from tests.networks import random_network
 
 N, M = 14, 2
@@ -132,3 +135,15 @@ def test_the_runs_networks_table_shows_the_replicas(pair, tmp_path):
     double.save(run.subdir("compiled") / "xor-test-dynapse1.npz")
     row = next(line for line in _networks(run) if line.startswith("| xor-test-dynapse1 "))
     assert f"| {N} × 2 replicas |" in row
+
+
+def test_a_runs_weight_bits_variant_keeps_the_replicas(tmp_path):
+    task = make_xor(0, n_train=8, n_val=4, n_test=8, n_steps=500)
+    net = random_network(np.random.default_rng(1), n=N, n_in=1)
+    net.meta.update(task="xor", task_meta={"seed": 0, "n_steps": 500}, method="test")
+    spec = load_spec("dynapse1")
+    compiled = compile_for_chip(net, spec, task, backend="numpy", replicas=2)
+    assert compiled.report["replicas"] == 2 and compiled.report["readout_refit"]["chip"] == "nominal"
+    deployment = Deployment("xor-test-dynapse1", task, net, spec, compiled, RunDir(tmp_path))
+    variant = deployment.with_weight_bits(4)
+    assert variant.report["replicas"] == 2 and variant.config.enabled.sum() == 2 * N
