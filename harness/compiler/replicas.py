@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from harness.compiler.errors import CompileError
-from sim.chip.config import ARRAY_FIELDS, EMPTY, ChipConfig
+from sim.chip.config import ARRAY_FIELDS, ChipConfig
 
 
 def check_replicas(replicas: int, chip_id: np.ndarray, config: ChipConfig) -> np.ndarray:
@@ -24,6 +24,8 @@ def check_replicas(replicas: int, chip_id: np.ndarray, config: ChipConfig) -> np
     if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 1:
         raise CompileError(f"replicas must be an integer >= 1, got {replicas!r}")
     per_core = np.bincount(spec.core_of(chip_id), minlength=spec.cores)
+    if np.any(chip_id % spec.neurons_per_core >= per_core[spec.core_of(chip_id)]):
+        raise CompileError("replicas need copy 0 in the first slots of each core (as `cores.assign_cores` places it)")
     busiest = int(per_core.max())
     if replicas * busiest > spec.neurons_per_core:
         raise CompileError(f"{replicas} replicas of the {chip_id.size}-neuron network need {replicas * busiest} "
@@ -45,9 +47,9 @@ def replicate(config: ChipConfig, chip_id: np.ndarray, replicas: int) -> tuple[C
     source, kind = config.cam_source[chip_id], config.cam_type[chip_id]
     neuron = source >= spec.inputs
     for r, ids in enumerate(copies[1:], start=1):
-        moved = source.copy()
+        moved = source.copy()  # input channels and empty slots stay
         moved[neuron] += r * step[source[neuron] - spec.inputs]
-        out.cam_source[ids] = np.where(source == EMPTY, EMPTY, moved)
+        out.cam_source[ids] = moved
         out.cam_type[ids] = kind
         out.enabled[ids] = True
     return out, copies
