@@ -10,7 +10,8 @@ chips at accuracy >= 75 %), the nominal chip's accuracy, and the power model's e
 inference from the chips' mean activity (`harness.energy.energy_per_inference`). For R > 1
 also, from one more run of the same chips: each copy with its own readout re-fitted on the
 nominal chip (a single copy), the mean of those R readouts' outputs ("mean of copies"), the
-majority of their R decisions ("majority of copies"), and the correlation over chips of the single copies' accuracies (independent errors: near 0).
+majority of their R decisions ("majority of copies"), and the correlation over chips of the
+single copies' accuracies (independent errors: near 0).
 Prints one line per R; --json appends one record per R to FILE.
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 from drivers.population import SimulatedPopulation
 from harness.compiler import CompiledNetwork, compile_network
 from harness.compiler.decoding import Decoder
-from harness.deploy import evaluate_batched, evaluate_deployments, population_spikes, refit_readout, split_data, task_for
+from harness.deploy import (evaluate_batched, evaluate_deployments, population_spikes, refit_readout, split_data,
+                            task_for)
 from harness.energy import energy_per_inference
 from sim.chip.activity import COUNTERS
 from sim.netfile import load_network

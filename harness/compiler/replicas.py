@@ -2,7 +2,7 @@
 
 Copy 0 is the ordinary mapping. Copy r sits on the same cores as copy 0, right after the
 copies before it: a neuron that copy 0 places at slot i of core c (core c holds n_c of its
-neurons, at slots 0..n_c−1) is, in copy r, at slot r·n_c + i of core c. Every copy so keeps
+neurons, at slots 0..n_c−1) is, in copy r, at slot r·n_c + i of core c. So every copy keeps
 the core biases (τ, θ, idc, wsyn) the compiler chose for copy 0, and its CAM is copy 0's with
 each neuron source moved to the same copy: the same fan-in, input channels shared, no
 synapse between copies. A physical chip's per-neuron mismatch differs from copy to copy,
