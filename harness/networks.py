@@ -136,15 +136,17 @@ class Deployment:
         if bits not in self._variants:
             path = self.run.subdir("compiled") / f"{self.key}-w{bits}.npz"
             self._variants[bits] = _compiled(path, lambda: compile_for_chip(
-                self.network, self.spec, self.task, weight_bits=bits, readout=self.readout))
+                self.network, self.spec, self.task, weight_bits=bits, readout=self.readout,
+                replicas=self.compiled.report.get("replicas", 1)))
         return self._variants[bits]
 
 
 def compile_for_chip(net: SpikingNetwork, spec: ChipSpec, task: Task, weight_bits: int | None = None,
-                     backend: str = "auto", readout: ReadoutFit = ReadoutFit()) -> CompiledNetwork:
-    """`compile_network` followed by a re-fit of the readout (as `harness compile` does by
-    default): the host's decoder matches what the chip does."""
-    return readout.apply(compile_network(net, spec, task.train.inputs, weight_bits=weight_bits), task, backend)
+                     backend: str = "auto", readout: ReadoutFit = ReadoutFit(), replicas: int = 1) -> CompiledNetwork:
+    """`compile_network` (with `replicas` copies on the chip) followed by a re-fit of the
+    readout (as `harness compile` does by default): the host's decoder matches what the chip does."""
+    compiled = compile_network(net, spec, task.train.inputs, weight_bits=weight_bits, replicas=replicas)
+    return readout.apply(compiled, task, backend)
 
 
 def _compiled(path: Path, make: Callable[[], CompiledNetwork]) -> CompiledNetwork:
@@ -174,7 +176,8 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
         source = "cache" if reused else "trained"
     readout = ReadoutFit(config.readout, config.mismatch, range(config.seed, config.seed + config.chips))
     compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
-                         lambda: compile_for_chip(net, spec, task, backend=config.backend, readout=readout))
+                         lambda: compile_for_chip(net, spec, task, backend=config.backend, readout=readout,
+                                                  replicas=config.replicas))
     deployment = Deployment(key, task, net, spec, compiled, run, readout)
     return deployment, {"key": key, "network": source, "neurons": net.n_neurons,
                         "metrics": net.meta.get("metrics", {}), "mapping": compiled.report}

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import pytest
 from tqdm import tqdm
 
+from harness.compiler.report import neurons_text
 from harness.console import ConsoleLines
 from harness.context import manifest_for, network_plan
 from harness.networks import deploy
@@ -64,7 +65,7 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
             bars.close()
         accuracy = info["metrics"].get("test_accuracy")
         fan_in = info["mapping"].get("fan_in", {})
-        echo(f"network {key}: {info['network']}, {info['neurons']} neurons, float test accuracy "
+        echo(f"network {key}: {info['network']}, {neurons_text(info['mapping'])} neurons, float test accuracy "
              f"{'n/a' if accuracy is None else f'{accuracy:.3f}'}; CAM fan-in median {fan_in.get('median')} "
              f"of {fan_in.get('limit')}")
     run.outcomes_path.unlink(missing_ok=True)  # outcomes are this session's, never an earlier one's

@@ -83,6 +83,7 @@ def _cell(text: str) -> str:
 
 def _networks(run: RunDir) -> list[str]:
     from harness.compiler import CompiledNetwork  # noqa: PLC0415 - heavy imports only when rendering
+    from harness.compiler.report import neurons_text  # noqa: PLC0415
     from sim.netfile import load_network  # noqa: PLC0415
     rows = []
     for key in run.manifest().get("networks") or []:
@@ -98,7 +99,7 @@ def _networks(run: RunDir) -> list[str]:
         refit = report.get("readout_refit") or {}
         fitted = (f"shared: nominal + {refit.get('sampled_chips')} sampled chips" if refit.get("chip") == "shared"
                   else refit.get("chip", "as compiled"))
-        rows.append(f"| {key} | {net.get('neurons')} | "
+        rows.append(f"| {key} | {neurons_text(report)} | "
                     f"{percent(accuracy) if accuracy is not None else 'n/a'} | "
                     f"{fan.get('median', 'n/a')} / {fan.get('limit', 'n/a')} | {fitted} |")
     if not rows:

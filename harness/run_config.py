@@ -20,6 +20,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
     readout = "nominal"             # readout re-fit after compiling: nominal | shared (16 sampled chips at mismatch)
+    replicas = 1                    # copies of each network on the chip, one readout over all (harness.compiler.replicas)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)
@@ -87,6 +88,7 @@ class RunConfig:
     cluster: str = ""
     mismatch: str | float = "spec"
     readout: str = "nominal"
+    replicas: int = 1
     suites: tuple[str, ...] = SUITES
     cache: str = ""
     sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
@@ -231,6 +233,11 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         if data["readout"] not in READOUTS:
             raise fail("readout", f"must be one of {', '.join(READOUTS)}, got {data['readout']!r}")
         values["readout"] = data["readout"]
+    if "replicas" in data:
+        value = data["replicas"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise fail("replicas", f"must be an integer >= 1 (copies of each network on the chip), got {value!r}")
+        values["replicas"] = value
     if "sizes" in data:
         values["sizes"] = _sizes(data["sizes"], fail)
     if "suite" in data:

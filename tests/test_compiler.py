@@ -60,11 +60,13 @@ def test_chip_rates_follow_the_float_network():
     np.testing.assert_allclose(chip_counts, float_counts, atol=2, rtol=0.05)
 
 
-def test_emulator_and_batched_agree_bit_for_bit_on_a_compiled_config():
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_emulator_and_batched_agree_bit_for_bit_on_a_compiled_config(replicas):
     rng = np.random.default_rng(3)
     net = random_network(rng, n=30, n_in=2)
     inputs = rng.normal(0, 1, (2, 120, 2))
-    compiled = compile_network(net, "dynapse1", inputs)
+    compiled = compile_network(net, "dynapse1", inputs, replicas=replicas)
+    assert compiled.config.enabled.sum() == replicas * net.n_neurons
     encoded = compiled.encoder.encode(inputs)
     seeds = [5, 6]
     batched = BatchedChips(compiled.config, seeds, mismatch="spec", backend="numpy").run(

@@ -35,6 +35,9 @@ from sim.netfile import NetworkFileError, load_network
 @click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on; "
               "an imported NIR graph compiles without one).")
 @click.option("--weight-bits", type=click.IntRange(2, 16), help="Cap connection counts at 2**(bits-1)-1.")
+@click.option("--replicas", default=1, show_default=True, type=click.IntRange(1),
+              help="Copies of the network on the chip, each with its own neurons and recurrence, all fed the same "
+                   "inputs, one readout over all (redundancy against mismatch; R x the neurons and energy).")
 @click.option("--chips", default=8, show_default=True, type=click.IntRange(0),
               help="Virtual chips at --mismatch to evaluate (0: skip).")
 @click.option("--mismatch", default="spec", show_default=True, help="Mismatch of those chips: spec, 0, 0.1, 10%.")
@@ -42,8 +45,8 @@ from sim.netfile import NetworkFileError, load_network
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
 @outputs_apart(inputs=("net_file", "task_name"), outputs=("out", "report_file"))
 def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, refit: bool, readout: str,
-                readout_chips: int, task_name: str | None, weight_bits: int | None, chips: int, mismatch: str,
-                samples: int | None, backend: str) -> None:
+                readout_chips: int, task_name: str | None, weight_bits: int | None, replicas: int, chips: int,
+                mismatch: str, samples: int | None, backend: str) -> None:
     """Compile NET (a saved network) for a chip spec, measure it and print the mapping report."""
     if readout == "shared" and not refit:
         raise click.ClickException("--readout shared re-fits the readout; it cannot go with --no-refit")
@@ -51,12 +54,12 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
         net = load_network(net_file)
         if task_name is None and net.meta.get("task") is None and "nir" in net.meta:
             # an imported graph without a task: its readout kept as imported, nothing to measure on
-            compiled = compile_network(net, spec, None, weight_bits)
+            compiled = compile_network(net, spec, None, weight_bits, replicas)
             click.echo("no task: inputs assumed within ±1, readout kept as imported (pass --task to refit and measure)")
         else:
             task = task_for(net.meta, task_name)
             check_task(net, task)
-            compiled = compile_network(net, spec, task.train.inputs, weight_bits)
+            compiled = compile_network(net, spec, task.train.inputs, weight_bits, replicas)
             resolve_cv(mismatch, compiled.config.spec)
             if readout == "shared":
                 compiled = fit_across_chips(compiled, task, chips=readout_chips, mismatch=mismatch, backend=backend,

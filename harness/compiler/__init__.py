@@ -3,8 +3,8 @@
 Pipeline (one module each): `neurons` normalises thresholds and drives, `cores` places
 neurons on cores, `biases` picks the per-core DAC codes, `encoding` maps task inputs to
 input channels, `weights` turns float weights into CAM connection counts, `decoding`
-reads the output neurons' spikes back, `report` describes the result and `compiled`
-bundles and saves it.
+reads the output neurons' spikes back, `replicas` places redundant copies of the network on
+the chip, `report` describes the result and `compiled` bundles and saves it.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from harness.compiler.decoding import Decoder
 from harness.compiler.encoding import Encoder
 from harness.compiler.errors import CompileError
 from harness.compiler.neurons import Normalised, normalise
+from harness.compiler.replicas import replicate
 from harness.compiler.report import format_report, mapping_report
 from harness.compiler.weights import Synapses, build_synapses, quantise
 from sim.chip.config import ChipConfig
@@ -74,18 +75,24 @@ def map_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarray | 
 
 
 def compile_network(net: SpikingNetwork, spec: str | ChipSpec, inputs: np.ndarray | None = None,
-                    weight_bits: int | None = None) -> CompiledNetwork:
+                    weight_bits: int | None = None, replicas: int = 1) -> CompiledNetwork:
     """Map `net` onto `spec`. `inputs` [S, T, n_in] (training data) sets the input scaling
-    and, through a float simulation, the firing rates that rank weights for pruning."""
+    and, through a float simulation, the firing rates that rank weights for pruning.
+    `replicas` R > 1 places R copies of the mapped network on the chip (`replicas`), each
+    on its own neurons with its own recurrence, all fed the same input channels; the
+    readout spans every copy (each copy's float readout / R until a re-fit)."""
     readout = np.flatnonzero(np.any(net.w_out != 0, axis=1))
     if readout.size == 0:
         raise CompileError("network has no readout weights (w_out is all zero)")
     m = map_network(net, spec, inputs, weight_bits)
-    decoder = Decoder(m.chip_id[readout], net.w_out[readout], float(net.tau_out))
+    config, copies = replicate(m.config, m.chip_id, replicas)
+    decoder = Decoder(copies[:, readout].reshape(-1), np.tile(net.w_out[readout], (replicas, 1)) / replicas,
+                      float(net.tau_out))
     report = mapping_report(net, m.config, m.norm, m.chip_id, m.biases, m.synapses, m.wsyn)
+    report["replicas"] = replicas
     if weight_bits is not None:
         report["weight_bits"] = weight_bits
-    return CompiledNetwork(m.config, m.encoder, decoder, dict(net.meta), report)
+    return CompiledNetwork(config, m.encoder, decoder, dict(net.meta), report)
 
 
 def _rates(net: SpikingNetwork, encoder: Encoder, inputs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,8 @@
 Time constants are in the float model's conventions: membrane τ = 65536/dmem (Euler decay
 1 − 1/τ), synaptic τ = −1/ln(1 − dsyn/65536). The threshold is exact by construction
 (θ stands for each neuron's v_th − v_reset); the DC drive is reported in thresholds.
+With replicas (`compile_network(..., replicas=R)`) the report describes one copy (every
+copy has the same CAM and cores) and `replicas` says how many the chip holds.
 """
 from __future__ import annotations
 
@@ -69,6 +71,12 @@ def mapping_report(net: SpikingNetwork, config: ChipConfig, norm: Normalised, ch
     return json.loads(json.dumps(report, default=json_default))
 
 
+def neurons_text(report: dict[str, Any]) -> str:
+    """The network's neurons as a run shows them: "320", or "320 × 3 replicas"."""
+    neurons, replicas = report.get("network", {}).get("neurons"), report.get("replicas", 1)
+    return f"{neurons} × {replicas} replicas" if replicas > 1 else f"{neurons}"
+
+
 def _number(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
@@ -78,6 +86,9 @@ def format_report(report: dict[str, Any]) -> str:
     net, fan = report["network"], report["fan_in"]
     lines = [f"mapping report: {net['neurons']}-neuron {net.get('method') or '?'} network for task "
              f"{net.get('task') or '?'} on spec {report['spec']} ({report['spec_version']})",
+             *([f"  placed as {report['replicas']} replicas: {report['replicas'] * net['neurons']} chip neurons, "
+                "each copy with its own recurrence, inputs shared, one readout over all copies"]
+               if report.get("replicas", 1) > 1 else []),
              f"  fan-in used per neuron: min {fan['min']}, median {fan['median']:g}, max {fan['max']} of "
              f"{fan['limit']} ({100 * fan['at_limit']:.0f}% of neurons at the limit)",
              f"  input channels used: {report['input_channels']}",
