@@ -20,6 +20,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
     readout = "nominal"             # readout re-fit after compiling: nominal | shared (16 sampled chips at mismatch)
+    candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: the task's)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)
@@ -87,6 +88,7 @@ class RunConfig:
     cluster: str = ""
     mismatch: str | float = "spec"
     readout: str = "nominal"
+    candidates: int | str = "auto"
     suites: tuple[str, ...] = SUITES
     cache: str = ""
     sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
@@ -231,6 +233,11 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         if data["readout"] not in READOUTS:
             raise fail("readout", f"must be one of {', '.join(READOUTS)}, got {data['readout']!r}")
         values["readout"] = data["readout"]
+    if "candidates" in data:
+        value = data["candidates"]
+        if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise fail("candidates", f"must be \"auto\" or an integer >= 1, got {value!r}")
+        values["candidates"] = value
     if "sizes" in data:
         values["sizes"] = _sizes(data["sizes"], fail)
     if "suite" in data:
