@@ -11,7 +11,7 @@ keeps the one that does best on virtual chips:
   order); other methods train from their candidate seed.
 - Each candidate is compiled and its readout re-fitted as the deployment does
   (`compile_candidate`; by default `compile_network` + the nominal-chip `refit_readout`, as
-  `harness compile`), then run uncalibrated on `chips` virtual chips sampled at `mismatch`
+  `harness compile`), then run uncalibrated on `selection_chips` virtual chips sampled at `mismatch`
   (`drivers.population.SimulatedPopulation`) on class-balanced trials of the VALIDATION split.
   Its score is (mean + lower quartile) / 2 of those chips' accuracies: the mean for the typical
   chip, the quartile for the tail that yield counts. The best score wins (ties: the lower k).
@@ -75,18 +75,18 @@ def nominal_refit(spec: str | ChipSpec, backend: str = "auto") -> Callable[[Spik
     return lambda net, task: refit_readout(compile_network(net, spec, task.train.inputs), task, backend)
 
 
-def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, chips: int = SELECTION_CHIPS,
+def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, selection_chips: int = SELECTION_CHIPS,
                    mismatch: MismatchLevel = "spec", judged: range = range(0), spec: str | ChipSpec = "dynapse1",
                    compile_candidate: Callable[[SpikingNetwork, Task], CompiledNetwork] | None = None,
                    backend: str = "auto", progress: Progress | None = None, **training: Any) -> SpikingNetwork:
     """The best of `candidates` networks trained with `method` on `task` (`sim.methods.train`
-    with `training`'s options), scored uncalibrated on sampled `spec` chips (module doc).
+    with `training`'s options), scored uncalibrated on `selection_chips` sampled `spec` chips (module doc).
     candidates = 1 trains one network and compiles nothing."""
     from sim.methods import train  # noqa: PLC0415 - the training stack loads on demand
     seeds = candidate_seeds(seed, candidates)
     if candidates == 1:
         return train(method, task, seed=seed, backend=backend, progress=progress, **training)
-    chip_seeds = selection_seeds(chips, judged)
+    chip_seeds = selection_seeds(selection_chips, judged)
     samples = min(SELECTION_SAMPLES, len(task.val) - len(task.val) % task.n_classes)
     compile_candidate = compile_candidate or nominal_refit(spec, backend)
     if method == "ads" and "teacher" not in training:

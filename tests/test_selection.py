@@ -61,7 +61,7 @@ def test_keeps_the_candidate_with_the_best_score(monkeypatch):
 
     monkeypatch.setattr(sim.methods, "train", fake_train)
     monkeypatch.setattr(selection, "evaluate_batched", fake_evaluate)
-    net = select_network("bptt", task, candidates=4, seed=7, chips=2, judged=range(0, 64),
+    net = select_network("bptt", task, candidates=4, seed=7, selection_chips=2, judged=range(0, 64),
                          compile_candidate=lambda candidate, on: candidate)
     meta = net.meta["selection"]
     assert trained == candidate_seeds(7, 4)
