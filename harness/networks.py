@@ -30,7 +30,7 @@ from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork
 from sim.tasks.base import Task
 
-CACHE_VERSION = 3  # 2: ADS fast_gain 0.25 and ridge readout; 3: XOR ADS trained within the fan-in
+CACHE_VERSION = 4  # 2: ADS fast_gain 0.25 and ridge readout; 3: XOR ADS trained within the fan-in; 4: XOR ADS best of 3
 Progress = Callable[[dict], None]
 
 
