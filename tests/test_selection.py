@@ -8,8 +8,8 @@ import sim.methods
 from harness.commands.train import train as train_cli
 from harness.networks import cache_path
 from harness.run_config import RunConfigError, config_from_dict
-from harness.selection import (SELECTION_SEED_BASE, candidate_seeds, chip_score, select_network,
-                               selection_seeds)
+from harness.selection import (SELECTION_SEED_BASE, candidate_seeds, chip_score, default_candidates,
+                               select_network, selection_seeds)
 from harness.shared_readout import sampled_seeds
 from sim.netfile import load_network
 from sim.tasks import load_task
@@ -85,7 +85,8 @@ def test_train_cli_records_the_choice(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--candidates", "0"], "'--candidates': 0 is not in the range x>=1"),
-    (["--selection-chips", "4"], "--selection-chips: only with --candidates 2 or more"),
+    (["--candidates", "1", "--selection-chips", "4"], "--selection-chips: only with --candidates 2 or more"),
+    (["--method", "force", "--selection-chips", "4"], "--selection-chips: only with --candidates 2 or more"),
     (["--candidates", "2", "--selection-chips", "0"], "'--selection-chips': 0 is not in the range x>=1")])
 def test_train_cli_bad_candidates_is_a_one_line_error(tmp_path, args, message):
     result = CliRunner().invoke(train_cli, ["--out", str(tmp_path / "o.npz"), *args])
@@ -98,11 +99,18 @@ def test_run_config_rejects_bad_candidates(value):
         config_from_dict({"candidates": value})
 
 
+def test_xor_ads_defaults_to_three_candidates_others_to_one():
+    assert default_candidates("xor", "ads") == 3
+    assert default_candidates("keyword", "ads") == default_candidates("xor", "bptt") == 1
+
+
 def test_run_config_candidates_name_the_cached_network(tmp_path):
     auto = config_from_dict({"cache": str(tmp_path)})
     three = config_from_dict({"cache": str(tmp_path), "candidates": 3})
     assert three.candidates == 3 and auto.candidates == "auto"
-    assert cache_path(three, "xor", "ads") != cache_path(config_from_dict({"cache": str(tmp_path), "candidates": 1}),
-                                                         "xor", "ads")
+    one = config_from_dict({"cache": str(tmp_path), "candidates": 1})
+    assert cache_path(three, "xor", "ads") != cache_path(one, "xor", "ads")
+    assert cache_path(auto, "xor", "ads") == cache_path(three, "xor", "ads")
+    assert cache_path(auto, "xor", "bptt") == cache_path(one, "xor", "bptt")
     assert cache_path(three, "xor", "ads") != cache_path(config_from_dict({"cache": str(tmp_path), "candidates": 3,
                                                                            "chips": 8}), "xor", "ads")
