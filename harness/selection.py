@@ -21,11 +21,12 @@ keeps the one that does best on virtual chips:
   them they move past those (`sampled_seeds`). No judged chip and no test trial is ever used.
 
 The chosen network's meta["selection"] records every candidate's seed, chip accuracies and
-score, the chosen index and the selection chips.
+score, the chosen index and the selection chips (`chip_seeds`: the first seed and one past the
+last).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import ChipSpec, load_spec
 from sim.network import SpikingNetwork
 from sim.tasks.base import Task
+
+if TYPE_CHECKING:
+    from sim.teacher import TeacherParams
 
 SELECTION_SEED_BASE = 2**62  # selection chip k has seed SELECTION_SEED_BASE + k unless judged chips are there
 SELECTION_CHIPS = 16  # sampled chips each candidate is scored on
@@ -113,7 +117,7 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
     return net
 
 
-def _teacher(task: Task, seed: int, backend: str, progress: Progress | None, epochs: int | None) -> Any:
+def _teacher(task: Task, seed: int, backend: str, progress: Progress | None, epochs: int | None) -> TeacherParams:
     """The rate teacher ADS trains with `seed`, trained once for all candidates."""
     from sim.backend import get_backend  # noqa: PLC0415
     from sim.teacher import teacher_config, train_teacher  # noqa: PLC0415
