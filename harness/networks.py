@@ -78,17 +78,21 @@ def cache_path(config: RunConfig, task: str, method: str) -> Path:
 
 def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
                     progress: Progress | None = None) -> tuple[SpikingNetwork, bool]:
-    """(network, reused): the cached network, or a newly trained one that is then cached."""
+    """(network, reused): the cached network, or a newly trained one (the best of the run's
+    candidates on sampled chips that the run does not judge, `harness.selection`) that is then cached."""
     path = cache_path(config, task_id, method)
     if path.is_file():
         return load_network(path), True
     judged = range(config.seed, config.seed + config.chips)
     spec, readout = load_spec(config.specs[0]), ReadoutFit(config.readout, config.mismatch, judged)
+
+    def compiled(candidate: SpikingNetwork, on: Task) -> CompiledNetwork:
+        return compile_for_chip(candidate, spec, on, backend=config.backend, readout=readout)
+
     net = select_network(method, task, candidates=run_candidates(config, task_id, method), seed=config.seed,
                          mismatch=config.mismatch, judged=judged, spec=spec, backend=config.backend,
-                         compile_candidate=lambda candidate, on: compile_for_chip(candidate, spec, on, backend=config.backend,
-                                                                                  readout=readout),
-                         progress=progress, n_neurons=config.sizes.get("n_neurons"), epochs=config.sizes.get("epochs"))
+                         compile_candidate=compiled, progress=progress, n_neurons=config.sizes.get("n_neurons"),
+                         epochs=config.sizes.get("epochs"))
     save_network(net, path)
     return net, False
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 import harness.selection as selection
 import sim.methods
 from harness.commands.train import train as train_cli
-from harness.networks import cache_path
+from harness.networks import cache_path, load_run_task, trained_network
 from harness.run_config import RunConfigError, config_from_dict
 from harness.selection import (SELECTION_SEED_BASE, candidate_seeds, chip_score, default_candidates,
                                select_network, selection_seeds)
@@ -114,3 +114,15 @@ def test_run_config_candidates_name_the_cached_network(tmp_path):
     assert cache_path(auto, "xor", "bptt") == cache_path(one, "xor", "bptt")
     assert cache_path(three, "xor", "ads") != cache_path(config_from_dict({"cache": str(tmp_path), "candidates": 3,
                                                                            "chips": 8}), "xor", "ads")
+
+
+def test_a_run_trains_its_candidates_once_and_never_on_its_judged_chips(tmp_path):
+    config = config_from_dict({"cache": str(tmp_path), "candidates": 2, "chips": 4, "backend": "numpy",
+                               "sizes": {"n_train": 16, "n_val": 8, "n_test": 8, "n_neurons": 32, "epochs": 1}})
+    task = load_run_task(config, "xor")
+    net, reused = trained_network(config, task, "xor", "ads")
+    chosen = net.meta["selection"]
+    assert not reused and chosen["candidates"] == 2 and len(chosen["scores"]) == 2
+    assert chosen["chip_seeds"] == [SELECTION_SEED_BASE, SELECTION_SEED_BASE + 16] and chosen["samples"] == 8
+    again, reused = trained_network(config, task, "xor", "ads")
+    assert reused and again.meta["selection"] == chosen

@@ -115,9 +115,9 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
         raise click.ClickException("--selection-chips: only with --candidates 2 or more (one candidate is not chosen)")
     bar = StageBars()
     try:
-        net = select_network(method, task, candidates=candidates, seed=seed, selection_chips=selection_chips or SELECTION_CHIPS,
-                             backend=backend, progress=bar, n_neurons=neurons, epochs=epochs,
-                             hardware_aware=hardware_aware, **extra)
+        net = select_network(method, task, candidates=candidates, seed=seed,
+                             selection_chips=selection_chips or SELECTION_CHIPS, backend=backend, progress=bar,
+                             n_neurons=neurons, epochs=epochs, hardware_aware=hardware_aware, **extra)
     except (BackendError, ImportError, ValueError) as exc:
         raise click.ClickException(f"method {method!r}: {exc}") from None
     finally:
