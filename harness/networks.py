@@ -1,7 +1,10 @@
 """Networks a run deploys: train or reuse a cached one, compile it, keep both in the run directory.
 
 A trained network is cached under `<cache>/networks/`, keyed by task, method, seed and
-sizes, so a second run (or a fresh run directory) reuses it. Compiled configurations live
+sizes, so a second run (or a fresh run directory) reuses it. With `candidates` > 1 (run
+configuration; `harness.selection`) the network is the best of that many candidates,
+compiled as the run deploys them (readout, replicas), on chips sampled at the run's mismatch
+that the run does not judge, and the key names them too. Compiled configurations live
 in the run directory's `compiled/` and are reused when present. The readout is re-fitted
 after compiling, on the nominal chip or (run configuration `readout = "shared"`) across
 sampled chips that the run does not judge (`harness.shared_readout`).
@@ -19,6 +22,7 @@ import numpy as np
 from harness.compiler import CompiledNetwork, compile_network
 from harness.deploy import refit_readout
 from harness.results import RunDir
+from harness.selection import default_candidates, select_network
 from harness.shared_readout import fit_across_chips
 from harness.run_config import TASK_SIZES, RunConfig
 from sim.atomic import write_atomic
@@ -27,7 +31,7 @@ from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork
 from sim.tasks.base import Task
 
-CACHE_VERSION = 3  # 2: ADS fast_gain 0.25 and ridge readout; 3: XOR ADS trained within the fan-in
+CACHE_VERSION = 4  # 2: ADS fast_gain 0.25 and ridge readout; 3: XOR ADS trained within the fan-in; 4: XOR ADS best of 3
 Progress = Callable[[dict], None]
 
 
@@ -56,23 +60,41 @@ def load_run_task(config: RunConfig, task: str) -> Task:
     return load_task(task, seed=config.seed, **sizes)
 
 
+def run_candidates(config: RunConfig, task: str, method: str) -> int:
+    """Candidates the run trains for (task, method): configuration `candidates`, "auto" the task's default."""
+    return default_candidates(task_name(task), method) if config.candidates == "auto" else int(config.candidates)
+
+
 def cache_path(config: RunConfig, task: str, method: str) -> Path:
     """Where the network trained for (task, method, seed, sizes) is cached."""
     key = {"version": CACHE_VERSION, "task": task, "method": method, "seed": config.seed,
            "sizes": dict(sorted(config.sizes.items()))}
+    candidates = run_candidates(config, task, method)
+    if candidates > 1:  # chosen on sampled chips of the first spec at the run's mismatch and readout
+        key.update(candidates=candidates, spec=config.specs[0], mismatch=config.mismatch, readout=config.readout,
+                   replicas=config.replicas, judged=[config.seed, config.seed + config.chips])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return config.cache_dir / "networks" / f"{task_name(task)}-{method}-s{config.seed}-{digest}.npz"
 
 
 def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
                     progress: Progress | None = None) -> tuple[SpikingNetwork, bool]:
-    """(network, reused): the cached network, or a newly trained one that is then cached."""
+    """(network, reused): the cached network, or a newly trained one (the best of the run's
+    candidates on sampled chips that the run does not judge, `harness.selection`) that is then cached."""
     path = cache_path(config, task_id, method)
     if path.is_file():
         return load_network(path), True
-    from sim.methods import train  # noqa: PLC0415 - training stack loads on demand
-    net = train(method, task, n_neurons=config.sizes.get("n_neurons"), epochs=config.sizes.get("epochs"),
-                seed=config.seed, backend=config.backend, progress=progress)
+    judged = range(config.seed, config.seed + config.chips)
+    spec, readout = load_spec(config.specs[0]), ReadoutFit(config.readout, config.mismatch, judged)
+
+    def compiled(candidate: SpikingNetwork, on: Task) -> CompiledNetwork:
+        return compile_for_chip(candidate, spec, on, backend=config.backend, readout=readout,
+                                replicas=config.replicas)
+
+    net = select_network(method, task, candidates=run_candidates(config, task_id, method), seed=config.seed,
+                         mismatch=config.mismatch, judged=judged, spec=spec, backend=config.backend,
+                         compile_candidate=compiled, progress=progress, n_neurons=config.sizes.get("n_neurons"),
+                         epochs=config.sizes.get("epochs"))
     save_network(net, path)
     return net, False
 

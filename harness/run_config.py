@@ -21,6 +21,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
     readout = "nominal"             # readout re-fit after compiling: nominal | shared (16 sampled chips at mismatch)
     replicas = 1                    # copies of each network on the chip, one readout over all (harness.compiler.replicas)
+    candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: the task's)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)
@@ -89,6 +90,7 @@ class RunConfig:
     mismatch: str | float = "spec"
     readout: str = "nominal"
     replicas: int = 1
+    candidates: int | str = "auto"
     suites: tuple[str, ...] = SUITES
     cache: str = ""
     sizes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
@@ -238,6 +240,11 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise fail("replicas", f"must be an integer >= 1 (copies of each network on the chip), got {value!r}")
         values["replicas"] = value
+    if "candidates" in data:
+        value = data["candidates"]
+        if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise fail("candidates", f"must be \"auto\" or an integer >= 1, got {value!r}")
+        values["candidates"] = value
     if "sizes" in data:
         values["sizes"] = _sizes(data["sizes"], fail)
     if "suite" in data:

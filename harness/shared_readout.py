@@ -28,11 +28,11 @@ SEED_END = 2**64  # chip seeds are unsigned 64-bit
 SHARED_CHIPS = 16  # sampled chips a shared readout is fitted on
 
 
-def sampled_seeds(chips: int, judged: range = range(0)) -> list[int]:
-    """`chips` chip seeds for fitting, from SEED_BASE up, or next to the `judged` seeds when
-    those overlap SEED_BASE..SEED_BASE+chips (after them where room is left, else before)."""
-    start = SEED_BASE
-    if judged and judged.start < SEED_BASE + chips and SEED_BASE < judged.stop:
+def sampled_seeds(chips: int, judged: range = range(0), base: int = SEED_BASE) -> list[int]:
+    """`chips` chip seeds for fitting, from `base` up, or next to the `judged` seeds when
+    those overlap base..base+chips (after them where room is left, else before)."""
+    start = base
+    if judged and judged.start < base + chips and base < judged.stop:
         start = judged.stop if judged.stop + chips <= SEED_END else judged.start - chips
     return list(range(start, start + chips))
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sim.backend import Backend, get_backend
 from sim.chip.mismatch import MismatchLevel
 from sim.network import SpikingNetwork
 from sim.perturb import ChipMismatch, nominal_accuracy
 from sim.tasks.base import Task
+
+if TYPE_CHECKING:
+    from sim.teacher import TeacherParams
 
 Progress = Callable[[dict], None]
 
@@ -28,8 +31,10 @@ def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, s
                      progress: Progress | None = None, teacher_epochs: int | None = None,
                      hardware_aware: MismatchLevel | None = None, fast_fan_in: int | None = None,
                      slow_fan_in: int | None = None, slow_gradual: bool | None = None,
-                     select_chips: int | None = None, slow_decay: float | None = None) -> SpikingNetwork:
+                     select_chips: int | None = None, slow_decay: float | None = None,
+                     teacher: TeacherParams | None = None) -> SpikingNetwork:
     """Rate teacher by BPTT, then network ADS; the teacher's test accuracy is kept in metrics.
+    `teacher`: one already trained on `task` (then only the ADS stage runs, with `seed`).
     `fast_fan_in` / `slow_fan_in`: recurrent weights kept per neuron; `slow_gradual`: prune W_slow
     step by step up to the cut; `select_chips`: keep the level that does best on that many sampled
     chips; `slow_decay`: W_slow weight decay per minibatch (`sim.ads.ADSConfig`; None: the task's default)."""
@@ -38,7 +43,8 @@ def train_ads_method(task: Task, *, n_neurons: int | None, epochs: int | None, s
 
     started = time.perf_counter()
     t_cfg = teacher_config(task.name, epochs=teacher_epochs)
-    teacher = train_teacher(task, t_cfg, seed, backend, progress)
+    if teacher is None:
+        teacher = train_teacher(task, t_cfg, seed, backend, progress)
     teacher_loss, teacher_acc = evaluate_teacher(teacher, task, task.test, backend)
     a_cfg = ads_config(task.name, n_neurons=n_neurons, epochs=epochs, hardware_aware=hardware_aware,
                        fast_fan_in=fast_fan_in, slow_fan_in=slow_fan_in, slow_gradual=slow_gradual,

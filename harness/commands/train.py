@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from harness.commands.outputs import outputs_apart, writable
 from harness.progress import StageBars
+from harness.selection import SELECTION_CHIPS
 from sim.backend import BACKEND_NAMES, BackendError
 from sim.methods import METHODS
 from sim.netfile import save_network
@@ -71,15 +72,21 @@ OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "
               help="ads only: keep the feedback level that does best on N dynapse1 chips sampled at spec (at "
                    "--hardware-aware's level if given) on the validation split (0: on the nominal network; default: "
                    "the task's).")
+@click.option("--candidates", type=click.IntRange(1), default=None,
+              help="train N candidates (ads: sharing the rate teacher) and keep the one that does best uncalibrated "
+                   "on dynapse1 chips sampled at spec, validation split (harness.selection; default: the task's).")
+@click.option("--selection-chips", type=click.IntRange(1), default=None,
+              help=f"with --candidates: sampled chips each candidate is scored on (default {SELECTION_CHIPS}; "
+                   "seeds from 2**62 up, never the chips a run judges).")
 @outputs_apart(inputs=("task_name",), outputs=("out",))
 def train(task_name: str, method: str, backend: str, seed: int, out: Path, neurons: int | None,
           epochs: int | None, teacher_epochs: int | None, train_samples: int | None, val_samples: int | None,
           test_samples: int | None, duration_ms: int | None, hardware_aware: float | str | None,
           fast_fan_in: int | None, slow_fan_in: int | None, chips: int | None, worst_quantile: float | None,
           weight_bits: int | None, tau_syn: float | None, lr: float | None, slow_gradual: bool | None,
-          select_chips: int | None) -> None:
+          select_chips: int | None, candidates: int | None, selection_chips: int | None) -> None:
     """Train a spiking network with METHOD on TASK; print its test accuracy and save it."""
-    from sim.methods import train as run_training  # noqa: PLC0415
+    from harness.selection import default_candidates, select_network  # noqa: PLC0415
     from sim.tasks import TaskError, UserDataError, load_task  # noqa: PLC0415
 
     sizes = {"n_train": train_samples, "n_val": val_samples, "n_test": test_samples, "duration_ms": duration_ms}
@@ -103,10 +110,14 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
         extra = {k: v for k, v in options.items() if v is not None}
     else:
         extra = {}
+    candidates = default_candidates(task.name, method) if candidates is None else candidates
+    if selection_chips is not None and candidates == 1:
+        raise click.ClickException("--selection-chips: only with --candidates 2 or more (one candidate is not chosen)")
     bar = StageBars()
     try:
-        net = run_training(method, task, n_neurons=neurons, epochs=epochs, seed=seed, backend=backend,
-                           progress=bar, hardware_aware=hardware_aware, **extra)
+        net = select_network(method, task, candidates=candidates, seed=seed,
+                             selection_chips=selection_chips or SELECTION_CHIPS, backend=backend, progress=bar,
+                             n_neurons=neurons, epochs=epochs, hardware_aware=hardware_aware, **extra)
     except (BackendError, ImportError, ValueError) as exc:
         raise click.ClickException(f"method {method!r}: {exc}") from None
     finally:
@@ -115,5 +126,7 @@ def train(task_name: str, method: str, backend: str, seed: int, out: Path, neuro
     metrics = net.meta["metrics"]
     extra_info = "".join(f", {k} {metrics[k]:.3f}" for k in ("teacher_test_accuracy", "latent_nmse_test") if k in metrics)
     aware = "" if hardware_aware is None else f", hardware-aware at mismatch {hardware_aware}"
+    chosen = net.meta.get("selection")
+    picked = "" if chosen is None else f", candidate {chosen['chosen']} of {chosen['candidates']} on sampled chips"
     click.echo(f"{method} on {task.name}: test accuracy {metrics['test_accuracy']:.3f}{extra_info} "
-               f"({net.n_neurons} neurons{aware}) -> {out}")
+               f"({net.n_neurons} neurons{aware}{picked}) -> {out}")
