@@ -130,3 +130,21 @@ def test_calibrate_and_deploy_commands(tmp_path, task, compiled):
     (tmp_path / "bad.json").write_text("[1]")
     result = runner.invoke(main, ["deploy", str(path), "--calibration", str(tmp_path / "bad.json")])
     assert result.exit_code == 1 and "not a calibration file" in result.output
+
+
+def test_calibration_may_shrink_towards_the_nominal_readout_a_shared_decoder_carries():
+    rng = np.random.default_rng(5)
+    spikes = rng.random((1, 8, 60, 6)) < 0.3
+    plain = Decoder(np.arange(6), np.zeros((6, 1)), tau_out=5.0)
+    true_w = rng.normal(size=(6, 1))
+    targets = (plain.filtered(spikes[0]) @ true_w + rng.normal(0, 2.0, (8, 60, 1))).astype(np.float32)
+    data = calibration_data(make_xor(0, 8, 8, 8, 500), 8, "train")  # for its shapes only
+    data = type(data)(np.zeros((8, 60, 1), np.float32), targets, np.ones((8, 60), bool), np.arange(8) % 2)
+    (_,), (without,) = fit_readouts(plain, spikes, data, n_classes=2)
+    assert without.towards in ("zero", "compiled")
+    carrying = Decoder(np.arange(6), np.zeros((6, 1)), 5.0, prior=true_w)  # a shared readout's decoder
+    (fitted,), (choice,) = fit_readouts(carrying, spikes, data, n_classes=2)
+    assert choice.towards == "nominal" and str(choice).endswith("towards the nominal chip's readout")
+    assert fitted.prior is None  # a chip's own readout carries no prior on
+    assert np.abs(fitted.w_out - true_w).max() < np.abs(Decoder.from_dict(plain.to_dict()).w_out - true_w).max()
+    assert Decoder.from_dict(carrying.to_dict()).prior.tobytes() == true_w.tobytes()
