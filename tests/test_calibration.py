@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from drivers.emulator import EmulatorChip
 from drivers.population import SimulatedPopulation
 from drivers.targets import open_chip
-from harness.calibration import NOISE_SEED_BASE, CalibrationError, calibration_data, fit_readouts
+from harness.calibration import NOISE_SEED_BASE, CalibrationError, RidgeChoice, calibration_data, fit_readouts
 from harness.calibration_file import Calibration
 from harness.cli import main
 from harness.compiler import compile_network
@@ -148,3 +148,17 @@ def test_calibration_may_shrink_towards_the_nominal_readout_a_shared_decoder_car
     assert fitted.prior is None  # a chip's own readout carries no prior on
     assert np.abs(fitted.w_out - true_w).max() < np.abs(Decoder.from_dict(plain.to_dict()).w_out - true_w).max()
     assert Decoder.from_dict(carrying.to_dict()).prior.tobytes() == true_w.tobytes()
+
+
+def test_a_calibration_file_keeps_a_ridge_towards_the_nominal_readout(tmp_path):
+    decoder = Decoder(np.arange(3), np.ones((3, 1)), 5.0, np.zeros(1))
+    made = Calibration({"spec_name": "dynapse1", "spec_version": "1", "chip_id": "seed:1", "mismatch": "spec"},
+                       "abc", 8, "train", RidgeChoice(1e-3, "nominal"), decoder)
+    made.save(tmp_path / "cal.json")
+    assert Calibration.load(tmp_path / "cal.json").ridge == RidgeChoice(1e-3, "nominal")
+    record = json.loads((tmp_path / "cal.json").read_text())
+    record["ridge"]["towards"] = "nowhere"
+    (tmp_path / "cal.json").write_text(json.dumps(record))
+    with pytest.raises(CalibrationError) as failed:
+        Calibration.load(tmp_path / "cal.json")
+    assert "ridge.towards" in str(failed.value) and "\n" not in str(failed.value)
