@@ -14,9 +14,10 @@ A readout fitted for the population can fail the nominal chip, so the fit is gua
 nominal chip's trials are weighted 1, 2, 4, … `NOMINAL_WEIGHTS[-1]` times, and the first
 weight whose readout scores the nominal chip on the validation split within one sample of
 the nominal re-fit (`harness.deploy.refit_readout`) ships; where none does, the nominal
-re-fit ships. The decoder also carries the nominal re-fit (`Decoder.prior`), so a chip's
-calibration may shrink towards it (`harness.calibration`): a shared readout is a poor
-prior for one chip (docs/fidelity.md 5.8).
+re-fit ships. The decoder also carries the nominal re-fit (`Decoder.prior`), which a chip's
+calibration shrinks towards instead of the shared readout (`harness.calibration`): a
+readout fitted for the population is a poor prior for one chip, and so a calibrated chip
+scores as it would with the nominal re-fit (docs/fidelity.md 5.8).
 """
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ def test_the_run_and_harness_compile_fit_a_shared_readout(setup, tmp_path):
     path = tmp_path / "net.npz"
     save_network(net.replace(meta={"task": "xor", "seed": 0}), path)
     args = ["compile", str(path), "--chips", "1", "--samples", "4", "--backend", "numpy", "-o", str(tmp_path / "c.npz")]
-    result = CliRunner().invoke(main, [*args, "--readout", "shared", "--readout-chips", "1"])
+    assert config_from_dict({}).readout == "shared"  # the default (docs/fidelity.md 5.8), as harness compile's
+    result = CliRunner().invoke(main, [*args, "--readout-chips", "1"])
     assert result.exit_code == 0, result.output
     assert CompiledNetwork.load(tmp_path / "c.npz").report["readout_refit"]["sampled_chips"] == 1
     result = CliRunner().invoke(main, [*args, "--readout", "shared", "--no-refit"])

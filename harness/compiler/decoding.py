@@ -5,7 +5,7 @@ y = r·w_out + bias (bias 0 unless a calibration fitted one). `refit` replaces w
 ridge regression of the task targets on the filtered spikes the nominal chip produced on
 training data (so it can absorb what compilation changed); `harness.calibration` fits
 w_out and bias per chip. A shared readout (`harness.shared_readout`) also carries the
-nominal chip's re-fit as `prior`, a third readout a chip's calibration may shrink towards.
+nominal chip's re-fit as `prior`, which a chip's calibration shrinks towards instead of w_out.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Decoder:
     w_out: np.ndarray    # [K, n_out]
     tau_out: float
     bias: np.ndarray | None = None  # [n_out] intercept (None: 0)
-    prior: np.ndarray | None = None  # [K, n_out] the nominal chip's re-fit, when w_out is another (calibration)
+    prior: np.ndarray | None = None  # [K, n_out] the nominal chip's re-fit when w_out is shared (for calibration)
 
     def filtered(self, spikes: np.ndarray) -> np.ndarray:
         """Readout traces r [..., T, K] from spikes [..., T, K]."""
