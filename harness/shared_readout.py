@@ -30,7 +30,7 @@ from harness.calibration import STRENGTHS, noise_seeds, solve_readouts, trial_mo
 from harness.compiler import CompiledNetwork
 from harness.deploy import population_spikes, refit_readout
 from sim.chip.mismatch import MismatchLevel
-from sim.tasks.base import Task
+from sim.tasks.base import Dataset, Task
 
 SEED_BASE = 2**31  # sampled chip k has seed SEED_BASE + k, unless judged chips are there
 SEED_END = 2**64  # chip seeds are unsigned 64-bit
@@ -50,13 +50,14 @@ def sampled_seeds(chips: int, judged: range = range(0)) -> list[int]:
 def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHARED_CHIPS, samples: int = 64,
                      mismatch: MismatchLevel = "spec", backend: str = "auto",
                      judged: range = range(0)) -> CompiledNetwork:
-    """The compiled network with one readout fitted on `samples` class-balanced training trials
+    """The compiled network with one readout fitted on `samples` class-balanced training trials (fewer
+    where the classes cannot give them equally)
     run through the nominal chip and `chips` sampled chips at `mismatch`, none of them among
     the `judged` chip seeds, guarded to keep the nominal chip (see module doc)."""
     if chips < 1:
         raise ValueError(f"chips must be >= 1 to fit a readout across chips, got {chips}")
     fitting = sampled_seeds(chips, judged)
-    data = task.train.balanced(samples, task.n_classes)
+    data = _balanced_training(task, samples)
     encoded = compiled.encoder.encode(data.inputs)
     seeds = noise_seeds(len(data))
     nominal_chip = SimulatedPopulation(0, backend)
@@ -90,6 +91,14 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
         decoder = nominal
         report.update(nominal_weight=None, ridge=None, nominal_val_accuracy=reference)
     return replace(compiled, decoder=decoder, report={**compiled.report, "readout_refit": report})
+
+
+def _balanced_training(task: Task, samples: int) -> Dataset:
+    """About `samples` class-balanced training trials: the most, up to `samples`, that every
+    class can give equally (at least one per class)."""
+    fewest = int(np.bincount(task.train.labels, minlength=task.n_classes).min())
+    per_class = max(1, min(samples // task.n_classes, fewest))
+    return task.train.balanced(per_class * task.n_classes, task.n_classes)
 
 
 def _fit_weighted(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, float]:
