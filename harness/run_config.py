@@ -19,7 +19,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     backend = "auto"                # auto | numpy | cupy
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
-    readout = "shared"              # readout re-fit after compiling: shared (the nominal chip and 16 sampled chips at mismatch, keeping the nominal chip) | nominal
+    readout = "shared"              # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)
