@@ -5,8 +5,8 @@ spikes, so it is tuned to a chip that does not exist. `fit_across_chips` fits it
 (with an intercept, as `harness.calibration`) on the spikes of the nominal chip and of K
 virtual chips sampled at the deployment's mismatch, with seeds from SEED_BASE up, or past the
 judged chips where those reach SEED_BASE (`sampled_seeds`): never a chip that is judged. No
-chip is calibrated, the same readout ships to all (`harness compile --readout shared`, run
-configuration `readout = "shared"`).
+chip is calibrated, the same readout ships to all (the default of `harness compile
+--readout` and of the run configuration's `readout`).
 The ridge strength is chosen by leave-one-chip-out cross-validation (held-out squared
 error), so it is picked for chips the fit has not seen.
 
@@ -50,10 +50,10 @@ def sampled_seeds(chips: int, judged: range = range(0)) -> list[int]:
 def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHARED_CHIPS, samples: int = 64,
                      mismatch: MismatchLevel = "spec", backend: str = "auto",
                      judged: range = range(0)) -> CompiledNetwork:
-    """The compiled network with one readout fitted on `samples` class-balanced training trials (fewer
-    where the classes cannot give them equally)
-    run through the nominal chip and `chips` sampled chips at `mismatch`, none of them among
-    the `judged` chip seeds, guarded to keep the nominal chip (see module doc)."""
+    """The compiled network with one readout fitted on `samples` class-balanced training trials
+    (fewer where the classes cannot give them equally) run through the nominal chip and `chips`
+    sampled chips at `mismatch`, none of them among the `judged` chip seeds, guarded to keep
+    the nominal chip (see module doc)."""
     if chips < 1:
         raise ValueError(f"chips must be >= 1 to fit a readout across chips, got {chips}")
     fitting = sampled_seeds(chips, judged)
