@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.compiler import CompiledNetwork, compile_network
 from harness.networks import ReadoutFit, compile_for_chip
+from harness.report import readout_fitted
 from harness.run_config import RunConfigError, config_from_dict
 from harness.deploy import evaluate_deployments, refit_readout
 from harness.shared_readout import NOMINAL_WEIGHTS, SEED_BASE, fit_across_chips, sampled_seeds
@@ -64,6 +65,8 @@ def test_one_readout_is_fitted_across_sampled_chips(setup):
     fallback = fit_across_chips(compiled, task, chips=2, samples=8, backend="numpy")  # too few trials: no weight
     assert fallback.report["readout_refit"]["nominal_weight"] is None  # keeps the nominal chip, so its re-fit ships
     assert fallback.decoder.w_out.tobytes() == nominal.w_out.tobytes() and fallback.decoder.prior is None
+    assert readout_fitted(refit) == f"shared: nominal (weight {refit['nominal_weight']}) + 2 sampled chips"
+    assert readout_fitted(fallback.report["readout_refit"]) == "nominal (a shared readout failed the nominal chip)"
     np.testing.assert_array_equal(shared.config.cam_source, compiled.config.cam_source)  # host side only
     with pytest.raises(ValueError, match="chips must be >= 1"):
         fit_across_chips(compiled, task, chips=0)
