@@ -4,7 +4,11 @@ A chip runs K calibration trials drawn class-balanced from the task's training (
 validation) split — never the test split — and its readout (w_out and an intercept) is
 refitted by ridge regression on that chip's filtered output spikes over the task's
 decision steps, shrunk either towards zero (a free refit) or towards the compiled readout
-(a strong ridge then keeps it and refits the intercept). Strength and prior are chosen by
+(a strong ridge then keeps it and refits the intercept); where the compiled readout is a
+shared one (`harness.shared_readout`), towards the nominal chip's re-fit that its decoder
+carries (`Decoder.prior`) instead, so a chip calibrates as it would from the nominal
+re-fit (a readout fitted for the population is a poor prior for one chip: docs/fidelity.md
+5.8). Strength and prior are chosen by
 cross-validation over the calibration trials (folds of one trial per class; held-out
 squared error, ties to the stronger ridge); with a single fold, the middle strength
 towards zero. Calibration trials run with noise seeds
@@ -24,6 +28,7 @@ from sim.tasks.base import Dataset, Task
 
 SPLITS = ("train", "val")
 STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # relative to the mean feature energy (sim.readout)
+TOWARDS = ("zero", "compiled", "nominal")  # what a calibrated readout may be shrunk towards
 NOISE_SEED_BASE = 2**32  # calibration trial i runs with noise seed NOISE_SEED_BASE + i
 
 
@@ -47,10 +52,11 @@ class RidgeChoice:
     """What cross-validation chose: the ridge strength, and what the readout is shrunk towards."""
 
     strength: float
-    towards: str  # "zero" (a free refit) or "compiled" (the compiled readout, adjusted)
+    towards: str  # one of TOWARDS: zero (a free refit), the compiled readout, or the nominal re-fit it carries
 
     def __str__(self) -> str:
-        return f"ridge {self.strength:g} towards the {'compiled readout' if self.towards == 'compiled' else 'zero'}"
+        names = {"zero": "zero", "compiled": "compiled readout", "nominal": "nominal chip's readout"}
+        return f"ridge {self.strength:g} towards the {names[self.towards]}"
 
 
 def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
@@ -58,7 +64,8 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     """Per chip, the decoder refitted on that chip's calibration spikes [chips, K, T, neurons]
     of `data` (K trials, class-balanced); returns (decoders, the ridge chosen per chip)."""
     folds = _folds(data.labels, n_classes)
-    priors = {"zero": np.zeros_like(decoder.w_out), "compiled": decoder.w_out}
+    priors = {"zero": np.zeros_like(decoder.w_out)}
+    priors.update({"compiled": decoder.w_out} if decoder.prior is None else {"nominal": decoder.prior})
     steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1  # the filter is causal: no later step counts
     decoders, choices = [], []
     for chip_spikes in spikes:

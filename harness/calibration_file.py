@@ -14,7 +14,7 @@ import numpy as np
 
 from drivers.chip import ChipIdentity
 from harness.boards.realise import same_level
-from harness.calibration import SPLITS, CalibrationError, RidgeChoice
+from harness.calibration import SPLITS, TOWARDS, CalibrationError, RidgeChoice
 from harness.compiler import CompiledNetwork
 from harness.compiler.decoding import Decoder
 from harness.networks import compiled_fingerprint
@@ -171,7 +171,7 @@ class CalibrationFields:
 
     def ridge(self) -> RidgeChoice:
         return RidgeChoice(self.number("ridge.strength", positive=True),
-                           self.choice("ridge.towards", ("zero", "compiled")))
+                           self.choice("ridge.towards", TOWARDS))
 
     def decoder(self) -> Decoder:
         neurons = self.get("decoder.neurons")

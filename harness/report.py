@@ -81,6 +81,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def readout_fitted(refit: dict) -> str:
+    """Where a compiled network's readout was fitted, from its report's `readout_refit`."""
+    if refit.get("chip") != "shared":
+        return refit.get("chip", "as compiled")
+    if "nominal_weight" in refit and refit["nominal_weight"] is None:
+        return "nominal (a shared readout failed the nominal chip)"
+    return f"shared: nominal (weight {refit.get('nominal_weight', 1)}) + {refit.get('sampled_chips')} sampled chips"
+
+
 def _networks(run: RunDir) -> list[str]:
     from harness.compiler import CompiledNetwork  # noqa: PLC0415 - heavy imports only when rendering
     from harness.compiler.report import neurons_text  # noqa: PLC0415
@@ -96,9 +105,7 @@ def _networks(run: RunDir) -> list[str]:
         metrics = load_network(float_path).meta.get("metrics", {}) if float_path.is_file() else {}
         accuracy = metrics.get("test_accuracy")
         fan = report.get("fan_in", {})
-        refit = report.get("readout_refit") or {}
-        fitted = (f"shared: nominal + {refit.get('sampled_chips')} sampled chips" if refit.get("chip") == "shared"
-                  else refit.get("chip", "as compiled"))
+        fitted = readout_fitted(report.get("readout_refit") or {})
         rows.append(f"| {key} | {neurons_text(report)} | "
                     f"{percent(accuracy) if accuracy is not None else 'n/a'} | "
                     f"{fan.get('median', 'n/a')} / {fan.get('limit', 'n/a')} | {fitted} |")

@@ -19,7 +19,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     backend = "auto"                # auto | numpy | cupy
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
-    readout = "nominal"             # readout re-fit after compiling: nominal | shared (16 sampled chips at mismatch)
+    readout = "shared"              # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal
     replicas = 1                    # copies of each network on the chip, one readout over all (harness.compiler.replicas)
     candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: the task's)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
@@ -50,6 +50,7 @@ from sim.chip.spec import DEFAULT_SPEC
 
 ALL_METHODS = ("ads", "bptt", "force", "reservoir")
 READOUTS = ("nominal", "shared")  # where the readout is re-fitted after compiling (harness.shared_readout)
+DEFAULT_READOUT = "shared"  # docs/fidelity.md 5.8
 SUITES = tuple(SUITE_CATALOG)
 SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
@@ -88,7 +89,7 @@ class RunConfig:
     backend: str = "auto"
     cluster: str = ""
     mismatch: str | float = "spec"
-    readout: str = "nominal"
+    readout: str = DEFAULT_READOUT
     replicas: int = 1
     candidates: int | str = "auto"
     suites: tuple[str, ...] = SUITES

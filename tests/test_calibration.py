@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from drivers.emulator import EmulatorChip
 from drivers.population import SimulatedPopulation
 from drivers.targets import open_chip
-from harness.calibration import NOISE_SEED_BASE, CalibrationError, calibration_data, fit_readouts
+from harness.calibration import NOISE_SEED_BASE, CalibrationError, RidgeChoice, calibration_data, fit_readouts
 from harness.calibration_file import Calibration
 from harness.cli import main
 from harness.compiler import compile_network
@@ -130,3 +130,39 @@ def test_calibrate_and_deploy_commands(tmp_path, task, compiled):
     (tmp_path / "bad.json").write_text("[1]")
     result = runner.invoke(main, ["deploy", str(path), "--calibration", str(tmp_path / "bad.json")])
     assert result.exit_code == 1 and "not a calibration file" in result.output
+
+
+def test_a_shared_decoder_calibrates_from_the_nominal_readout_it_carries():
+    rng = np.random.default_rng(5)
+    spikes = rng.random((2, 8, 60, 6)) < 0.3
+    nominal_w = rng.normal(size=(6, 1))
+    nominal = Decoder(np.arange(6), nominal_w, tau_out=5.0)
+    targets = (nominal.filtered(spikes[0]) @ nominal_w + rng.normal(0, 2.0, (8, 60, 1))).astype(np.float32)
+    data = calibration_data(make_xor(0, 8, 8, 8, 500), 8, "train")  # for its shapes only
+    data = type(data)(np.zeros((8, 60, 1), np.float32), targets, np.ones((8, 60), bool), np.arange(8) % 2)
+    shared = Decoder(np.arange(6), rng.normal(size=(6, 1)), 5.0, np.zeros(1), prior=nominal_w)
+    from_nominal, nominal_choices = fit_readouts(nominal, spikes, data, n_classes=2)
+    from_shared, shared_choices = fit_readouts(shared, spikes, data, n_classes=2)
+    assert [c.towards for c in nominal_choices] == ["compiled" if c.towards == "nominal" else c.towards
+                                                    for c in shared_choices]
+    assert "nominal" in [c.towards for c in shared_choices]  # the noisy targets favour the nominal readout
+    assert str(RidgeChoice(1e-3, "nominal")).endswith("towards the nominal chip's readout")
+    for a, b in zip(from_nominal, from_shared):  # the shared w_out plays no part: calibrated as from the nominal
+        assert a.w_out.tobytes() == b.w_out.tobytes() and a.bias.tobytes() == b.bias.tobytes() and b.prior is None
+    unshared, _ = fit_readouts(Decoder(np.arange(6), shared.w_out, 5.0), spikes, data, n_classes=2)
+    assert not np.allclose(unshared[0].w_out, from_shared[0].w_out)
+    assert Decoder.from_dict(shared.to_dict()).prior.tobytes() == nominal_w.tobytes()
+
+
+def test_a_calibration_file_keeps_a_ridge_towards_the_nominal_readout(tmp_path):
+    decoder = Decoder(np.arange(3), np.ones((3, 1)), 5.0, np.zeros(1))
+    made = Calibration({"spec_name": "dynapse1", "spec_version": "1", "chip_id": "seed:1", "mismatch": "spec"},
+                       "abc", 8, "train", RidgeChoice(1e-3, "nominal"), decoder)
+    made.save(tmp_path / "cal.json")
+    assert Calibration.load(tmp_path / "cal.json").ridge == RidgeChoice(1e-3, "nominal")
+    record = json.loads((tmp_path / "cal.json").read_text())
+    record["ridge"]["towards"] = "nowhere"
+    (tmp_path / "cal.json").write_text(json.dumps(record))
+    with pytest.raises(CalibrationError) as failed:
+        Calibration.load(tmp_path / "cal.json")
+    assert "ridge.towards" in str(failed.value) and "\n" not in str(failed.value)

@@ -7,8 +7,10 @@ from click.testing import CliRunner
 from harness.cli import main
 from harness.compiler import CompiledNetwork, compile_network
 from harness.networks import ReadoutFit, compile_for_chip
+from harness.report import readout_fitted
 from harness.run_config import RunConfigError, config_from_dict
-from harness.shared_readout import SEED_BASE, fit_across_chips, sampled_seeds
+from harness.deploy import evaluate_deployments, refit_readout
+from harness.shared_readout import NOMINAL_WEIGHTS, SEED_BASE, fit_across_chips, sampled_seeds
 from sim.chip.spec import load_spec
 from sim.netfile import save_network
 from sim.ads import ads_config, fan_in_mask, train_ads
@@ -48,11 +50,23 @@ def test_one_readout_is_fitted_across_sampled_chips(setup):
     config = ads_config("xor", n_neurons=64, epochs=1, batch_size=16)
     net, _ = train_ads(teacher, task, config, seed=0)
     compiled = compile_network(net, "dynapse1", task.train.inputs)
-    shared = fit_across_chips(compiled, task, chips=2, samples=8, backend="numpy")
+    shared = fit_across_chips(compiled, task, chips=2, samples=16, backend="numpy")
     refit = shared.report["readout_refit"]
     assert refit["chip"] == "shared" and refit["sampled_chips"] == 2 and refit["seed_base"] == SEED_BASE
+    assert refit["nominal_weight"] in NOMINAL_WEIGHTS[1:]  # weighted: an even fit (1) fails this nominal chip
     assert shared.decoder.w_out.shape == compiled.decoder.w_out.shape and shared.decoder.bias is not None
     assert not np.allclose(shared.decoder.w_out, compiled.decoder.w_out)
+    nominal = refit_readout(compiled, task, "numpy").decoder
+    np.testing.assert_array_equal(shared.decoder.prior, nominal.w_out)  # carried for calibration
+    # the guard: the nominal chip on the validation split within one sample of its own re-fit
+    on_nominal = evaluate_deployments(shared, task, split="val", mismatch=0, backend="numpy")[0][0]
+    assert on_nominal == pytest.approx(refit["nominal_val_accuracy"])
+    assert on_nominal >= refit["nominal_val_reference"] - 1 / len(task.val) - 1e-12
+    fallback = fit_across_chips(compiled, task, chips=2, samples=8, backend="numpy")  # too few trials: no weight
+    assert fallback.report["readout_refit"]["nominal_weight"] is None  # keeps the nominal chip, so its re-fit ships
+    assert fallback.decoder.w_out.tobytes() == nominal.w_out.tobytes() and fallback.decoder.prior is None
+    assert readout_fitted(refit) == f"shared: nominal (weight {refit['nominal_weight']}) + 2 sampled chips"
+    assert readout_fitted(fallback.report["readout_refit"]) == "nominal (a shared readout failed the nominal chip)"
     np.testing.assert_array_equal(shared.config.cam_source, compiled.config.cam_source)  # host side only
     with pytest.raises(ValueError, match="chips must be >= 1"):
         fit_across_chips(compiled, task, chips=0)
@@ -82,7 +96,8 @@ def test_the_run_and_harness_compile_fit_a_shared_readout(setup, tmp_path):
     path = tmp_path / "net.npz"
     save_network(net.replace(meta={"task": "xor", "seed": 0}), path)
     args = ["compile", str(path), "--chips", "1", "--samples", "4", "--backend", "numpy", "-o", str(tmp_path / "c.npz")]
-    result = CliRunner().invoke(main, [*args, "--readout", "shared", "--readout-chips", "1"])
+    assert config_from_dict({}).readout == "shared"  # the default (docs/fidelity.md 5.8), as harness compile's
+    result = CliRunner().invoke(main, [*args, "--readout-chips", "1"])
     assert result.exit_code == 0, result.output
     assert CompiledNetwork.load(tmp_path / "c.npz").report["readout_refit"]["sampled_chips"] == 1
     result = CliRunner().invoke(main, [*args, "--readout", "shared", "--no-refit"])

@@ -9,7 +9,7 @@ import click
 from harness.commands.outputs import outputs_apart, writable
 from harness.compiler import CompileError, compile_network, format_report
 from harness.deploy import TASK_ERRORS, check_task, measure, task_for
-from harness.run_config import READOUTS
+from harness.run_config import DEFAULT_READOUT, READOUTS
 from harness.shared_readout import SHARED_CHIPS, fit_across_chips
 from sim.atomic import OutputError, write_json
 from sim.backend import BACKEND_NAMES, BackendError
@@ -27,9 +27,10 @@ from sim.netfile import NetworkFileError, load_network
               help="Also write the mapping report as JSON.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Re-fit the readout by ridge regression on training data (on the chips --readout names).")
-@click.option("--readout", default="nominal", show_default=True, type=click.Choice(READOUTS),
-              help="Where the re-fit runs: the nominal chip, or the nominal chip and --readout-chips virtual chips "
-                   "sampled at --mismatch (seeds from 2**31, never a chip --chips judges): one readout for all chips.")
+@click.option("--readout", type=click.Choice(READOUTS),
+              help="Where the re-fit runs: the nominal chip, or (default) the nominal chip and --readout-chips virtual "
+                   "chips sampled at --mismatch (seeds from 2**31, never a chip --chips judges): one readout for all "
+                   "chips that keeps the nominal chip's accuracy.")
 @click.option("--readout-chips", default=SHARED_CHIPS, show_default=True, type=click.IntRange(1),
               help="Sampled chips a shared readout is fitted on.")
 @click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on; "
@@ -44,12 +45,13 @@ from sim.netfile import NetworkFileError, load_network
 @click.option("--samples", type=click.IntRange(1), help="Test samples to evaluate (default: the whole test split).")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_NAMES))
 @outputs_apart(inputs=("net_file", "task_name"), outputs=("out", "report_file"))
-def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, refit: bool, readout: str,
+def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, refit: bool, readout: str | None,
                 readout_chips: int, task_name: str | None, weight_bits: int | None, replicas: int, chips: int,
                 mismatch: str, samples: int | None, backend: str) -> None:
     """Compile NET (a saved network) for a chip spec, measure it and print the mapping report."""
-    if readout == "shared" and not refit:
-        raise click.ClickException("--readout shared re-fits the readout; it cannot go with --no-refit")
+    if readout is not None and not refit:
+        raise click.ClickException(f"--readout {readout} re-fits the readout; it cannot go with --no-refit")
+    readout = (readout or DEFAULT_READOUT) if refit else None
     try:
         net = load_network(net_file)
         if task_name is None and net.meta.get("task") is None and "nir" in net.meta:
@@ -65,7 +67,7 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
                 compiled = fit_across_chips(compiled, task, chips=readout_chips, mismatch=mismatch, backend=backend,
                                             judged=range(chips))
             compiled, accuracy = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
-                                         backend=backend, refit=refit and readout == "nominal")
+                                         backend=backend, refit=readout == "nominal")
             compiled = replace(compiled, report={**compiled.report, "accuracy": accuracy})
         compiled.save(out)
         if report_file is not None:

@@ -10,7 +10,7 @@ With `--chips N`, a second table sets the chip-faithful float model against the 
 every network and mismatch level of `--chip-levels`, the median test accuracy over N draws
 of `sim.perturb.ChipMismatch` (float-predicted) and over N virtual chips of `--spec`
 (seeds 0..N-1) running the compiled network with its nominal readout, uncalibrated
-(chip-measured; the readout re-fitted on the nominal chip as `harness compile` does,
+(chip-measured; the readout re-fitted on the nominal chip as `harness compile --readout nominal` does,
 unless `--no-refit`), and the yield: the fraction of draws or chips at accuracy >= 0.75.
 """
 from __future__ import annotations
@@ -104,7 +104,8 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
               help="With --chips: comma-separated mismatch levels (fractions or 'spec').")
 @click.option("--spec", default=DEFAULT_SPEC, show_default=True, help="With --chips: chip spec to compile for.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
-              help="With --chips: re-fit the readout on the nominal chip's spikes, as `harness compile` does.")
+              help="With --chips: re-fit the readout on the nominal chip's spikes, as `harness compile --readout nominal` "
+                   "does.")
 @click.option("--float-table/--no-float-table", default=True, show_default=True,
               help="The paper's perturbation table (--no-float-table: only the chip comparison).")
 @outputs_apart(inputs=("networks", "task_name"), outputs=("json_out",))

@@ -4,7 +4,8 @@ Exactly the float model's readout (`sim.network`): r ← r·e^(−dt/τ_out) + s
 y = r·w_out + bias (bias 0 unless a calibration fitted one). `refit` replaces w_out by a
 ridge regression of the task targets on the filtered spikes the nominal chip produced on
 training data (so it can absorb what compilation changed); `harness.calibration` fits
-w_out and bias per chip.
+w_out and bias per chip. A shared readout (`harness.shared_readout`) also carries the
+nominal chip's re-fit as `prior`, which a chip's calibration shrinks towards instead of w_out.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Decoder:
     w_out: np.ndarray    # [K, n_out]
     tau_out: float
     bias: np.ndarray | None = None  # [n_out] intercept (None: 0)
+    prior: np.ndarray | None = None  # [K, n_out] the nominal chip's re-fit when w_out is shared (for calibration)
 
     def filtered(self, spikes: np.ndarray) -> np.ndarray:
         """Readout traces r [..., T, K] from spikes [..., T, K]."""
@@ -51,10 +53,15 @@ class Decoder:
     def to_dict(self) -> dict[str, Any]:
         data = {"neurons": self.neurons.tolist(), "w_out": self.w_out.tolist(), "n_out": self.w_out.shape[1],
                 "tau_out": self.tau_out}
-        return data if self.bias is None else {**data, "bias": self.bias.tolist()}
+        if self.bias is not None:
+            data["bias"] = self.bias.tolist()
+        if self.prior is not None:
+            data["prior"] = self.prior.tolist()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Decoder":
         w_out = np.asarray(data["w_out"], np.float64).reshape(len(data["neurons"]), int(data["n_out"]))
         bias = None if data.get("bias") is None else np.asarray(data["bias"], np.float64).reshape(w_out.shape[1])
-        return cls(np.asarray(data["neurons"], np.int64), w_out, float(data["tau_out"]), bias)
+        prior = None if data.get("prior") is None else np.asarray(data["prior"], np.float64).reshape(w_out.shape)
+        return cls(np.asarray(data["neurons"], np.int64), w_out, float(data["tau_out"]), bias, prior)
