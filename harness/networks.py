@@ -20,10 +20,9 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.compiler import CompiledNetwork, compile_network
-from harness.deploy import refit_readout
 from harness.results import RunDir
 from harness.selection import default_candidates, select_network
-from harness.shared_readout import fit_across_chips
+from harness.shared_readout import ReadoutFit
 from harness.run_config import TASK_SIZES, RunConfig
 from sim.atomic import write_atomic
 from sim.chip.spec import ChipSpec, load_spec
@@ -119,21 +118,6 @@ def compiled_fingerprint(compiled: CompiledNetwork) -> str:
     h.update(json.dumps([compiled.config.spec.to_dict(), compiled.encoder.to_dict(), compiled.decoder.to_dict()],
                         sort_keys=True).encode())
     return h.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class ReadoutFit:
-    """Where a compiled network's readout is re-fitted: on the nominal chip, or ("shared")
-    across sampled chips at `mismatch`, none of them among the `judged` chip seeds."""
-
-    where: str = "nominal"
-    mismatch: str | float = "spec"
-    judged: range = range(0)
-
-    def apply(self, compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:
-        if self.where == "shared":
-            return fit_across_chips(compiled, task, mismatch=self.mismatch, backend=backend, judged=self.judged)
-        return refit_readout(compiled, task, backend)
 
 
 @dataclass

@@ -10,8 +10,8 @@ keeps the one that does best on virtual chips:
   share the rate teacher trained with `seed` and differ in the ADS stage (encoder, minibatch
   order); other methods train from their candidate seed.
 - Each candidate is compiled and its readout re-fitted as the deployment does
-  (`compile_candidate`; by default `compile_network` + the nominal-chip `refit_readout`, as
-  `harness compile`), then run uncalibrated on `selection_chips` virtual chips sampled at `mismatch`
+  (`compile_candidate`; by default `compile_as_deployed`: `compile_network` and the readout
+  `harness compile` fits by default, the guarded shared readout), then run uncalibrated on `selection_chips` virtual chips sampled at `mismatch`
   (`drivers.population.SimulatedPopulation`) on class-balanced trials of the VALIDATION split.
   Its score is (mean + lower quartile) / 2 of those chips' accuracies: the mean for the typical
   chip, the quartile for the tail that yield counts. The best score wins (ties: the lower k).
@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from harness.compiler import CompiledNetwork, compile_network
-from harness.deploy import evaluate_batched, refit_readout
-from harness.shared_readout import sampled_seeds
+from harness.deploy import evaluate_batched
+from harness.run_config import DEFAULT_READOUT
+from harness.shared_readout import ReadoutFit, sampled_seeds
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import ChipSpec, load_spec
 from sim.network import SpikingNetwork
@@ -77,9 +78,12 @@ def chip_score(accuracies: np.ndarray) -> float:
     return float((np.mean(accuracies) + np.percentile(accuracies, 25)) / 2)
 
 
-def nominal_refit(spec: str | ChipSpec, backend: str = "auto") -> Callable[[SpikingNetwork, Task], CompiledNetwork]:
-    """Compile for `spec` and re-fit the readout on the nominal chip (`harness compile`'s default)."""
-    return lambda net, task: refit_readout(compile_network(net, spec, task.train.inputs), task, backend)
+def compile_as_deployed(spec: str | ChipSpec, backend: str = "auto", readout: ReadoutFit = ReadoutFit(DEFAULT_READOUT),
+                        replicas: int = 1) -> Callable[[SpikingNetwork, Task], CompiledNetwork]:
+    """Compile for `spec` with `replicas` copies and re-fit the readout as `readout` says
+    (by default as `harness compile` does)."""
+    return lambda net, task: readout.apply(compile_network(net, spec, task.train.inputs, replicas=replicas), task,
+                                           backend)
 
 
 def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, selection_chips: int = SELECTION_CHIPS,
@@ -95,7 +99,7 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
         return train(method, task, seed=seed, backend=backend, progress=progress, **training)
     chip_seeds = selection_seeds(selection_chips, judged)
     samples = min(SELECTION_SAMPLES, len(task.val) - len(task.val) % task.n_classes)
-    compile_candidate = compile_candidate or nominal_refit(spec, backend)
+    compile_candidate = compile_candidate or compile_as_deployed(spec, backend)
     if method == "ads" and "teacher" not in training:
         training = {**training, "teacher": _teacher(task, seed, backend, progress, training.get("teacher_epochs"))}
     nets, accuracies = [], []
