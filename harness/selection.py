@@ -45,10 +45,9 @@ if TYPE_CHECKING:
 SELECTION_SEED_BASE = 2**62  # selection chip k has seed SELECTION_SEED_BASE + k unless judged chips are there
 SELECTION_CHIPS = 16  # sampled chips each candidate is scored on
 SELECTION_SAMPLES = 64  # class-balanced validation trials per chip (at most the split's size)
-# (task, method) -> candidates by default, others 1: XOR ADS 3 (docs/fidelity.md 5.6: uncalibrated yield at
-# spec 46 -> 55 % over seeds 0-5, 56 -> 70 % over seeds 6-11, training 2.8x; 4.2x since candidates are scored with the guarded
-# shared readout, 5.9); keyword ADS trains for
-# minutes, so N copies of it stay opt-in
+# (task, method) -> candidates by default, others 1: XOR ADS 3 (docs/fidelity.md 5.6, 5.9: uncalibrated yield
+# at spec 46 -> 58 % over seeds 0-5 with the guarded shared readout; training 4.2x). Keyword ADS keeps 1: its
+# candidates do not survive the chip better and cost 11.9x (5.10)
 DEFAULT_CANDIDATES: dict[tuple[str, str], int] = {("xor", "ads"): 3}
 Progress = Callable[[dict], None]
 
