@@ -24,7 +24,7 @@ import numpy as np
 from harness.compiler import compile_network
 from harness.deploy import evaluate_batched, evaluate_deployments
 from harness.selection import SELECTION_CHIPS, _teacher, candidate_seeds, chip_score, selection_seeds
-from harness.shared_readout import ReadoutFit
+from harness.readout_fit import ReadoutFit
 from sim.methods import train
 from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork

@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.compiler import CompiledNetwork, compile_network
+from harness.compiler import CompiledNetwork
 from harness.results import RunDir
-from harness.selection import default_candidates, select_network
-from harness.shared_readout import ReadoutFit
+from harness.readout_fit import ReadoutFit, compile_for_chip
+from harness.selection import compile_as_deployed, default_candidates, select_network
 from harness.run_config import TASK_SIZES, RunConfig
 from sim.atomic import write_atomic
 from sim.chip.spec import ChipSpec, load_spec
@@ -64,14 +64,20 @@ def run_candidates(config: RunConfig, task: str, method: str) -> int:
     return default_candidates(task_name(task), method) if config.candidates == "auto" else int(config.candidates)
 
 
+def run_readout(config: RunConfig) -> ReadoutFit:
+    """Where the run re-fits its readouts: as configured, at its mismatch, never on the chips it judges."""
+    return ReadoutFit(config.readout, config.mismatch, range(config.seed, config.seed + config.chips))
+
+
 def cache_path(config: RunConfig, task: str, method: str) -> Path:
     """Where the network trained for (task, method, seed, sizes) is cached."""
     key = {"version": CACHE_VERSION, "task": task, "method": method, "seed": config.seed,
            "sizes": dict(sorted(config.sizes.items()))}
     candidates = run_candidates(config, task, method)
     if candidates > 1:  # chosen on sampled chips of the first spec at the run's mismatch and readout
+        judged = run_readout(config).judged
         key.update(candidates=candidates, spec=config.specs[0], mismatch=config.mismatch, readout=config.readout,
-                   replicas=config.replicas, judged=[config.seed, config.seed + config.chips])
+                   replicas=config.replicas, judged=[judged.start, judged.stop])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return config.cache_dir / "networks" / f"{task_name(task)}-{method}-s{config.seed}-{digest}.npz"
 
@@ -83,17 +89,11 @@ def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
     path = cache_path(config, task_id, method)
     if path.is_file():
         return load_network(path), True
-    judged = range(config.seed, config.seed + config.chips)
-    spec, readout = load_spec(config.specs[0]), ReadoutFit(config.readout, config.mismatch, judged)
-
-    def compiled(candidate: SpikingNetwork, on: Task) -> CompiledNetwork:
-        return compile_for_chip(candidate, spec, on, backend=config.backend, readout=readout,
-                                replicas=config.replicas)
-
+    spec, readout = load_spec(config.specs[0]), run_readout(config)
     net = select_network(method, task, candidates=run_candidates(config, task_id, method), seed=config.seed,
-                         mismatch=config.mismatch, judged=judged, spec=spec, backend=config.backend,
-                         compile_candidate=compiled, progress=progress, n_neurons=config.sizes.get("n_neurons"),
-                         epochs=config.sizes.get("epochs"))
+                         mismatch=config.mismatch, judged=readout.judged, spec=spec, backend=config.backend,
+                         compile_candidate=compile_as_deployed(spec, config.backend, readout, config.replicas),
+                         progress=progress, n_neurons=config.sizes.get("n_neurons"), epochs=config.sizes.get("epochs"))
     save_network(net, path)
     return net, False
 
@@ -147,14 +147,6 @@ class Deployment:
         return self._variants[bits]
 
 
-def compile_for_chip(net: SpikingNetwork, spec: ChipSpec, task: Task, weight_bits: int | None = None,
-                     backend: str = "auto", readout: ReadoutFit = ReadoutFit(), replicas: int = 1) -> CompiledNetwork:
-    """`compile_network` (with `replicas` copies on the chip) followed by a re-fit of the
-    readout (as `harness compile` does by default): the host's decoder matches what the chip does."""
-    compiled = compile_network(net, spec, task.train.inputs, weight_bits=weight_bits, replicas=replicas)
-    return readout.apply(compiled, task, backend)
-
-
 def _compiled(path: Path, make: Callable[[], CompiledNetwork]) -> CompiledNetwork:
     if path.is_file():
         return CompiledNetwork.load(path)
@@ -180,7 +172,7 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
         cached = cache_path(config, task_id, method)
         write_atomic(net_path, lambda f: f.write(cached.read_bytes()))
         source = "cache" if reused else "trained"
-    readout = ReadoutFit(config.readout, config.mismatch, range(config.seed, config.seed + config.chips))
+    readout = run_readout(config)
     compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
                          lambda: compile_for_chip(net, spec, task, backend=config.backend, readout=readout,
                                                   replicas=config.replicas))

@@ -10,8 +10,9 @@ keeps the one that does best on virtual chips:
   share the rate teacher trained with `seed` and differ in the ADS stage (encoder, minibatch
   order); other methods train from their candidate seed.
 - Each candidate is compiled and its readout re-fitted as the deployment does
-  (`compile_candidate`; by default `compile_as_deployed`: `compile_network` and the readout
-  `harness compile` fits by default, the guarded shared readout), then run uncalibrated on `selection_chips` virtual chips sampled at `mismatch`
+  (`compile_candidate`; by default `compile_as_deployed`: `harness.readout_fit.compile_for_chip`
+  with the readout `harness compile` fits by default, the guarded shared readout), then run
+  uncalibrated on `selection_chips` virtual chips sampled at `mismatch`
   (`drivers.population.SimulatedPopulation`) on class-balanced trials of the VALIDATION split.
   Its score is (mean + lower quartile) / 2 of those chips' accuracies: the mean for the typical
   chip, the quartile for the tail that yield counts. The best score wins (ties: the lower k).
@@ -30,10 +31,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from harness.compiler import CompiledNetwork, compile_network
+from harness.compiler import CompiledNetwork
 from harness.deploy import evaluate_batched
 from harness.run_config import DEFAULT_READOUT
-from harness.shared_readout import ReadoutFit, sampled_seeds
+from harness.readout_fit import ReadoutFit, compile_for_chip
+from harness.shared_readout import sampled_seeds
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import ChipSpec, load_spec
 from sim.network import SpikingNetwork
@@ -82,8 +84,7 @@ def compile_as_deployed(spec: str | ChipSpec, backend: str = "auto", readout: Re
                         replicas: int = 1) -> Callable[[SpikingNetwork, Task], CompiledNetwork]:
     """Compile for `spec` with `replicas` copies and re-fit the readout as `readout` says
     (by default as `harness compile` does)."""
-    return lambda net, task: readout.apply(compile_network(net, spec, task.train.inputs, replicas=replicas), task,
-                                           backend)
+    return lambda net, task: compile_for_chip(net, spec, task, backend=backend, readout=readout, replicas=replicas)
 
 
 def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, selection_chips: int = SELECTION_CHIPS,

@@ -21,7 +21,7 @@ scores as it would with the nominal re-fit (docs/fidelity.md 5.8).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -115,18 +115,3 @@ def _fit_weighted(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray) -> tu
 
     strength = min(STRENGTHS, key=held_out_error)
     return solve_readouts(gram.sum(0), cross.sum(0), strength, zero)[0], strength
-
-
-@dataclass(frozen=True)
-class ReadoutFit:
-    """Where a compiled network's readout is re-fitted: on the nominal chip, or ("shared")
-    across sampled chips at `mismatch`, none of them among the `judged` chip seeds."""
-
-    where: str = "nominal"
-    mismatch: str | float = "spec"
-    judged: range = range(0)
-
-    def apply(self, compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:
-        if self.where == "shared":
-            return fit_across_chips(compiled, task, mismatch=self.mismatch, backend=backend, judged=self.judged)
-        return refit_readout(compiled, task, backend)

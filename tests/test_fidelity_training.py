@@ -6,8 +6,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.compiler import CompiledNetwork, compile_network
-from harness.networks import compile_for_chip
-from harness.shared_readout import ReadoutFit
+from harness.readout_fit import ReadoutFit, compile_for_chip
 from harness.report import readout_fitted
 from harness.run_config import RunConfigError, config_from_dict
 from harness.deploy import evaluate_deployments, refit_readout
