@@ -23,7 +23,7 @@ import numpy as np
 
 from harness.compiler import compile_network
 from harness.deploy import evaluate_batched, evaluate_deployments
-from harness.selection import SELECTION_CHIPS, _teacher, candidate_seeds, chip_score, selection_seeds
+from harness.selection import SELECTION_CHIPS, candidate_seeds, chip_score, selection_seeds, shared_teacher
 from harness.readout_fit import ReadoutFit
 from sim.methods import train
 from sim.netfile import load_network, save_network
@@ -39,7 +39,7 @@ def candidates(seed: int, n: int, nets: Path) -> tuple[Task, list[SpikingNetwork
     task = load_task("xor", seed)
     paths = [nets / f"x-s{seed}-k{k}.npz" for k in range(n)]
     if not all(p.is_file() for p in paths):
-        teacher = _teacher(task, seed, "auto", None, None)
+        teacher = shared_teacher(task, seed)
         for path, candidate_seed in zip(paths, candidate_seeds(seed, n)):
             if not path.is_file():
                 save_network(train("ads", task, seed=candidate_seed, teacher=teacher), path)

@@ -102,7 +102,8 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
     samples = min(SELECTION_SAMPLES, len(task.val) - len(task.val) % task.n_classes)
     compile_candidate = compile_candidate or compile_as_deployed(spec, backend)
     if method == "ads" and "teacher" not in training:
-        training = {**training, "teacher": _teacher(task, seed, backend, progress, training.get("teacher_epochs"))}
+        teacher = shared_teacher(task, seed, backend, progress, training.get("teacher_epochs"))
+        training = {**training, "teacher": teacher}
     nets, accuracies = [], []
     for k, candidate_seed in enumerate(seeds):
         net = train(method, task, seed=candidate_seed, backend=backend, progress=progress, **training)
@@ -123,7 +124,8 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
     return net
 
 
-def _teacher(task: Task, seed: int, backend: str, progress: Progress | None, epochs: int | None) -> TeacherParams:
+def shared_teacher(task: Task, seed: int, backend: str = "auto", progress: Progress | None = None,
+                   epochs: int | None = None) -> TeacherParams:
     """The rate teacher ADS trains with `seed`, trained once for all candidates."""
     from sim.backend import get_backend  # noqa: PLC0415
     from sim.teacher import teacher_config, train_teacher  # noqa: PLC0415
