@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chip_yield import yield_of
 from harness.compiler import compile_network
 from harness.deploy import evaluate_batched, evaluate_deployments
 from harness.selection import SELECTION_CHIPS, candidate_seeds, chip_score, selection_seeds, shared_teacher
@@ -30,8 +31,6 @@ from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork
 from sim.tasks import load_task
 from sim.tasks.base import Task
-
-YIELD_AT = 0.75
 
 
 def candidates(seed: int, n: int, nets: Path) -> tuple[Task, list[SpikingNetwork]]:
@@ -69,8 +68,8 @@ def main() -> None:
         chosen = int(np.argmax(scores))
         r = evaluate_deployments(compiled[chosen], task, chip_seeds=judged, mismatch="spec", samples=32, trials=(0, 8))
         row = {"seed": seed, "candidates": args.candidates, "replicas": args.replicas, "readout": args.readout,
-               "scores": scores, "chosen": chosen, "uncalibrated": float(np.mean(r[0] >= YIELD_AT)),
-               "median": float(np.median(r[0])), "calibrated": float(np.mean(r[8] >= YIELD_AT))}
+               "scores": scores, "chosen": chosen, "uncalibrated": yield_of(r[0]),
+               "median": float(np.median(r[0])), "calibrated": yield_of(r[8])}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"mean over {len(rows)} seeds: uncalibrated {100 * np.mean([r['uncalibrated'] for r in rows]):.1f} %, "

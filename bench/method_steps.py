@@ -18,20 +18,13 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from chip_yield import cell
 from harness.compiler import compile_network
 from harness.deploy import evaluate_deployments, refit_readout, task_for
 from harness.shared_readout import fit_across_chips
 from sim.methods import train
 from sim.netfile import load_network, save_network
 from sim.tasks import load_task
-
-YIELD_AT = 0.75
-
-
-def cell(acc: np.ndarray) -> str:
-    return f"{100 * np.mean(acc >= YIELD_AT):.0f} % ({100 * np.median(acc):.1f})"
 
 
 def main() -> None:

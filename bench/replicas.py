@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chip_yield import cell
 from drivers.population import SimulatedPopulation
 from harness.compiler import CompiledNetwork, compile_network
 from harness.compiler.decoding import Decoder
@@ -32,12 +33,7 @@ from sim.chip.activity import COUNTERS
 from sim.netfile import load_network
 from sim.tasks.base import Task
 
-YIELD_AT = 0.75
 GROUP = 8  # chips per extra run (bounds memory: chips x samples x T x neurons)
-
-
-def cell(acc: np.ndarray) -> str:
-    return f"{100 * np.mean(acc >= YIELD_AT):.0f} % ({100 * np.median(acc):.1f})"
 
 
 def copy_readouts(compiled: CompiledNetwork, task: Task, replicas: int, backend: str) -> list[Decoder]:
