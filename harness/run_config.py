@@ -194,10 +194,9 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         raise fail("suites", f"has unknown suite {bad[0]!r} (known: {', '.join(SUITES)})")
     if "specs" in values:
         _check_specs(values["specs"], fail)
-    for name in ("chips", "seed"):
+    for name, low in (("chips", 1), ("seed", 0), ("replicas", 1)):
         if name in data:
             value = data[name]
-            low = 1 if name == "chips" else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise fail(name, f"must be an integer >= {low}, got {value!r}")
             values[name] = value
@@ -236,11 +235,6 @@ def config_from_dict(data: dict[str, Any], origin: str = "configuration") -> Run
         if data["readout"] not in READOUTS:
             raise fail("readout", f"must be one of {', '.join(READOUTS)}, got {data['readout']!r}")
         values["readout"] = data["readout"]
-    if "replicas" in data:
-        value = data["replicas"]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fail("replicas", f"must be an integer >= 1 (copies of each network on the chip), got {value!r}")
-        values["replicas"] = value
     if "candidates" in data:
         value = data["candidates"]
         if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
