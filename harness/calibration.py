@@ -18,6 +18,7 @@ stores a chip's calibration.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 from numpy.linalg import LinAlgError
@@ -66,10 +67,9 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     folds = _folds(data.labels, n_classes)
     priors = {"zero": np.zeros_like(decoder.w_out)}
     priors.update({"compiled": decoder.w_out} if decoder.prior is None else {"nominal": decoder.prior})
-    steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1  # the filter is causal: no later step counts
     decoders, choices = [], []
     for chip_spikes in spikes:
-        gram, cross, energy = trial_moments(decoder.filtered(chip_spikes[:, :steps]), data)
+        gram, cross, energy = trial_moments(decoder, chip_spikes, data)
         choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
         w = solve_readouts(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))
@@ -77,20 +77,37 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     return decoders, choices
 
 
-def trial_moments(features: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per trial, over its decision steps, the moments of the features [K, steps, n] (the
-    first `steps` of the trial, holding every decision step) with an intercept column,
-    x = [r, 1]: (Σ xxᵀ [K, n+1, n+1], Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
-    steps = features.shape[1]
-    grams, crosses, energies = [], [], []
-    for trial_features, targets, mask in zip(features, np.asarray(data.targets[:, :steps], np.float64),
-                                             data.mask[:, :steps]):
-        x = np.concatenate([trial_features[mask], np.ones((int(mask.sum()), 1))], axis=1)
-        y = targets[mask]
-        grams.append(x.T @ x)
-        crosses.append(x.T @ y)
-        energies.append(float(np.sum(y * y)))
-    return np.stack(grams), np.stack(crosses), np.array(energies)
+def trial_moments(decoder: Decoder, spikes: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial of `data`, over its decision steps, the moments of the readout traces of
+    `spikes` [K, T, n] with an intercept column, x = [r, 1]: (Σ xxᵀ [K, n+1, n+1],
+    Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
+    n, n_out = spikes.shape[-1], data.targets.shape[-1]
+    grams, crosses = np.empty((len(data), n + 1, n + 1)), np.empty((len(data), n + 1, n_out))
+    energies = np.empty(len(data))
+    for i, moments in enumerate(_each_trial(decoder, spikes, data)):
+        grams[i], crosses[i], energies[i] = moments
+    return grams, crosses, energies
+
+
+def summed_moments(decoder: Decoder, spikes: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, float]:
+    """`trial_moments` summed over the trials (the same sums, in the same order), without
+    holding every trial's."""
+    gram, cross, energies = 0.0, 0.0, []
+    for trial_gram, trial_cross, trial_energy in _each_trial(decoder, spikes, data):
+        gram, cross = gram + trial_gram, cross + trial_cross
+        energies.append(trial_energy)
+    return gram, cross, float(np.sum(energies))
+
+
+def _each_trial(decoder: Decoder, spikes: np.ndarray, data: Dataset) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+    """Each trial's (Σ xxᵀ, Σ x yᵀ, Σ |y|²), its spikes filtered on their own up to its last
+    decision step (the filter is causal: no later step counts)."""
+    for trial_spikes, targets, mask in zip(spikes, data.targets, data.mask):
+        steps = int(np.flatnonzero(mask)[-1]) + 1 if mask.any() else 0
+        traces = decoder.filtered(trial_spikes[None, :steps])[0][mask[:steps]]
+        x = np.concatenate([traces, np.ones((len(traces), 1))], axis=1)
+        y = np.asarray(targets[:steps], np.float64)[mask[:steps]]
+        yield x.T @ x, x.T @ y, float(np.sum(y * y))
 
 
 def solve_readouts(gram: np.ndarray, cross: np.ndarray, strength: float, priors: list[np.ndarray]) -> list[np.ndarray]:

@@ -16,6 +16,12 @@ keeps the one that does best on virtual chips:
   (`drivers.population.SimulatedPopulation`) on class-balanced trials of the VALIDATION split.
   Its score is (mean + lower quartile) / 2 of those chips' accuracies: the mean for the typical
   chip, the quartile for the tail that yield counts. The best score wins (ties: the lower k).
+- Candidates are trained and scored concurrently, on up to one thread more than the usable
+  cores (`sim.concurrency`; the kernels release the GIL): the same networks and
+  scores as one after another, since each candidate draws only from its own seeds. Only
+  candidate 0 reports its training progress; every candidate reports its score ("select").
+  When the selection ends early (an error, Ctrl-C), the other candidates stop at their next
+  training report.
 - Selection chips have seeds from SELECTION_SEED_BASE = 2**62 up, far from the chips runs
   judge (seed .. seed + chips - 1; docs' tables 0..63) and from the shared readout's fitting
   chips (`harness.shared_readout.SEED_BASE` = 2**31 up); where `judged` chips would overlap
@@ -27,6 +33,8 @@ last).
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -38,6 +46,7 @@ from harness.readout_fit import ReadoutFit, compile_for_chip
 from harness.shared_readout import sampled_seeds
 from sim.chip.mismatch import MismatchLevel
 from sim.chip.spec import ChipSpec, load_spec
+from sim.concurrency import share_cores, worker_threads
 from sim.network import SpikingNetwork
 from sim.tasks.base import Task
 
@@ -52,6 +61,10 @@ SELECTION_SAMPLES = 64  # class-balanced validation trials per chip (at most the
 # candidates do not survive the chip better and cost 11.9x (5.10)
 DEFAULT_CANDIDATES: dict[tuple[str, str], int] = {("xor", "ads"): 3}
 Progress = Callable[[dict], None]
+
+
+class SelectionStopped(Exception):
+    """A candidate's training was stopped because the selection ended (an error or Ctrl-C elsewhere)."""
 
 
 def default_candidates(task: str, method: str) -> int:
@@ -104,15 +117,37 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
     if method == "ads" and "teacher" not in training:
         teacher = shared_teacher(task, seed, backend, progress, training.get("teacher_epochs"))
         training = {**training, "teacher": teacher}
-    nets, accuracies = [], []
-    for k, candidate_seed in enumerate(seeds):
-        net = train(method, task, seed=candidate_seed, backend=backend, progress=progress, **training)
+
+    stopped = threading.Event()  # set when the selection ends early: running candidates stop at their next report
+
+    workers = worker_threads(candidates)
+
+    def scored(k: int, candidate_seed: int) -> tuple[SpikingNetwork, np.ndarray]:
+        share_cores(workers)
+
+        def report(update: dict) -> None:
+            if stopped.is_set():
+                raise SelectionStopped(f"candidate {k} stopped: the selection ended")
+            if k == 0 and progress is not None:
+                progress(update)
+
+        net = train(method, task, seed=candidate_seed, backend=backend, progress=report, **training)
         compiled = compile_candidate(net, task)
-        accuracies.append(evaluate_batched(compiled, task, split="val", chip_seeds=chip_seeds, mismatch=mismatch,
-                                           backend=backend, samples=samples))
-        nets.append(net)
-        if progress is not None:
-            progress({"stage": "select", "step": k + 1, "total": candidates, "score": chip_score(accuracies[-1])})
+        return net, evaluate_batched(compiled, task, split="val", chip_seeds=chip_seeds, mismatch=mismatch,
+                                     backend=backend, samples=samples)
+
+    nets, accuracies = [], []
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="candidate")
+    try:
+        for k, job in enumerate([pool.submit(scored, k, s) for k, s in enumerate(seeds)]):
+            net, chip_accuracies = job.result()
+            nets.append(net)
+            accuracies.append(chip_accuracies)
+            if progress is not None:
+                progress({"stage": "select", "step": k + 1, "total": candidates, "score": chip_score(chip_accuracies)})
+    finally:  # on an error or Ctrl-C: candidates not started never start, running ones stop
+        stopped.set()
+        pool.shutdown(wait=False, cancel_futures=True)
     scores = [chip_score(a) for a in accuracies]
     chosen = int(np.argmax(scores))
     net = nets[chosen]

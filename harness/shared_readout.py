@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from drivers.population import SimulatedPopulation
-from harness.calibration import STRENGTHS, noise_seeds, solve_readouts, trial_moments
+from harness.calibration import STRENGTHS, noise_seeds, solve_readouts, summed_moments
 from harness.compiler import CompiledNetwork
 from harness.deploy import population_spikes, refit_readout
 from sim.chip.mismatch import MismatchLevel
@@ -61,16 +61,13 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
     encoded = compiled.encoder.encode(data.inputs)
     seeds = noise_seeds(len(data))
     nominal_chip = SimulatedPopulation(0, backend)
-    spikes = [population_spikes(compiled, encoded, [0], seeds, nominal_chip)[0]]
+    moments = [summed_moments(compiled.decoder, population_spikes(compiled, encoded, [0], seeds, nominal_chip)[0], data)]
     sampled = SimulatedPopulation(mismatch, backend)
-    per_run = 8
+    per_run = 8  # chips simulated at once; only their moments are kept
     for first in range(0, chips, per_run):
-        spikes.extend(population_spikes(compiled, encoded, fitting[first:first + per_run], seeds, sampled))
-    steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1
-    moments = [trial_moments(compiled.decoder.filtered(chip[:, :steps]), data) for chip in spikes]
-    gram = np.stack([m[0].sum(0) for m in moments])
-    cross = np.stack([m[1].sum(0) for m in moments])
-    energy = np.array([m[2].sum() for m in moments])
+        moments.extend(summed_moments(compiled.decoder, chip, data)
+                       for chip in population_spikes(compiled, encoded, fitting[first:first + per_run], seeds, sampled))
+    gram, cross, energy = (np.stack(part) for part in zip(*moments))
 
     nominal = refit_readout(compiled, task, backend).decoder
     val = task.val

@@ -98,7 +98,7 @@ def _add(out, a):
         out[j] += a[j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def lif_run(x, w_in, w_in_neg, bias, a_mem, v_rest, v_th, alive, k_fast, k_slow, w_fast, w_slow, w_out,
             v_reset, k_out, outputs, count, raster):
     """`sim.lif.simulate` without noise, each trial (draw d, sample s) a parallel task.
@@ -136,7 +136,7 @@ def lif_run(x, w_in, w_in_neg, bias, a_mem, v_rest, v_th, alive, k_fast, k_slow,
                 out[q] = y[q]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ads_run(x, latent, w_in, bias, enc, enc_rows, dec_rows, w_slow, w_fast, m, a_mem, v_rest, v_th, k_fast,
             k_slow, v_reset, k_out, rate, k, c_slow):
     """One ADS trial on a batch (`sim.ads.train_step`); returns (Σ‖e‖², Σ‖x‖²) every 10th step.

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _filter(x, gain, decay, out):
     """out[s, t, j] = decay · out[s, t−1, j] + gain · x[s, t, j], from 0 before t = 0."""
     series, steps, channels = x.shape

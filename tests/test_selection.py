@@ -1,4 +1,7 @@
 """Candidate selection on sampled compiled chips (`harness.selection`)."""
+import threading
+import time
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -46,7 +49,8 @@ def test_score_is_the_mean_and_lower_quartile():
 def test_keeps_the_candidate_with_the_best_score(monkeypatch):
     """Each candidate's chip accuracies are given; the best score (the tie goes to the first) is kept."""
     task = load_task("xor", 0, n_train=16, n_val=8, n_test=8)
-    given = iter([np.array([0.5, 1.0]), np.array([0.75, 1.0]), np.array([1.0, 0.5]), np.array([1.0, 0.75])])
+    seeds = candidate_seeds(7, 4)
+    given = [np.array([0.5, 1.0]), np.array([0.75, 1.0]), np.array([1.0, 0.5]), np.array([1.0, 0.75])]
     trained, judged_on = [], []
 
     def fake_train(method, task, *, seed, **_):
@@ -57,18 +61,54 @@ def test_keeps_the_candidate_with_the_best_score(monkeypatch):
 
     def fake_evaluate(compiled, task, *, split, chip_seeds, **_):
         judged_on.append((split, list(chip_seeds)))
-        return next(given)
+        return given[seeds.index(compiled.meta["seed"])]  # candidates run concurrently: by seed, not by order
 
     monkeypatch.setattr(sim.methods, "train", fake_train)
     monkeypatch.setattr(selection, "evaluate_batched", fake_evaluate)
     net = select_network("bptt", task, candidates=4, seed=7, selection_chips=2, judged=range(0, 64),
                          compile_candidate=lambda candidate, on: candidate)
     meta = net.meta["selection"]
-    assert trained == candidate_seeds(7, 4)
+    assert sorted(trained) == sorted(seeds)
     assert meta["chosen"] == 1 and meta["scores"][1] == max(meta["scores"]) == meta["scores"][3]
-    assert net.meta["seed"] == 7 and meta["candidate_seeds"] == trained
+    assert net.meta["seed"] == 7 and meta["candidate_seeds"] == seeds
     assert all(split == "val" and seeds == selection_seeds(2, range(0, 64)) for split, seeds in judged_on)
     assert meta["chip_seeds"] == [selection_seeds(2)[0], selection_seeds(2)[-1] + 1]
+
+
+def test_concurrent_candidates_give_what_one_after_another_gives(monkeypatch):
+    """Candidates train and score on threads: the same scores and chosen weights as one by one."""
+    task = load_task("xor", 0, n_train=16, n_val=8, n_test=8)
+    options = dict(candidates=3, seed=0, selection_chips=2, backend="numpy", n_neurons=40, epochs=1, teacher_epochs=1)
+    monkeypatch.setattr(selection, "worker_threads", lambda jobs: min(jobs, 3))
+    concurrent = select_network("ads", task, **options)
+    monkeypatch.setattr(selection, "worker_threads", lambda jobs: 1)
+    one_by_one = select_network("ads", task, **options)
+    assert concurrent.meta["selection"] == one_by_one.meta["selection"]
+    assert np.array_equal(concurrent.w_slow, one_by_one.w_slow) and np.array_equal(concurrent.w_out, one_by_one.w_out)
+
+
+def test_an_error_in_one_candidate_stops_the_others(monkeypatch):
+    task = load_task("xor", 0, n_train=16, n_val=8, n_test=8)
+    stopped = threading.Event()
+
+    def fake_train(method, task, *, seed, progress, **_):
+        if seed == 3:
+            time.sleep(0.2)  # candidate 1 is running by now
+            raise ValueError("candidate 0 cannot train")
+        try:
+            for step in range(10_000):  # at most 100 s: stopped long before
+                progress({"stage": "ads", "step": step})
+                time.sleep(0.01)
+        except selection.SelectionStopped:
+            stopped.set()
+            raise
+        raise AssertionError("candidate 1 was never stopped")
+
+    monkeypatch.setattr(sim.methods, "train", fake_train)
+    monkeypatch.setattr(selection, "worker_threads", lambda jobs: 2)
+    with pytest.raises(ValueError, match="candidate 0 cannot train"):
+        select_network("bptt", task, candidates=3, seed=3, selection_chips=2, compile_candidate=lambda net, on: net)
+    assert stopped.wait(10)
 
 
 def test_train_cli_records_the_choice(tmp_path):

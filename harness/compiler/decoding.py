@@ -42,9 +42,21 @@ class Decoder:
         """A decoder whose w_out is the ridge fit of `targets` [S, T, n_out] on `spikes` [S, T, K]
         over the steps where `mask` [S, T] is set (those the task trains and judges)."""
         mask = np.asarray(mask, bool)
-        r = self.filtered(spikes)[mask]
         y = np.asarray(targets, np.float64)[mask]
-        return Decoder(self.neurons, ridge(r, y, RIDGE), self.tau_out)
+        return Decoder(self.neurons, ridge(self.masked_traces(spikes, mask), y, RIDGE), self.tau_out)
+
+    def masked_traces(self, spikes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """`filtered(spikes)[mask]` [n, K] for spikes [S, T, K] and mask [S, T], filtered trial
+        by trial up to its last masked step: never the whole [S, T, K] traces at once."""
+        mask = np.asarray(mask, bool)
+        traces = np.empty((int(mask.sum()), spikes.shape[-1]), np.float64)
+        row = 0
+        for trial_spikes, trial_mask in zip(spikes, mask):
+            steps = int(np.flatnonzero(trial_mask)[-1]) + 1 if trial_mask.any() else 0
+            kept = self.filtered(trial_spikes[None, :steps])[0][trial_mask[:steps]]
+            traces[row:row + len(kept)] = kept
+            row += len(kept)
+        return traces
 
     def with_readout(self, w_out: np.ndarray, bias: np.ndarray) -> "Decoder":
         """The same neurons and filter with another readout."""

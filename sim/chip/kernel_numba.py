@@ -216,7 +216,8 @@ def _run_chips(x, indptr, targets, dmem, dsyn, wsyn, theta, idc, t_ref, enabled,
 
 
 class NumbaKernel:
-    """Runs a population's chips with the fused kernel on `threads` threads (None: all)."""
+    """Runs a population's chips with the fused kernel on `threads` threads (None: all), never
+    more than the calling thread's `numba.get_num_threads()`."""
 
     def __init__(self, pop: Population, threads: int | None = None):
         self.pop = pop
@@ -238,8 +239,8 @@ class NumbaKernel:
         states = (np.zeros((*shape, n), np.int64), np.zeros((*shape, 4, n), np.int64),
                   np.zeros((*shape, n), np.int64))
         counts = (np.zeros((b if count else 1, n), np.int64), np.zeros((b if count else 1, n), np.bool_))
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(self.threads, b))  # an idle thread still joins (slow on busy cores)
+        previous = numba.get_num_threads()  # this thread's bound (`numba.set_num_threads`), kept
+        numba.set_num_threads(min(self.threads, b, previous))  # an idle thread still joins (slow on busy cores)
         try:
             _run_chips(np.ascontiguousarray(x), pop.indptr, pop.targets, pop.dmem, pop.dsyn, pop.wsyn, pop.theta,
                        pop.idc, pop.t_ref, pop.enabled, pop.index.astype(np.uint64), keys.astype(np.uint64),
