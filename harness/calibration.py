@@ -101,12 +101,11 @@ def summed_moments(decoder: Decoder, spikes: np.ndarray, data: Dataset) -> tuple
 
 def _each_trial(decoder: Decoder, spikes: np.ndarray, data: Dataset) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
     """Each trial's (Σ xxᵀ, Σ x yᵀ, Σ |y|²), its spikes filtered on their own up to its last
-    decision step (the filter is causal: no later step counts)."""
+    decision step (`Decoder.masked_traces`)."""
     for trial_spikes, targets, mask in zip(spikes, data.targets, data.mask):
-        steps = int(np.flatnonzero(mask)[-1]) + 1 if mask.any() else 0
-        traces = decoder.filtered(trial_spikes[None, :steps])[0][mask[:steps]]
+        traces = decoder.masked_traces(trial_spikes[None], mask[None])
         x = np.concatenate([traces, np.ones((len(traces), 1))], axis=1)
-        y = np.asarray(targets[:steps], np.float64)[mask[:steps]]
+        y = np.asarray(targets, np.float64)[mask]
         yield x.T @ x, x.T @ y, float(np.sum(y * y))
 
 

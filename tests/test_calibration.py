@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from drivers.emulator import EmulatorChip
 from drivers.population import SimulatedPopulation
 from drivers.targets import open_chip
-from harness.calibration import NOISE_SEED_BASE, CalibrationError, RidgeChoice, calibration_data, fit_readouts
+from harness.calibration import (NOISE_SEED_BASE, CalibrationError, RidgeChoice, calibration_data, fit_readouts,
+                                 summed_moments, trial_moments)
 from harness.calibration_file import Calibration
 from harness.cli import main
 from harness.compiler import compile_network
@@ -166,3 +167,23 @@ def test_a_calibration_file_keeps_a_ridge_towards_the_nominal_readout(tmp_path):
     with pytest.raises(CalibrationError) as failed:
         Calibration.load(tmp_path / "cal.json")
     assert "ridge.towards" in str(failed.value) and "\n" not in str(failed.value)
+
+
+def test_trial_by_trial_traces_and_moments_are_those_of_the_whole_batch():
+    """Filtering each trial up to its last decision step gives the same bits as filtering the
+    batch; summed moments are the per-trial moments summed."""
+    rng = np.random.default_rng(5)
+    decoder = Decoder(np.arange(7), np.zeros((7, 1)), tau_out=9.0)
+    spikes = rng.random((6, 80, 7)) < 0.2
+    mask = np.zeros((6, 80), bool)
+    for trial, (first, last) in enumerate([(10, 30), (50, 80), (0, 5), (20, 21), (40, 79), (60, 70)]):
+        mask[trial, first:last] = True
+    assert np.array_equal(decoder.masked_traces(spikes, mask), decoder.filtered(spikes)[mask])
+    data = type(calibration_data(make_xor(0, 8, 8, 8, 500), 8, "train"))(
+        np.zeros((6, 80, 1), np.float32), rng.normal(size=(6, 80, 1)).astype(np.float32), mask, np.arange(6) % 2)
+    each = trial_moments(decoder, spikes, data)
+    traces = decoder.filtered(spikes)
+    x = np.concatenate([traces[2][mask[2]], np.ones((int(mask[2].sum()), 1))], axis=1)
+    assert np.array_equal(each[0][2], x.T @ x)
+    gram, cross, energy = summed_moments(decoder, spikes, data)
+    assert np.array_equal(gram, each[0].sum(0)) and np.array_equal(cross, each[1].sum(0)) and energy == each[2].sum()

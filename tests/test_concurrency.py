@@ -4,7 +4,8 @@ import numba
 import sim.concurrency as concurrency
 
 
-def test_one_thread_per_job_at_most_one_more_than_the_cores():
+def test_one_thread_per_job_at_most_one_more_than_the_cores(monkeypatch):
+    monkeypatch.setattr(numba, "threading_layer", lambda: "omp")  # whichever layer this machine has
     assert concurrency.worker_threads(1) == 1
     assert concurrency.worker_threads(64) == concurrency.usable_cores() + 1
     assert concurrency.worker_threads(2) == 2
