@@ -18,6 +18,11 @@ re-fit ships. The decoder also carries the nominal re-fit (`Decoder.prior`), whi
 calibration shrinks towards instead of the shared readout (`harness.calibration`): a
 readout fitted for the population is a poor prior for one chip, and so a calibrated chip
 scores as it would with the nominal re-fit (docs/fidelity.md 5.8).
+
+With `normalised` the readout reads each neuron's trace divided by that neuron's own mean
+rate so far (`Decoder.normalised`; the "shared-normalised" readout), so a gain that a chip's
+mismatch puts on a neuron's rate cancels (docs/fidelity.md 5.11); the nominal re-fit it
+carries and falls back to reads the plain traces.
 """
 from __future__ import annotations
 
@@ -49,11 +54,11 @@ def sampled_seeds(chips: int, judged: range = range(0), base: int = SEED_BASE) -
 
 def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHARED_CHIPS, samples: int = 64,
                      mismatch: MismatchLevel = "spec", backend: str = "auto",
-                     judged: range = range(0)) -> CompiledNetwork:
+                     judged: range = range(0), normalised: bool = False) -> CompiledNetwork:
     """The compiled network with one readout fitted on `samples` class-balanced training trials
     (fewer where the classes cannot give them equally) run through the nominal chip and `chips`
     sampled chips at `mismatch`, none of them among the `judged` chip seeds, guarded to keep
-    the nominal chip (see module doc)."""
+    the nominal chip (see module doc); with `normalised`, on rate-normalised traces."""
     if chips < 1:
         raise ValueError(f"chips must be >= 1 to fit a readout across chips, got {chips}")
     fitting = sampled_seeds(chips, judged)
@@ -67,7 +72,8 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
     for first in range(0, chips, per_run):
         spikes.extend(population_spikes(compiled, encoded, fitting[first:first + per_run], seeds, sampled))
     steps = int(np.flatnonzero(np.any(data.mask, axis=0)).max()) + 1
-    moments = [trial_moments(compiled.decoder.filtered(chip[:, :steps]), data) for chip in spikes]
+    reading = replace(compiled.decoder, normalised=normalised)
+    moments = [trial_moments(reading.features(chip[:, :steps]), data) for chip in spikes]
     gram = np.stack([m[0].sum(0) for m in moments])
     cross = np.stack([m[1].sum(0) for m in moments])
     energy = np.array([m[2].sum() for m in moments])
@@ -77,12 +83,12 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
     val_spikes = population_spikes(compiled, compiled.encoder.encode(val.inputs), [0],  # seeds as harness.deploy's
                                    np.arange(len(val), dtype=np.uint64), nominal_chip)[0].astype(np.float64)
     reference = float(task.accuracy(nominal.decode(val_spikes), val))
-    report = {"split": "train", "samples": len(data), "chip": "shared", "sampled_chips": chips,
+    report = {"split": "train", "samples": len(data), "chip": "shared", "sampled_chips": chips, "normalised": normalised,
               "mismatch": str(mismatch), "seed_base": fitting[0], "nominal_val_reference": reference}
     for weight in NOMINAL_WEIGHTS:
         weights = np.r_[float(weight), np.ones(chips)]
         w, strength = _fit_weighted(gram * weights[:, None, None], cross * weights[:, None, None], energy * weights)
-        decoder = replace(compiled.decoder.with_readout(w[:-1], w[-1]), prior=nominal.w_out)
+        decoder = replace(compiled.decoder.with_readout(w[:-1], w[-1]), prior=nominal.w_out, normalised=normalised)
         accuracy = float(task.accuracy(decoder.decode(val_spikes), val))
         if accuracy >= reference - 1 / len(val) - 1e-12:  # within one validation sample
             report.update(nominal_weight=weight, ridge=strength, nominal_val_accuracy=accuracy)
