@@ -1,7 +1,7 @@
 """docs/fidelity.md 5.9: the best of N candidates, compiled with R copies and a readout,
 judged uncalibrated and calibrated (8 trials) on virtual chips at spec.
 
-    python bench/deploy_choices.py [--seeds 0,1,2,3,4,5] [--candidates 3] [--replicas 1] [--readout shared]
+    python bench/deploy_choices.py [--seeds 0,1,2,3,4,5] [--candidates 3] [--replicas 1] [--readout shared|nominal|shared-normalised]
                                    [--chips 64] [--nets DIR]
 
 Per seed: the seed's candidates (`harness.selection.candidate_seeds`, ADS sharing the rate
@@ -26,6 +26,7 @@ from harness.compiler import compile_network
 from harness.deploy import evaluate_batched, evaluate_deployments
 from harness.selection import SELECTION_CHIPS, candidate_seeds, chip_score, selection_seeds, shared_teacher
 from harness.readout_fit import ReadoutFit
+from harness.run_config import READOUTS
 from sim.methods import train
 from sim.netfile import load_network, save_network
 from sim.network import SpikingNetwork
@@ -50,7 +51,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4,5")
     parser.add_argument("--candidates", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=1)
-    parser.add_argument("--readout", choices=("shared", "nominal"), default="shared")
+    parser.add_argument("--readout", choices=READOUTS, default="shared")
     parser.add_argument("--chips", type=int, default=64)
     parser.add_argument("--nets", type=Path, default=Path("scratch/candidates"))
     args = parser.parse_args()

@@ -17,7 +17,7 @@ stores a chip's calibration.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -67,9 +67,10 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     folds = _folds(data.labels, n_classes)
     priors = {"zero": np.zeros_like(decoder.w_out)}
     priors.update({"compiled": decoder.w_out} if decoder.prior is None else {"nominal": decoder.prior})
+    plain = replace(decoder, normalised=False)  # a calibrated readout reads the plain traces (`with_readout`)
     decoders, choices = [], []
     for chip_spikes in spikes:
-        gram, cross, energy = trial_moments(decoder, chip_spikes, data)
+        gram, cross, energy = trial_moments(plain, chip_spikes, data)
         choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
         w = solve_readouts(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))

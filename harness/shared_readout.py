@@ -18,6 +18,11 @@ re-fit ships. The decoder also carries the nominal re-fit (`Decoder.prior`), whi
 calibration shrinks towards instead of the shared readout (`harness.calibration`): a
 readout fitted for the population is a poor prior for one chip, and so a calibrated chip
 scores as it would with the nominal re-fit (docs/fidelity.md 5.8).
+
+With `normalised` the readout reads each neuron's trace divided by that neuron's own mean
+rate so far (`Decoder.normalised`; the "shared-normalised" readout), so a gain that a chip's
+mismatch puts on a neuron's rate cancels (docs/fidelity.md 5.11); the nominal re-fit it
+carries and falls back to reads the plain traces.
 """
 from __future__ import annotations
 
@@ -49,11 +54,11 @@ def sampled_seeds(chips: int, judged: range = range(0), base: int = SEED_BASE) -
 
 def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHARED_CHIPS, samples: int = 64,
                      mismatch: MismatchLevel = "spec", backend: str = "auto",
-                     judged: range = range(0)) -> CompiledNetwork:
+                     judged: range = range(0), normalised: bool = False) -> CompiledNetwork:
     """The compiled network with one readout fitted on `samples` class-balanced training trials
     (fewer where the classes cannot give them equally) run through the nominal chip and `chips`
     sampled chips at `mismatch`, none of them among the `judged` chip seeds, guarded to keep
-    the nominal chip (see module doc)."""
+    the nominal chip (see module doc); with `normalised`, on rate-normalised traces."""
     if chips < 1:
         raise ValueError(f"chips must be >= 1 to fit a readout across chips, got {chips}")
     fitting = sampled_seeds(chips, judged)
@@ -61,11 +66,12 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
     encoded = compiled.encoder.encode(data.inputs)
     seeds = noise_seeds(len(data))
     nominal_chip = SimulatedPopulation(0, backend)
-    moments = [summed_moments(compiled.decoder, population_spikes(compiled, encoded, [0], seeds, nominal_chip)[0], data)]
+    reading = replace(compiled.decoder, normalised=normalised)
+    moments = [summed_moments(reading, population_spikes(compiled, encoded, [0], seeds, nominal_chip)[0], data)]
     sampled = SimulatedPopulation(mismatch, backend)
     per_run = 8  # chips simulated at once; only their moments are kept
     for first in range(0, chips, per_run):
-        moments.extend(summed_moments(compiled.decoder, chip, data)
+        moments.extend(summed_moments(reading, chip, data)
                        for chip in population_spikes(compiled, encoded, fitting[first:first + per_run], seeds, sampled))
     gram, cross, energy = (np.stack(part) for part in zip(*moments))
 
@@ -74,12 +80,12 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
     val_spikes = population_spikes(compiled, compiled.encoder.encode(val.inputs), [0],  # seeds as harness.deploy's
                                    np.arange(len(val), dtype=np.uint64), nominal_chip)[0].astype(np.float64)
     reference = float(task.accuracy(nominal.decode(val_spikes), val))
-    report = {"split": "train", "samples": len(data), "chip": "shared", "sampled_chips": chips,
+    report = {"split": "train", "samples": len(data), "chip": "shared", "sampled_chips": chips, "normalised": normalised,
               "mismatch": str(mismatch), "seed_base": fitting[0], "nominal_val_reference": reference}
     for weight in NOMINAL_WEIGHTS:
         weights = np.r_[float(weight), np.ones(chips)]
         w, strength = _fit_weighted(gram * weights[:, None, None], cross * weights[:, None, None], energy * weights)
-        decoder = replace(compiled.decoder.with_readout(w[:-1], w[-1]), prior=nominal.w_out)
+        decoder = replace(compiled.decoder.with_readout(w[:-1], w[-1]), prior=nominal.w_out, normalised=normalised)
         accuracy = float(task.accuracy(decoder.decode(val_spikes), val))
         if accuracy >= reference - 1 / len(val) - 1e-12:  # within one validation sample
             report.update(nominal_weight=weight, ridge=strength, nominal_val_accuracy=accuracy)

@@ -9,7 +9,7 @@ import click
 from harness.commands.outputs import outputs_apart, writable
 from harness.compiler import CompileError, compile_network, format_report
 from harness.deploy import TASK_ERRORS, check_task, measure, task_for
-from harness.run_config import DEFAULT_READOUT, READOUTS
+from harness.run_config import DEFAULT_READOUT, READOUTS, SHARED_READOUTS
 from harness.shared_readout import SHARED_CHIPS, fit_across_chips
 from sim.atomic import OutputError, write_json
 from sim.backend import BACKEND_NAMES, BackendError
@@ -30,7 +30,8 @@ from sim.netfile import NetworkFileError, load_network
 @click.option("--readout", type=click.Choice(READOUTS),
               help="Where the re-fit runs: the nominal chip, or (default) the nominal chip and --readout-chips virtual "
                    "chips sampled at --mismatch (seeds from 2**31, never a chip --chips judges): one readout for all "
-                   "chips that keeps the nominal chip's accuracy.")
+                   "chips that keeps the nominal chip's accuracy; shared-normalised: the same on each output "
+                   "neuron's trace divided by its mean rate so far (docs/fidelity.md 5.11).")
 @click.option("--readout-chips", default=SHARED_CHIPS, show_default=True, type=click.IntRange(1),
               help="Sampled chips a shared readout is fitted on.")
 @click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on; "
@@ -63,9 +64,9 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
             check_task(net, task)
             compiled = compile_network(net, spec, task.train.inputs, weight_bits, replicas)
             resolve_cv(mismatch, compiled.config.spec)
-            if readout == "shared":
+            if readout in SHARED_READOUTS:
                 compiled = fit_across_chips(compiled, task, chips=readout_chips, mismatch=mismatch, backend=backend,
-                                            judged=range(chips))
+                                            judged=range(chips), normalised=readout == "shared-normalised")
             compiled, accuracy = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
                                          backend=backend, refit=readout == "nominal")
             compiled = replace(compiled, report={**compiled.report, "accuracy": accuracy})
