@@ -23,7 +23,7 @@ from harness.compiler import CompiledNetwork
 from harness.results import RunDir
 from harness.readout_fit import ReadoutFit, compile_for_chip
 from harness.selection import compile_as_deployed, default_candidates, select_network
-from harness.run_config import TASK_SIZES, RunConfig
+from harness.run_config import TASK_SIZES, RunConfig, default_readout
 from sim.atomic import write_atomic
 from sim.chip.spec import ChipSpec, load_spec
 from sim.netfile import load_network, save_network
@@ -64,9 +64,11 @@ def run_candidates(config: RunConfig, task: str, method: str) -> int:
     return default_candidates(task_name(task), method) if config.candidates == "auto" else int(config.candidates)
 
 
-def run_readout(config: RunConfig) -> ReadoutFit:
-    """Where the run re-fits its readouts: as configured, at its mismatch, never on the chips it judges."""
-    return ReadoutFit(config.readout, config.mismatch, range(config.seed, config.seed + config.chips))
+def run_readout(config: RunConfig, task: str) -> ReadoutFit:
+    """Where the run re-fits the readouts of `task`'s networks: as configured ("auto": the
+    task's default), at its mismatch, never on the chips it judges."""
+    where = default_readout(task_name(task)) if config.readout == "auto" else config.readout
+    return ReadoutFit(where, config.mismatch, range(config.seed, config.seed + config.chips))
 
 
 def cache_path(config: RunConfig, task: str, method: str) -> Path:
@@ -75,8 +77,9 @@ def cache_path(config: RunConfig, task: str, method: str) -> Path:
            "sizes": dict(sorted(config.sizes.items()))}
     candidates = run_candidates(config, task, method)
     if candidates > 1:  # chosen on sampled chips of the first spec at the run's mismatch and readout
-        judged = run_readout(config).judged
-        key.update(candidates=candidates, spec=config.specs[0], mismatch=config.mismatch, readout=config.readout,
+        readout = run_readout(config, task)
+        judged = readout.judged
+        key.update(candidates=candidates, spec=config.specs[0], mismatch=config.mismatch, readout=readout.where,
                    replicas=config.replicas, judged=[judged.start, judged.stop])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return config.cache_dir / "networks" / f"{task_name(task)}-{method}-s{config.seed}-{digest}.npz"
@@ -89,7 +92,7 @@ def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
     path = cache_path(config, task_id, method)
     if path.is_file():
         return load_network(path), True
-    spec, readout = load_spec(config.specs[0]), run_readout(config)
+    spec, readout = load_spec(config.specs[0]), run_readout(config, task_id)
     net = select_network(method, task, candidates=run_candidates(config, task_id, method), seed=config.seed,
                          mismatch=config.mismatch, judged=readout.judged, spec=spec, backend=config.backend,
                          compile_candidate=compile_as_deployed(spec, config.backend, readout, config.replicas),
@@ -172,7 +175,7 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
         cached = cache_path(config, task_id, method)
         write_atomic(net_path, lambda f: f.write(cached.read_bytes()))
         source = "cache" if reused else "trained"
-    readout = run_readout(config)
+    readout = run_readout(config, task_id)
     compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
                          lambda: compile_for_chip(net, spec, task, backend=config.backend, readout=readout,
                                                   replicas=config.replicas))

@@ -8,7 +8,8 @@ from harness.cli import main
 from harness.compiler import CompiledNetwork, compile_network
 from harness.readout_fit import ReadoutFit, compile_for_chip
 from harness.report import readout_fitted
-from harness.run_config import RunConfigError, config_from_dict
+from harness.networks import run_readout
+from harness.run_config import RunConfigError, config_from_dict, default_readout
 from harness.deploy import evaluate_deployments, refit_readout
 from harness.shared_readout import NOMINAL_WEIGHTS, SEED_BASE, fit_across_chips, sampled_seeds
 from sim.chip.spec import load_spec
@@ -91,12 +92,15 @@ def test_the_run_and_harness_compile_fit_a_shared_readout(setup, tmp_path):
     nominal = compile_for_chip(net, load_spec("dynapse1"), task, backend="numpy")
     assert nominal.report["readout_refit"]["chip"] == "nominal"
     assert config_from_dict({"readout": "shared"}).readout == "shared"
-    with pytest.raises(RunConfigError, match="field 'readout' must be one of nominal, shared"):
+    with pytest.raises(RunConfigError, match="field 'readout' must be auto or one of nominal, shared"):
         config_from_dict({"readout": "every chip"})
     path = tmp_path / "net.npz"
     save_network(net.replace(meta={"task": "xor", "seed": 0}), path)
     args = ["compile", str(path), "--chips", "1", "--samples", "4", "--backend", "numpy", "-o", str(tmp_path / "c.npz")]
-    assert config_from_dict({}).readout == "shared"  # the default (docs/fidelity.md 5.8), as harness compile's
+    assert config_from_dict({}).readout == "auto"  # the task's (docs/fidelity.md 5.8, 5.11), as harness compile's
+    assert run_readout(config_from_dict({}), "xor").where == default_readout("xor") == "shared"
+    assert run_readout(config_from_dict({}), "keyword").where == default_readout("keyword") == "shared-normalised"
+    assert run_readout(config_from_dict({"readout": "nominal"}), "keyword").where == "nominal"
     result = CliRunner().invoke(main, [*args, "--readout-chips", "1"])
     assert result.exit_code == 0, result.output
     assert CompiledNetwork.load(tmp_path / "c.npz").report["readout_refit"]["sampled_chips"] == 1

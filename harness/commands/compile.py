@@ -9,7 +9,7 @@ import click
 from harness.commands.outputs import outputs_apart, writable
 from harness.compiler import CompileError, compile_network, format_report
 from harness.deploy import TASK_ERRORS, check_task, measure, task_for
-from harness.run_config import DEFAULT_READOUT, READOUTS, SHARED_READOUTS
+from harness.run_config import READOUTS, SHARED_READOUTS, default_readout
 from harness.shared_readout import SHARED_CHIPS, fit_across_chips
 from sim.atomic import OutputError, write_json
 from sim.backend import BACKEND_NAMES, BackendError
@@ -28,10 +28,11 @@ from sim.netfile import NetworkFileError, load_network
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Re-fit the readout by ridge regression on training data (on the chips --readout names).")
 @click.option("--readout", type=click.Choice(READOUTS),
-              help="Where the re-fit runs: the nominal chip, or (default) the nominal chip and --readout-chips virtual "
+              help="Where the re-fit runs: the nominal chip, or (shared) the nominal chip and --readout-chips virtual "
                    "chips sampled at --mismatch (seeds from 2**31, never a chip --chips judges): one readout for all "
                    "chips that keeps the nominal chip's accuracy; shared-normalised: the same on each output "
-                   "neuron's trace divided by its mean rate so far (docs/fidelity.md 5.11).")
+                   "neuron's trace divided by its mean rate so far. Default: the task's (keyword shared-normalised, "
+                   "others shared; docs/fidelity.md 5.11).")
 @click.option("--readout-chips", default=SHARED_CHIPS, show_default=True, type=click.IntRange(1),
               help="Sampled chips a shared readout is fitted on.")
 @click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on; "
@@ -52,7 +53,6 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
     """Compile NET (a saved network) for a chip spec, measure it and print the mapping report."""
     if readout is not None and not refit:
         raise click.ClickException(f"--readout {readout} re-fits the readout; it cannot go with --no-refit")
-    readout = (readout or DEFAULT_READOUT) if refit else None
     try:
         net = load_network(net_file)
         if task_name is None and net.meta.get("task") is None and "nir" in net.meta:
@@ -64,6 +64,7 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
             check_task(net, task)
             compiled = compile_network(net, spec, task.train.inputs, weight_bits, replicas)
             resolve_cv(mismatch, compiled.config.spec)
+            readout = (readout or default_readout(task.name)) if refit else None
             if readout in SHARED_READOUTS:
                 compiled = fit_across_chips(compiled, task, chips=readout_chips, mismatch=mismatch, backend=backend,
                                             judged=range(chips), normalised=readout == "shared-normalised")
