@@ -2,13 +2,15 @@
 
 A chip runs K calibration trials drawn class-balanced from the task's training (or
 validation) split — never the test split — and its readout (w_out and an intercept) is
-refitted by ridge regression on that chip's filtered output spikes over the task's
+refitted by ridge regression on that chip's readout features (the filtered output spikes,
+rate-normalised where the compiled decoder is: `Decoder.features`) over the task's
 decision steps, shrunk either towards zero (a free refit) or towards the compiled readout
 (a strong ridge then keeps it and refits the intercept); where the compiled readout is a
-shared one (`harness.shared_readout`), towards the nominal chip's re-fit that its decoder
-carries (`Decoder.prior`) instead, so a chip calibrates as it would from the nominal
-re-fit (a readout fitted for the population is a poor prior for one chip: docs/fidelity.md
-5.8). Strength and prior are chosen by
+shared one on the plain traces (`harness.shared_readout`), towards the nominal chip's
+re-fit that its decoder carries (`Decoder.prior`) instead, so a chip calibrates as it
+would from the nominal re-fit (a readout fitted for the population is a poor prior for
+one chip on the plain traces: docs/fidelity.md 5.8; on normalised features the shared
+readout is the prior, 5.11). Strength and prior are chosen by
 cross-validation over the calibration trials (folds of one trial per class; held-out
 squared error, ties to the stronger ridge); with a single fold, the middle strength
 towards zero. Calibration trials run with noise seeds
@@ -17,7 +19,7 @@ stores a chip's calibration.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -67,10 +69,9 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     folds = _folds(data.labels, n_classes)
     priors = {"zero": np.zeros_like(decoder.w_out)}
     priors.update({"compiled": decoder.w_out} if decoder.prior is None else {"nominal": decoder.prior})
-    plain = replace(decoder, normalised=False)  # a calibrated readout reads the plain traces (`with_readout`)
     decoders, choices = [], []
     for chip_spikes in spikes:
-        gram, cross, energy = trial_moments(plain, chip_spikes, data)
+        gram, cross, energy = trial_moments(decoder, chip_spikes, data)
         choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
         w = solve_readouts(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))

@@ -64,10 +64,10 @@ def run_candidates(config: RunConfig, task: str, method: str) -> int:
     return default_candidates(task_name(task), method) if config.candidates == "auto" else int(config.candidates)
 
 
-def run_readout(config: RunConfig, task: str) -> ReadoutFit:
-    """Where the run re-fits the readouts of `task`'s networks: as configured ("auto": the
-    task's default), at its mismatch, never on the chips it judges."""
-    where = default_readout(task_name(task)) if config.readout == "auto" else config.readout
+def run_readout(config: RunConfig, method: str) -> ReadoutFit:
+    """Where the run re-fits the readouts of networks `method` trained: as configured ("auto":
+    the method's default), at its mismatch, never on the chips it judges."""
+    where = default_readout(method) if config.readout == "auto" else config.readout
     return ReadoutFit(where, config.mismatch, range(config.seed, config.seed + config.chips))
 
 
@@ -77,7 +77,7 @@ def cache_path(config: RunConfig, task: str, method: str) -> Path:
            "sizes": dict(sorted(config.sizes.items()))}
     candidates = run_candidates(config, task, method)
     if candidates > 1:  # chosen on sampled chips of the first spec at the run's mismatch and readout
-        readout = run_readout(config, task)
+        readout = run_readout(config, method)
         judged = readout.judged
         key.update(candidates=candidates, spec=config.specs[0], mismatch=config.mismatch, readout=readout.where,
                    replicas=config.replicas, judged=[judged.start, judged.stop])
@@ -92,7 +92,7 @@ def trained_network(config: RunConfig, task: Task, task_id: str, method: str,
     path = cache_path(config, task_id, method)
     if path.is_file():
         return load_network(path), True
-    spec, readout = load_spec(config.specs[0]), run_readout(config, task_id)
+    spec, readout = load_spec(config.specs[0]), run_readout(config, method)
     net = select_network(method, task, candidates=run_candidates(config, task_id, method), seed=config.seed,
                          mismatch=config.mismatch, judged=readout.judged, spec=spec, backend=config.backend,
                          compile_candidate=compile_as_deployed(spec, config.backend, readout, config.replicas),
@@ -175,7 +175,7 @@ def deploy(config: RunConfig, run: RunDir, task_id: str, method: str, spec_name:
         cached = cache_path(config, task_id, method)
         write_atomic(net_path, lambda f: f.write(cached.read_bytes()))
         source = "cache" if reused else "trained"
-    readout = run_readout(config, task_id)
+    readout = run_readout(config, method)
     compiled = _compiled(run.subdir("compiled") / f"{key}.npz",
                          lambda: compile_for_chip(net, spec, task, backend=config.backend, readout=readout,
                                                   replicas=config.replicas))

@@ -19,7 +19,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     backend = "auto"                # auto | numpy | cupy
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
-    readout = "auto"                # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal | shared-normalised (auto: the task's)
+    readout = "auto"                # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal | shared-normalised (auto: the method's)
     replicas = 1                    # copies of each network on the chip, one readout over all (harness.compiler.replicas)
     candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: the task's)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
@@ -51,11 +51,10 @@ from sim.chip.spec import DEFAULT_SPEC
 ALL_METHODS = ("ads", "bptt", "force", "reservoir")
 SHARED_READOUTS = ("shared", "shared-normalised")  # fitted across sampled chips (harness.shared_readout)
 READOUTS = ("nominal", *SHARED_READOUTS)  # where (and on what) the readout is re-fitted after compiling
-DEFAULT_READOUT = "shared"  # docs/fidelity.md 5.8
-# task -> its default readout where it is not DEFAULT_READOUT: keyword reads rate-normalised traces (docs/fidelity.md
-# 5.11: uncalibrated yield at spec 20 -> 53-62 %, calibrated unchanged); XOR keeps "shared" (its calibrated yield fell on
-# one seed of six with candidates scored under the normalised readout)
-TASK_READOUTS = {"keyword": "shared-normalised"}
+DEFAULT_READOUT = "shared"  # docs/fidelity.md 5.8: methods without a measured better one, imported networks
+# method -> its default readout where not DEFAULT_READOUT: ADS reads rate-normalised traces (docs/fidelity.md 5.11: at
+# spec, XOR uncalibrated yield 58 -> 89 % and calibrated 99.5 -> 100 % over six seeds; keyword 20 -> 53 %, 58 -> 100 %)
+METHOD_READOUTS = {"ads": "shared-normalised"}
 SUITES = tuple(SUITE_CATALOG)
 SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")
@@ -70,9 +69,9 @@ class RunConfigError(ValueError):
     """A run configuration is unreadable or has an invalid field."""
 
 
-def default_readout(task: str) -> str:
-    """The readout `harness compile` and a run's "auto" re-fit for `task` (a task name)."""
-    return TASK_READOUTS.get(task, DEFAULT_READOUT)
+def default_readout(method: str) -> str:
+    """The readout `harness compile` and a run's "auto" re-fit for networks `method` trained."""
+    return METHOD_READOUTS.get(method, DEFAULT_READOUT)
 
 
 def suite_defaults() -> dict[str, dict[str, Any]]:

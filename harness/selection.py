@@ -113,7 +113,7 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
         return train(method, task, seed=seed, backend=backend, progress=progress, **training)
     chip_seeds = selection_seeds(selection_chips, judged)
     samples = min(SELECTION_SAMPLES, len(task.val) - len(task.val) % task.n_classes)
-    compile_candidate = compile_candidate or compile_as_deployed(spec, backend, ReadoutFit(default_readout(task.name)))
+    compile_candidate = compile_candidate or compile_as_deployed(spec, backend, ReadoutFit(default_readout(method)))
     if method == "ads" and "teacher" not in training:
         teacher = shared_teacher(task, seed, backend, progress, training.get("teacher_epochs"))
         training = {**training, "teacher": teacher}

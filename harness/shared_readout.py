@@ -14,15 +14,17 @@ A readout fitted for the population can fail the nominal chip, so the fit is gua
 nominal chip's trials are weighted 1, 2, 4, … `NOMINAL_WEIGHTS[-1]` times, and the first
 weight whose readout scores the nominal chip on the validation split within one sample of
 the nominal re-fit (`harness.deploy.refit_readout`) ships; where none does, the nominal
-re-fit ships. The decoder also carries the nominal re-fit (`Decoder.prior`), which a chip's
-calibration shrinks towards instead of the shared readout (`harness.calibration`): a
-readout fitted for the population is a poor prior for one chip, and so a calibrated chip
-scores as it would with the nominal re-fit (docs/fidelity.md 5.8).
+re-fit ships.
 
-With `normalised` the readout reads each neuron's trace divided by that neuron's own mean
-rate so far (`Decoder.normalised`; the "shared-normalised" readout), so a gain that a chip's
-mismatch puts on a neuron's rate cancels (docs/fidelity.md 5.11); the nominal re-fit it
-carries and falls back to reads the plain traces.
+With `normalised` (the "shared-normalised" readout, the default) the readout reads each
+neuron's trace divided by that neuron's own mean rate so far (`Decoder.normalised`), so a
+gain that a chip's mismatch puts on a neuron's rate cancels (docs/fidelity.md 5.11); the
+nominal re-fit that the guard compares with and falls back to reads the plain traces, and a
+chip's calibration reads the normalised features and may shrink towards the shared readout.
+On the plain traces ("shared") the decoder also carries the nominal re-fit
+(`Decoder.prior`), which a chip's calibration shrinks towards instead of the shared readout
+(`harness.calibration`): a readout fitted for the population on the plain traces is a poor
+prior for one chip (docs/fidelity.md 5.8).
 """
 from __future__ import annotations
 
@@ -85,7 +87,9 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
     for weight in NOMINAL_WEIGHTS:
         weights = np.r_[float(weight), np.ones(chips)]
         w, strength = _fit_weighted(gram * weights[:, None, None], cross * weights[:, None, None], energy * weights)
-        decoder = replace(compiled.decoder.with_readout(w[:-1], w[-1]), prior=nominal.w_out, normalised=normalised)
+        decoder = reading.with_readout(w[:-1], w[-1])
+        if not normalised:  # a chip's calibration shrinks a plain shared readout towards the nominal re-fit
+            decoder = replace(decoder, prior=nominal.w_out)
         accuracy = float(task.accuracy(decoder.decode(val_spikes), val))
         if accuracy >= reference - 1 / len(val) - 1e-12:  # within one validation sample
             report.update(nominal_weight=weight, ridge=strength, nominal_val_accuracy=accuracy)

@@ -78,6 +78,19 @@ def test_the_fit_recovers_a_known_readout_with_its_intercept():
     assert abs(fitted.bias[0] - 0.7) < 0.1
 
 
+def test_a_normalised_decoder_calibrates_on_its_normalised_features():
+    rng = np.random.default_rng(4)
+    decoder = Decoder(np.arange(6), np.zeros((6, 1)), tau_out=5.0, normalised=True)
+    spikes = rng.random((1, 8, 60, 6)) < 0.3
+    true_w, true_b = rng.normal(size=(6, 1)), np.array([-0.4])
+    targets = (decoder.features(spikes[0]) @ true_w + true_b).astype(np.float32)
+    data = calibration_data(make_xor(0, 8, 8, 8, 500), 8, "train")  # for its shapes only
+    data = type(data)(np.zeros((8, 60, 1), np.float32), targets, np.ones((8, 60), bool), np.arange(8) % 2)
+    (fitted,), _ = fit_readouts(decoder, spikes, data, n_classes=2)
+    assert fitted.normalised
+    np.testing.assert_allclose(fitted.decode(spikes[0]), targets, atol=0.05)
+
+
 def test_batched_and_single_chip_calibration_agree_bit_for_bit(task, compiled):
     chip = EmulatorChip("dynapse1", 7, "spec")
     decoder, ridge = calibrate_on_chip(compiled, chip, task, 4)

@@ -97,10 +97,11 @@ def test_the_run_and_harness_compile_fit_a_shared_readout(setup, tmp_path):
     path = tmp_path / "net.npz"
     save_network(net.replace(meta={"task": "xor", "seed": 0}), path)
     args = ["compile", str(path), "--chips", "1", "--samples", "4", "--backend", "numpy", "-o", str(tmp_path / "c.npz")]
-    assert config_from_dict({}).readout == "auto"  # the task's (docs/fidelity.md 5.8, 5.11), as harness compile's
-    assert run_readout(config_from_dict({}), "xor").where == default_readout("xor") == "shared"
-    assert run_readout(config_from_dict({}), "keyword").where == default_readout("keyword") == "shared-normalised"
-    assert run_readout(config_from_dict({"readout": "nominal"}), "keyword").where == "nominal"
+    assert config_from_dict({}).readout == "auto"  # the method's (docs/fidelity.md 5.8, 5.11), as harness compile's
+    assert run_readout(config_from_dict({}), "ads").where == default_readout("ads") == "shared-normalised"
+    assert run_readout(config_from_dict({}), "bptt").where == default_readout("bptt") == "shared"
+    assert run_readout(config_from_dict({}), "model.nir").where == "shared"
+    assert run_readout(config_from_dict({"readout": "nominal"}), "ads").where == "nominal"
     result = CliRunner().invoke(main, [*args, "--readout-chips", "1"])
     assert result.exit_code == 0, result.output
     assert CompiledNetwork.load(tmp_path / "c.npz").report["readout_refit"]["sampled_chips"] == 1

@@ -31,8 +31,8 @@ from sim.netfile import NetworkFileError, load_network
               help="Where the re-fit runs: the nominal chip, or (shared) the nominal chip and --readout-chips virtual "
                    "chips sampled at --mismatch (seeds from 2**31, never a chip --chips judges): one readout for all "
                    "chips that keeps the nominal chip's accuracy; shared-normalised: the same on each output "
-                   "neuron's trace divided by its mean rate so far. Default: the task's (keyword shared-normalised, "
-                   "others shared; docs/fidelity.md 5.11).")
+                   "neuron's trace divided by its mean rate so far. Default: the training method's (ADS "
+                   "shared-normalised, docs/fidelity.md 5.11; others shared).")
 @click.option("--readout-chips", default=SHARED_CHIPS, show_default=True, type=click.IntRange(1),
               help="Sampled chips a shared readout is fitted on.")
 @click.option("--task", "task_name", help="Task name or .npz data set (default: the one the network was trained on; "
@@ -64,7 +64,7 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
             check_task(net, task)
             compiled = compile_network(net, spec, task.train.inputs, weight_bits, replicas)
             resolve_cv(mismatch, compiled.config.spec)
-            readout = (readout or default_readout(task.name)) if refit else None
+            readout = (readout or default_readout(str(net.meta.get("method", "")))) if refit else None
             if readout in SHARED_READOUTS:
                 compiled = fit_across_chips(compiled, task, chips=readout_chips, mismatch=mismatch, backend=backend,
                                             judged=range(chips), normalised=readout == "shared-normalised")

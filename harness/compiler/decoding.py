@@ -4,13 +4,13 @@ Exactly the float model's readout (`sim.network`): r ← r·e^(−dt/τ_out) + s
 y = r·w_out + bias (bias 0 unless a calibration fitted one). `refit` replaces w_out by a
 ridge regression of the task targets on the filtered spikes the nominal chip produced on
 training data (so it can absorb what compilation changed); `harness.calibration` fits
-w_out and bias per chip. A shared readout (`harness.shared_readout`) also carries the
-nominal chip's re-fit as `prior`, which a chip's calibration shrinks towards instead of w_out.
-A rate-normalised decoder (`normalised`, harness.shared_readout's "shared-normalised" readout)
-divides each neuron's trace by that neuron's own mean rate from the trial's start to the
-step (spikes per step, causal) plus RATE_EPS: a gain that mismatch puts on one neuron's
-rate cancels, with nothing fitted on the chip. Calibrated readouts (`with_readout`) read
-the plain traces.
+w_out and bias per chip. A shared readout on the plain traces (`harness.shared_readout`)
+also carries the nominal chip's re-fit as `prior`, which a chip's calibration shrinks
+towards instead of w_out. A rate-normalised decoder (`normalised`, harness.shared_readout's
+"shared-normalised" readout, the default) divides each neuron's trace by that neuron's own
+mean rate from the trial's start to the step (spikes per step, causal) plus RATE_EPS: a
+gain that mismatch puts on one neuron's rate cancels, with nothing fitted on the chip.
+A calibrated readout (`with_readout`) reads the same features as the decoder it replaces.
 """
 from __future__ import annotations
 
@@ -87,8 +87,9 @@ class Decoder:
         return traces
 
     def with_readout(self, w_out: np.ndarray, bias: np.ndarray) -> "Decoder":
-        """The same neurons and filter with another readout."""
-        return Decoder(self.neurons, np.asarray(w_out, np.float64), self.tau_out, np.asarray(bias, np.float64))
+        """The same neurons, filter and features (plain or normalised) with another readout."""
+        return Decoder(self.neurons, np.asarray(w_out, np.float64), self.tau_out, np.asarray(bias, np.float64),
+                       normalised=self.normalised)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"neurons": self.neurons.tolist(), "w_out": self.w_out.tolist(), "n_out": self.w_out.shape[1],
