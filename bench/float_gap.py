@@ -7,12 +7,13 @@
 Per network, float model and level: `harness.commands.robustness.chip_comparison` (what
 `harness robustness --chips N --float-model M` runs: N independent draws of the float model
 against virtual chips 0..N-1, both readouts re-fitted on their own nominal spikes), then
-the median and yield of each side, the median gap chip − float and its 95 % bootstrap
-interval (chips and draws resampled independently, BOOTSTRAP times), for all N and for
-the first 64 of each (the 64-chip protocol of 5.1). With --own-numbers also the float
-model of the compiled network fed each chip's own random numbers (`ChipDraw.of_chips`, draw
-d predicts chip d): its median, the gap and a paired bootstrap interval, and the
-correlation over chips. Test data: `--samples` class-balanced test trials.
+the median and yield of each side (float / chip), the median gap and the yield gap chip −
+float with 95 % bootstrap intervals (chips and draws resampled independently, BOOTSTRAP
+times), and the median gap of the first 64 chips and draws alone (the 64-chip protocol of
+5.1). With --own-numbers also the float model of the compiled network fed each chip's own
+random numbers (`ChipDraw.of_chips`, draw d predicts chip d), with paired intervals; the
+JSON has its correlation with the chips. Test data: `--samples` class-balanced test trials.
+--json writes every accuracy and statistic.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chip_yield import yield_of
+from chip_yield import YIELD_AT, yield_of
 from harness.commands.robustness import chip_comparison
 from harness.compiler.float_model import compiled_float, refit_readout
 from harness.deploy import task_for
@@ -37,15 +38,31 @@ PROTOCOL_CHIPS = 64  # chips per level in 5.1 and section 2
 DRAWS_PER_CALL = 16  # chips' own numbers: draws simulated together
 
 
-def gap_interval(chip: np.ndarray, model: np.ndarray, rng: np.random.Generator,
-                 paired: bool = False) -> tuple[float, float]:
-    """95 % bootstrap interval of median(chip) − median(model); `paired` resamples pairs."""
+def gap_intervals(chip: np.ndarray, model: np.ndarray, rng: np.random.Generator,
+                  paired: bool = False) -> dict[str, tuple[float, float]]:
+    """95 % bootstrap intervals of the median gap median(chip) − median(model) and the yield
+    gap; `paired` resamples (chip d, draw d) pairs, otherwise each side on its own."""
     n, m = len(chip), len(model)
     i = rng.integers(0, n, (BOOTSTRAP, n))
     j = i if paired else rng.integers(0, m, (BOOTSTRAP, m))
-    gaps = np.median(chip[i], axis=1) - np.median(model[j], axis=1)
-    lo, hi = np.percentile(gaps, [2.5, 97.5])
-    return float(lo), float(hi)
+    gaps = {"median": np.median(chip[i], axis=1) - np.median(model[j], axis=1),
+            "yield": np.mean(chip[i] >= YIELD_AT, axis=1) - np.mean(model[j] >= YIELD_AT, axis=1)}
+    return {name: tuple(float(x) for x in np.percentile(g, [2.5, 97.5])) for name, g in gaps.items()}
+
+
+def gaps(chip: np.ndarray, model: np.ndarray, rng: np.random.Generator, paired: bool = False) -> dict:
+    """Median and yield of the model, the gaps chip − model and their intervals."""
+    return {"float": model.tolist(), "median": float(np.median(model)), "yield": yield_of(model),
+            "median_gap": float(np.median(chip) - np.median(model)), "yield_gap": yield_of(chip) - yield_of(model),
+            "interval": gap_intervals(chip, model, rng, paired)}
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def span(interval: tuple[float, float]) -> str:
+    return f"[{pct(interval[0])}, {pct(interval[1])}]"
 
 
 def own_numbers(net_path: Path, task: Task, spec: str, level, chips: int) -> np.ndarray:
@@ -82,8 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     levels = [parse_level(x.strip()) for x in args.levels.split(",")]
     rng = np.random.default_rng(0)
-    print(f"{'network':<14} {'model':<9} {'level':<10} {'float med/yield':>15} {'chip med/yield':>15} "
-          f"{'gap':>6} {'95 % interval':>15} {f'gap {PROTOCOL_CHIPS}':>7} {f'interval {PROTOCOL_CHIPS}':>15}")
+    print(f"{'network':<10} {'model':<9} {'level':<10} {'float':>12} {'chip':>12} {'median gap [95 %]':>22} "
+          f"{'yield gap [95 %]':>22} {f'first {PROTOCOL_CHIPS}: median gap [95 %]':>32}")
     records = []
     for path in args.networks:
         net = load_network(path)
@@ -95,27 +112,23 @@ def main() -> None:
             for level, label in zip(levels, table["levels"]):
                 cell = table["networks"][0]["levels"][label]
                 f, c = np.asarray(cell["float"]), np.asarray(cell["chip"])
-                record = {"network": str(path), "float_model": model, "level": str(level), "chips": args.chips,
-                          "float": f.tolist(), "chip": c.tolist(), "gap": float(np.median(c) - np.median(f)),
-                          "interval": gap_interval(c, f, rng),
-                          f"gap_{PROTOCOL_CHIPS}": float(np.median(c[:PROTOCOL_CHIPS]) - np.median(f[:PROTOCOL_CHIPS])),
-                          f"interval_{PROTOCOL_CHIPS}": gap_interval(c[:PROTOCOL_CHIPS], f[:PROTOCOL_CHIPS], rng)}
-                print(f"{path.stem:<14} {model:<9} {label:<10} "
-                      f"{100 * np.median(f):>8.1f} / {100 * yield_of(f):>3.0f}% {100 * np.median(c):>8.1f} / "
-                      f"{100 * yield_of(c):>3.0f}% {100 * record['gap']:>+6.1f} "
-                      f"[{100 * record['interval'][0]:+5.1f},{100 * record['interval'][1]:+5.1f}] "
-                      f"{100 * record[f'gap_{PROTOCOL_CHIPS}']:>+7.1f} "
-                      f"[{100 * record[f'interval_{PROTOCOL_CHIPS}'][0]:+5.1f},"
-                      f"{100 * record[f'interval_{PROTOCOL_CHIPS}'][1]:+5.1f}]", flush=True)
+                record = {"network": str(path), "level": str(level), "chips": args.chips, "chip": c.tolist(),
+                          model: gaps(c, f, rng),
+                          f"{model}_first_{PROTOCOL_CHIPS}": gaps(c[:PROTOCOL_CHIPS], f[:PROTOCOL_CHIPS], rng)}
+                rows = [(model, record[model], record[f"{model}_first_{PROTOCOL_CHIPS}"])]
                 if args.own_numbers and model == "compiled":
                     own = own_numbers(path, task, args.spec, level, args.chips)
-                    lo, hi = gap_interval(c, own, rng, paired=True)
-                    corr = float(np.corrcoef(own, c)[0, 1]) if own.std() > 0 and c.std() > 0 else float("nan")
-                    record["own_numbers"] = {"float": own.tolist(), "gap": float(np.median(c) - np.median(own)),
-                                             "interval": (lo, hi), "correlation": corr}
-                    print(f"{path.stem:<14} {'own nums':<9} {label:<10} {100 * np.median(own):>8.1f} / "
-                          f"{100 * yield_of(own):>3.0f}% {'':>15} {100 * record['own_numbers']['gap']:>+6.1f} "
-                          f"[{100 * lo:+5.1f},{100 * hi:+5.1f}] correlation {corr:.2f}", flush=True)
+                    record["own_numbers"] = gaps(c, own, rng, paired=True)
+                    record["own_numbers"]["correlation"] = float(np.corrcoef(own, c)[0, 1]) \
+                        if own.std() > 0 and c.std() > 0 else None
+                    rows.append(("own nums", record["own_numbers"], None))
+                for name, g, first in rows:
+                    print(f"{path.stem:<10} {name:<9} {label:<10} {100 * g['median']:>5.1f} / {100 * g['yield']:>3.0f}% "
+                          f"{100 * np.median(c):>5.1f} / {100 * yield_of(c):>3.0f}% "
+                          f"{pct(g['median_gap']):>6} {span(g['interval']['median']):>15} "
+                          f"{pct(g['yield_gap']):>6} {span(g['interval']['yield']):>15} "
+                          + ("" if first is None else f"{pct(first['median_gap']):>16} "
+                                                      f"{span(first['interval']['median']):>15}"), flush=True)
                 records.append(record)
     if args.json is not None:
         args.json.write_text(json.dumps(records))
