@@ -76,7 +76,7 @@ def own_numbers(net_path: Path, task: Task, spec: str, level, chips: int) -> np.
         draw = ChipDraw.of_chips(ChipMismatch(level, spec), seeds, model.chip_id)
         params = lif_params(model.net, be, draws=len(seeds))
         params.w_in_neg = np.repeat(model.w_in_neg.astype(params.w_in.dtype)[None], len(seeds), axis=0)
-        apply_chip_mismatch(params, draw, np)
+        apply_chip_mismatch(params, draw, np, per_type_tau=True)
         outputs = simulate(params, task.test.inputs, be).outputs
         accuracy.append(np.atleast_1d(task.accuracy(outputs, task.test)))
     return np.concatenate(accuracy)

@@ -12,7 +12,8 @@ mismatch level of `--chip-levels`, the median test accuracy over N draws of
 0..N-1) running the compiled network, uncalibrated (chip-measured), and the yield: the
 fraction of draws or chips at accuracy >= 0.75. The float model is by default the float
 model of the compiled network (`harness.compiler.float_model`: what the compiler realised,
-mapped back to float weights; `--float-model network`: the float network itself). Both
+mapped back to float weights, each synapse type with its own τ under mismatch;
+`--float-model network`: the float network itself, one τ per synapse class). Both
 sides re-fit their readout on their own nominal spikes of the training split (the chip's
 as `harness compile --readout nominal` does), unless `--no-refit`, where both keep the
 float network's readout.
@@ -190,8 +191,9 @@ def chip_comparison(nets: list[SpikingNetwork], task: Task, *, chips: int, spec:
         model, w_in_neg = _float_side(net, task, spec, float_model, refit, backend)
         cells = {}
         for level, label in zip(levels, labels):
-            predicted = evaluate(model, task, Perturbation(chip=ChipMismatch(level, spec)), draws=chips, seed=seed,
-                                 backend=backend, w_in_neg=w_in_neg)
+            mismatch = ChipMismatch(level, spec, per_type_tau=float_model == "compiled")
+            predicted = evaluate(model, task, Perturbation(chip=mismatch), draws=chips, seed=seed, backend=backend,
+                                 w_in_neg=w_in_neg)
             measured = evaluate_batched(compiled, task, chip_seeds=range(chips), mismatch=level, backend=backend.name)
             cells[label] = {"float": predicted.tolist(), "chip": measured.tolist()}
             click.echo(f"  network {i}: {label}: float {np.median(predicted):.3f}, chip {np.median(measured):.3f}",
