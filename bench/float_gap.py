@@ -112,7 +112,7 @@ def main() -> None:
             for level, label in zip(levels, table["levels"]):
                 cell = table["networks"][0]["levels"][label]
                 f, c = np.asarray(cell["float"]), np.asarray(cell["chip"])
-                record = {"network": str(path), "level": str(level), "chips": args.chips, "chip": c.tolist(),
+                record = {"file": str(path), "level": str(level), "chips": args.chips, "chip": c.tolist(),
                           model: gaps(c, f, rng),
                           f"{model}_first_{PROTOCOL_CHIPS}": gaps(c[:PROTOCOL_CHIPS], f[:PROTOCOL_CHIPS], rng)}
                 rows = [(model, record[model], record[f"{model}_first_{PROTOCOL_CHIPS}"])]
