@@ -108,7 +108,7 @@ def _add_by_sign(positive, negative, a):
             negative[j] += a[j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def lif_run(x, w_in, w_in_neg, bias, a_mem, v_rest, v_th, alive, k_fast, k_slow, w_fast, w_slow, w_out,
             v_reset, k_out, outputs, count, raster, split, k_fast_inh, k_slow_inh):
     """`sim.lif.simulate` without noise, each trial (draw d, sample s) a parallel task.
