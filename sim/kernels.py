@@ -81,6 +81,16 @@ def _scale(a, k):
 
 
 @njit(cache=True)
+def _add_by_sign(positive, negative, a):
+    """The positive entries of `a` to `positive`, the negative ones to `negative`."""
+    for j in range(a.size):
+        if a[j] > 0:
+            positive[j] += a[j]
+        elif a[j] < 0:
+            negative[j] += a[j]
+
+
+@njit(cache=True)
 def _fire(v, v_th, alive, v_reset, fired):
     """Reset the living neurons at threshold; their indices go to `fired`, their number is returned."""
     count = 0
@@ -96,16 +106,6 @@ def _fire(v, v_th, alive, v_reset, fired):
 def _add(out, a):
     for j in range(out.size):
         out[j] += a[j]
-
-
-@njit(cache=True)
-def _add_by_sign(positive, negative, a):
-    """The positive entries of `a` to `positive`, the negative ones to `negative`."""
-    for j in range(a.size):
-        if a[j] > 0:
-            positive[j] += a[j]
-        elif a[j] < 0:
-            negative[j] += a[j]
 
 
 @njit(parallel=True, cache=True, nogil=True)
