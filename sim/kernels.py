@@ -81,6 +81,16 @@ def _scale(a, k):
 
 
 @njit(cache=True)
+def _add_by_sign(positive, negative, a):
+    """The positive entries of `a` to `positive`, the negative ones to `negative`."""
+    for j in range(a.size):
+        if a[j] > 0:
+            positive[j] += a[j]
+        elif a[j] < 0:
+            negative[j] += a[j]
+
+
+@njit(cache=True)
 def _fire(v, v_th, alive, v_reset, fired):
     """Reset the living neurons at threshold; their indices go to `fired`, their number is returned."""
     count = 0
@@ -100,11 +110,13 @@ def _add(out, a):
 
 @njit(parallel=True, cache=True, nogil=True)
 def lif_run(x, w_in, w_in_neg, bias, a_mem, v_rest, v_th, alive, k_fast, k_slow, w_fast, w_slow, w_out,
-            v_reset, k_out, outputs, count, raster):
+            v_reset, k_out, outputs, count, raster, split, k_fast_inh, k_slow_inh):
     """`sim.lif.simulate` without noise, each trial (draw d, sample s) a parallel task.
 
     x [S, T, n_in]; per draw: vectors [D, N], w_in, w_in_neg [D, n_in, N], w_fast and w_slow
     [D, N, N] already divided by their post-synaptic τ, w_out [D, N, n_out] divided by τ_out.
+    With `split`, the negative (inhibitory) entries of w_fast and w_slow feed currents of
+    their own that decay by k_fast_inh and k_slow_inh [D, N] (else these are not read).
     Fills outputs [D, S, T, n_out], count [D, S, N] and, when it is not empty, raster
     [D, S, T, N]. Currents decay before the step's spikes arrive (`simulate` adds them to
     the decayed currents); entries below 1e-30 are zeroed.
@@ -115,18 +127,28 @@ def lif_run(x, w_in, w_in_neg, bias, a_mem, v_rest, v_th, alive, k_fast, k_slow,
         d, s = np.int64(trial) // n_samples, np.int64(trial) % n_samples  # (prange indices are unsigned)
         v = v_rest[d] * alive[d]
         i_fast, i_slow, current = np.zeros_like(v), np.zeros_like(v), np.empty_like(v)
+        i_fast_inh, i_slow_inh = np.zeros_like(v), np.zeros_like(v)
         y = np.zeros(w_out.shape[2], v.dtype)
         fired = np.empty(n, np.int64)
         for t in range(n_steps):
             _input_current(current, bias[d], x[s, t], w_in[d], w_in_neg[d])
+            if split:
+                _add(current, i_fast_inh)
+                _add(current, i_slow_inh)
+                _decay(i_fast_inh, k_fast_inh[d], 1e-30)
+                _decay(i_slow_inh, k_slow_inh[d], 1e-30)
             _integrate(v, current, i_fast, i_slow, a_mem[d], v_rest[d], alive[d])
             _decay(i_fast, k_fast[d], 1e-30)
             _decay(i_slow, k_slow[d], 1e-30)
             _scale(y, k_out)
             for i in range(_fire(v, v_th[d], alive[d], v_reset, fired)):
                 j = fired[i]
-                _add(i_fast, w_fast[d, j])
-                _add(i_slow, w_slow[d, j])
+                if split:
+                    _add_by_sign(i_fast, i_fast_inh, w_fast[d, j])
+                    _add_by_sign(i_slow, i_slow_inh, w_slow[d, j])
+                else:
+                    _add(i_fast, w_fast[d, j])
+                    _add(i_slow, w_slow[d, j])
                 _add(y, w_out[d, j])
                 count[d, s, j] += 1
                 if raster.size:

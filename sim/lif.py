@@ -37,6 +37,13 @@ class LIFParams:
     tau_out: float
     alive: Any   # [D, 1, N] 1.0 for a living neuron, 0.0 for a dead one
     w_in_neg: Any = None  # [D, n_in, N] weights of the inputs' negative parts; None: w_in
+    tau_fast_inh: Any = None  # [D, 1, N] τ of the currents of negative w_fast entries; None: tau_fast
+    tau_slow_inh: Any = None  # [D, 1, N] the same for w_slow (a chip's inhibitory synapse types)
+
+    @property
+    def split(self) -> bool:
+        """Whether inhibitory currents decay with τs of their own (`tau_fast_inh`, `tau_slow_inh`)."""
+        return self.tau_fast_inh is not None or self.tau_slow_inh is not None
 
     @property
     def draws(self) -> int:
@@ -63,6 +70,13 @@ def lif_params(net: SpikingNetwork, backend: Backend | str = "numpy", draws: int
         v_reset=float(net.v_reset), tau_out=float(net.tau_out),
         alive=xp.ones((draws, 1, net.n_neurons), dtype=dtype),
     )
+
+
+def _per_synapse_tau(w: Any, tau_exc: Any, tau_inh: Any, xp: Any) -> Any:
+    """w [D, N, N] divided by the τ of each entry's current: tau_exc [D, 1, N] for w > 0, tau_inh for w < 0."""
+    if tau_inh is tau_exc:
+        return w / tau_exc  # divides each post-synaptic column
+    return xp.where(w > 0, w / tau_exc, w / tau_inh)
 
 
 def _flush(a: Any, xp: Any) -> Any:
@@ -102,11 +116,13 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
     shape = (d, n_samples, n)
     count = xp.zeros(shape, dtype)
     a_mem = DT_MS / params.tau_mem
-    k_fast = xp.exp(-DT_MS / params.tau_fast)
-    k_slow = xp.exp(-DT_MS / params.tau_slow)
+    tau_fast_inh = params.tau_fast if params.tau_fast_inh is None else params.tau_fast_inh
+    tau_slow_inh = params.tau_slow if params.tau_slow_inh is None else params.tau_slow_inh
+    k_fast, k_fast_inh = xp.exp(-DT_MS / params.tau_fast), xp.exp(-DT_MS / tau_fast_inh)
+    k_slow, k_slow_inh = xp.exp(-DT_MS / params.tau_slow), xp.exp(-DT_MS / tau_slow_inh)
     k_out = float(np.exp(-DT_MS / params.tau_out))
-    w_fast = params.w_fast / params.tau_fast  # divides each post-synaptic column
-    w_slow = params.w_slow / params.tau_slow
+    w_fast = _per_synapse_tau(params.w_fast, params.tau_fast, tau_fast_inh, xp)
+    w_slow = _per_synapse_tau(params.w_slow, params.tau_slow, tau_slow_inh, xp)
     outputs = xp.zeros((d, n_samples, n_steps, params.w_out.shape[-1]), dtype)
     raster = xp.zeros((d, n_samples, n_steps, n), dtype=xp.uint8) if record_spikes else None
     if noise_std == 0 and kernels.fused(xp):
@@ -117,24 +133,29 @@ def simulate(params: LIFParams, inputs: Any, backend: Backend | str = "numpy",
                         vector(params.bias), vector(a_mem), vector(params.v_rest), vector(params.v_th),
                         vector(params.alive), vector(k_fast), vector(k_slow), matrix(w_fast), matrix(w_slow),
                         matrix(params.w_out / params.tau_out), dtype.type(params.v_reset), dtype.type(k_out),
-                        outputs, count, np.zeros((0, 0, 0, 0), np.uint8) if raster is None else raster)
+                        outputs, count, np.zeros((0, 0, 0, 0), np.uint8) if raster is None else raster,
+                        params.split, vector(k_fast_inh), vector(k_slow_inh))
     else:
         v = xp.broadcast_to(params.v_rest, shape).astype(dtype) * params.alive
-        i_fast = xp.zeros(shape, dtype)
-        i_slow = xp.zeros(shape, dtype)
+        # synaptic currents as (current, decay per step, weights): fast and slow, or with `split`
+        # the excitatory and the inhibitory part of each
+        currents = [(xp.zeros(shape, dtype), k, w) for w, k in ((w_fast, k_fast), (w_slow, k_slow))]
+        if params.split:
+            currents = [(xp.zeros(shape, dtype), k, xp.where(sign * w > 0, w, 0.0).astype(dtype))
+                        for w, k_exc, k_inh in ((w_fast, k_fast, k_fast_inh), (w_slow, k_slow, k_slow_inh))
+                        for sign, k in ((1, k_exc), (-1, k_inh))]
         r = xp.zeros(shape, dtype)
         drive = input_drive(params, x, xp)
         rng = xp.random.default_rng(seed) if noise_std > 0 else None
         for t in range(n_steps):
-            current = i_fast + i_slow + drive[:, :, t] + params.bias
+            current = sum(c for c, _, _ in currents) + drive[:, :, t] + params.bias
             if rng is not None:
                 current = current + noise_std * rng.standard_normal(shape, dtype=dtype)
             v = v + a_mem * (params.v_rest - v + current)
             spikes = (v >= params.v_th) & (params.alive > 0)
             s = spikes.astype(dtype)
             v = xp.where(spikes, params.v_reset, v) * params.alive
-            i_fast = _flush(i_fast * k_fast + xp.matmul(s, w_fast), xp)
-            i_slow = _flush(i_slow * k_slow + xp.matmul(s, w_slow), xp)
+            currents = [(_flush(c * k + xp.matmul(s, w), xp), k, w) for c, k, w in currents]
             r = r * k_out + s / params.tau_out
             outputs[:, :, t] = xp.matmul(r, params.w_out)
             count += s

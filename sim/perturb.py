@@ -55,6 +55,7 @@ class ChipMismatch:
 
     level: MismatchLevel = "spec"
     spec: str | ChipSpec = DEFAULT_SPEC
+    per_type_tau: bool = False  # each synapse type's own τ (`apply_chip_mismatch`), not one per class
 
     @property
     def cv(self) -> dict[str, float]:
@@ -78,7 +79,7 @@ class ChipDraw:
     uses the type of its weight's sign and its negative part the other (signed channels).
     A type's charge per event scales as wsyn/dsyn; its decay per step 1 − e^{−1/τ} as dsyn
     (the float τ of a class takes the geometric mean of its two types, the charge stays
-    per type). The chip's leak is dmem: τ_mem/m_dmem, and the currents it integrates are
+    per type; `typed_synapse` gives each type its own τ instead). The chip's leak is dmem: τ_mem/m_dmem, and the currents it integrates are
     not scaled, so every input current and the drive (v_rest − v_reset + bias, carried by
     idc) are divided by m_dmem; the drive is multiplied by m_idc; the threshold span
     v_th − v_reset by m_theta. Not modelled: rounding and clipping of chip integers
@@ -152,9 +153,7 @@ class ChipDraw:
 
     def synapse_tau(self, tau: Any, kind: str, xp: Any) -> Any:
         exc, inh = EXC_INH[kind]
-        m = xp.sqrt(self._dsyn(exc, tau, xp) * self._dsyn(inh, tau, xp))
-        changed = -1.0 / xp.log1p(xp.maximum(xp.expm1(-1.0 / tau) * m, -MAX_DECAY))
-        return xp.where(m == 1, tau, changed)
+        return _scaled_decay_tau(tau, xp.sqrt(self._dsyn(exc, tau, xp) * self._dsyn(inh, tau, xp)), xp)
 
     def charge_gain(self, w: Any, tau: Any, kind: str, xp: Any) -> Any:
         """Factor on weights w of class `kind` ("fast" or "slow") into neurons with synaptic
@@ -164,9 +163,16 @@ class ChipDraw:
 
     def synapse_gain(self, w: Any, tau: Any, kind: str, xp: Any) -> Any:
         """`charge_gain`, corrected for the float increment w/τ under `synapse_tau`'s τ."""
-        new_tau = self.synapse_tau(tau, kind, xp)
-        increment = new_tau * -xp.expm1(-1.0 / new_tau) / (tau * -xp.expm1(-1.0 / tau))
-        return self.charge_gain(w, tau, kind, xp) * increment
+        return self.charge_gain(w, tau, kind, xp) * _increment(self.synapse_tau(tau, kind, xp), tau, xp)
+
+    def typed_synapse(self, w: Any, tau: Any, kind: str, xp: Any) -> tuple[Any, Any, Any]:
+        """(τ of w > 0, τ of w < 0, w) of a recurrent class as the chip realises its two
+        synapse types, each with its own τ (its dsyn) and charge per event."""
+        taus, gains = [], []
+        for k in EXC_INH[kind]:
+            taus.append(_scaled_decay_tau(tau, self._dsyn(k, tau, xp), xp))
+            gains.append(self._charge(k, tau, xp) * _increment(taus[-1], tau, xp))
+        return taus[0], taus[1], w * xp.where(w > 0, gains[0], gains[1])
 
     def input_gains(self, w_in: Any, tau_fast: Any, xp: Any) -> tuple[Any, Any]:
         """Factors on w_in [D, n_in, N] for the inputs' positive and negative parts."""
@@ -174,16 +180,34 @@ class ChipDraw:
         return xp.where(w_in > 0, exc, inh), xp.where(w_in > 0, inh, exc)
 
 
-def apply_chip_mismatch(params: LIFParams, draw: ChipDraw, xp: Any) -> None:
-    """Realise every draw of `params` as its chip of `draw` (in place); see `ChipDraw`."""
+def _scaled_decay_tau(tau: Any, m: Any, xp: Any) -> Any:
+    """The τ whose decay per step 1 − e^{−1/τ} is m times that of `tau` (up to MAX_DECAY)."""
+    return xp.where(m == 1, tau, -1.0 / xp.log1p(xp.maximum(xp.expm1(-1.0 / tau) * m, -MAX_DECAY)))
+
+
+def _increment(new_tau: Any, tau: Any, xp: Any) -> Any:
+    """Factor on w that keeps the charge of the float increment w/τ when τ becomes new_tau."""
+    return new_tau * -xp.expm1(-1.0 / new_tau) / (tau * -xp.expm1(-1.0 / tau))
+
+
+def apply_chip_mismatch(params: LIFParams, draw: ChipDraw, xp: Any, per_type_tau: bool = False) -> None:
+    """Realise every draw of `params` as its chip of `draw` (in place); see `ChipDraw`. With
+    `per_type_tau` the inhibitory currents decay with their own τ (`params.tau_*_inh`,
+    `ChipDraw.typed_synapse`), as the chip's four synapse types do."""
     pos, neg = draw.input_gains(params.w_in, params.tau_fast, xp)
     separate = params.w_in_neg is not None  # the negative parts have their own weights
     w_neg = params.w_in_neg if separate else params.w_in
     params.w_in, params.w_in_neg = params.w_in * pos, w_neg * neg
     if not separate and bool(xp.all(pos == neg)):
         params.w_in_neg = None
-    params.tau_fast, params.w_fast = draw.synapse(params.w_fast, params.tau_fast, "fast", xp)
-    params.tau_slow, params.w_slow = draw.synapse(params.w_slow, params.tau_slow, "slow", xp)
+    if per_type_tau:
+        params.tau_fast, params.tau_fast_inh, params.w_fast = draw.typed_synapse(params.w_fast, params.tau_fast,
+                                                                                 "fast", xp)
+        params.tau_slow, params.tau_slow_inh, params.w_slow = draw.typed_synapse(params.w_slow, params.tau_slow,
+                                                                                 "slow", xp)
+    else:
+        params.tau_fast, params.w_fast = draw.synapse(params.w_fast, params.tau_fast, "fast", xp)
+        params.tau_slow, params.w_slow = draw.synapse(params.w_slow, params.tau_slow, "slow", xp)
     params.v_rest, params.bias = draw.rest_and_bias(params.v_rest, params.bias, params.v_reset)
     params.v_th = draw.threshold(params.v_th, params.v_reset)
     params.tau_mem = draw.tau_mem(params.tau_mem)
@@ -257,7 +281,7 @@ def apply_perturbation(params: LIFParams, p: Perturbation, rng: np.random.Genera
             setattr(params, name, quantise(getattr(params, name), p.bits, xp))
     if p.chip is not None:
         draw = ChipDraw.sample(p.chip, params.w_slow.shape[-1], params.draws, rng, xp, params.w_slow.dtype)
-        apply_chip_mismatch(params, draw, xp)
+        apply_chip_mismatch(params, draw, xp, p.chip.per_type_tau)
     if p.mismatch > 0:
         for name in MISMATCH_FIELDS:
             a = getattr(params, name)

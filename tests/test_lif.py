@@ -8,17 +8,21 @@ from sim.network import NetworkError, SpikingNetwork
 from tests.networks import random_network
 
 
-def reference(net: SpikingNetwork, x: np.ndarray) -> np.ndarray:
+def reference(net: SpikingNetwork, x: np.ndarray, tau_fast_inh=None, tau_slow_inh=None) -> np.ndarray:
+    """With tau_*_inh, the currents of negative weights decay with those τ (four currents)."""
     n = net.n_neurons
-    v, i_fast, i_slow, r = net.v_rest.copy(), np.zeros(n), np.zeros(n), np.zeros(n)
+    v, r = net.v_rest.copy(), np.zeros(n)
+    classes = [(net.w_fast, net.tau_fast, tau_fast_inh), (net.w_slow, net.tau_slow, tau_slow_inh)]
+    parts = [(np.maximum(w, 0), tau) for w, tau, _ in classes] + [
+        (np.minimum(w, 0), tau if inh is None else inh) for w, tau, inh in classes]
+    currents = [np.zeros(n) for _ in parts]
     ys = []
     for c in x:
-        current = i_fast + i_slow + c @ net.w_in + net.bias
+        current = sum(currents) + c @ net.w_in + net.bias
         v = v + 1.0 / net.tau_mem * (net.v_rest - v + current)
         s = (v >= net.v_th).astype(float)
         v = np.where(s > 0, net.v_reset, v)
-        i_fast = i_fast * np.exp(-1 / net.tau_fast) + (s @ net.w_fast) / net.tau_fast
-        i_slow = i_slow * np.exp(-1 / net.tau_slow) + (s @ net.w_slow) / net.tau_slow
+        currents = [i * np.exp(-1 / tau) + (s @ w) / tau for i, (w, tau) in zip(currents, parts)]
         r = r * np.exp(-1 / net.tau_out) + s / net.tau_out
         ys.append(r @ net.w_out)
     return np.array(ys)
@@ -51,6 +55,29 @@ def test_fused_kernel_matches_the_array_code():
     np.testing.assert_array_equal(fused_raster, array_raster)
     np.testing.assert_array_equal(fused.spike_count, array.spike_count)
     np.testing.assert_allclose(fused.outputs, array.outputs, rtol=1e-9, atol=1e-12)
+
+
+def test_inhibitory_currents_with_their_own_time_constants():
+    """LIFParams.tau_fast_inh / tau_slow_inh: the literal dynamics with four currents, the same
+    on the fused kernel and the array code; equal τs give the one-current-per-class result."""
+    rng = np.random.default_rng(8)
+    net = random_network(rng, n=16)
+    tau_fast_inh, tau_slow_inh = rng.uniform(1, 5, 16), net.tau_slow * rng.uniform(0.3, 0.6, 16)
+    x = rng.normal(0, 1, (3, 200, 2))
+    params = lif_params(net, "numpy", draws=2, dtype=np.float64)
+    params.tau_fast_inh, params.tau_slow_inh = tau_fast_inh[None, None], tau_slow_inh[None, None]
+    fused, fused_raster = simulate(params, x, record_spikes=True)
+    with kernels.disabled():
+        array, array_raster = simulate(params, x, record_spikes=True)
+    for s in range(3):
+        np.testing.assert_allclose(fused.outputs[0, s], reference(net, x[s], tau_fast_inh, tau_slow_inh),
+                                   rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(fused_raster, array_raster)
+    np.testing.assert_allclose(fused.outputs, array.outputs, rtol=1e-9, atol=1e-12)
+    plain = simulate(lif_params(net, "numpy", dtype=np.float64), x)
+    assert not np.array_equal(fused.spike_count[0], plain.spike_count[0])  # the inhibitory τs matter
+    params.tau_fast_inh, params.tau_slow_inh = params.tau_fast, params.tau_slow.copy()
+    np.testing.assert_allclose(simulate(params, x).outputs[0], plain.outputs[0], rtol=1e-9, atol=1e-12)
 
 
 def test_dead_neurons_never_spike():

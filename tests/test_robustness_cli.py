@@ -10,7 +10,8 @@ from click.testing import CliRunner
 import harness.deploy  # noqa: F401 - imported before the stubs below, so it keeps the real task registry
 from harness.cli import main
 from sim.baselines import train_reservoir
-from sim.netfile import save_network
+from sim.netfile import load_network, save_network
+from sim.perturb import nominal_accuracy
 from sim.tasks.base import Task
 from sim.tasks.xor import xor_dataset
 
@@ -100,6 +101,20 @@ def test_float_model_against_chips(tmp_path, stubs):
     assert len(set(record["chip 0%"]["chip"])) == 1 and len(set(record["chip 0%"]["float"])) == 1  # nominal
     cell = comparison["methods"]["reservoir"]["chip spec"]
     assert 0 <= cell["chip"]["yield"] <= 1 and 0 <= cell["float"]["median"] <= 1
+    assert comparison["float_model"] == "compiled" and comparison["refit"]
+    # the compiled network's float model, its readout re-fitted as the chip's, predicts the nominal chip
+    assert record["chip 0%"]["float"] == record["chip 0%"]["chip"] == [1.0] * 3
+    result = CliRunner().invoke(main, ["robustness", str(path), "--chips", "3", "--chip-levels", "0",
+                                       "--float-model", "network", "--no-float-table", "--backend", "numpy",
+                                       "--test-samples", "8", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    comparison = json.loads(out.read_text())["chip_comparison"]
+    task = tiny_xor(0)
+    task.test = task.test.balanced(8, 2)
+    assert comparison["float_model"] == "network"
+    nominal = comparison["networks"][0]["levels"]["chip 0%"]
+    assert nominal["float"] == [nominal_accuracy(load_network(path), task, "numpy")] * 3 == [0.75] * 3  # float readout
+    assert nominal["chip"] == [1.0] * 3
     result = CliRunner().invoke(main, ["robustness", str(path), "--chips", "2", "--chip-levels", "0.1,huge"])
     assert result.exit_code != 0 and "--chip-levels" in result.output and "Traceback" not in result.output
 

@@ -6,12 +6,17 @@ accuracy over networks × draws. With `--train`, networks are trained through
 `sim.methods.METHODS` into `--out-dir` first; files already there are reused, so an
 interrupted run resumes.
 
-With `--chips N`, a second table sets the chip-faithful float model against the chip: for
-every network and mismatch level of `--chip-levels`, the median test accuracy over N draws
-of `sim.perturb.ChipMismatch` (float-predicted) and over N virtual chips of `--spec`
-(seeds 0..N-1) running the compiled network with its nominal readout, uncalibrated
-(chip-measured; the readout re-fitted on the nominal chip as `harness compile --readout nominal` does,
-unless `--no-refit`), and the yield: the fraction of draws or chips at accuracy >= 0.75.
+With `--chips N`, a second table sets a float model against the chip: for every network and
+mismatch level of `--chip-levels`, the median test accuracy over N draws of
+`sim.perturb.ChipMismatch` (float-predicted) and over N virtual chips of `--spec` (seeds
+0..N-1) running the compiled network, uncalibrated (chip-measured), and the yield: the
+fraction of draws or chips at accuracy >= 0.75. The float model is by default the float
+model of the compiled network (`harness.compiler.float_model`: what the compiler realised,
+mapped back to float weights, each synapse type with its own τ under mismatch;
+`--float-model network`: the float network itself, one τ per synapse class). Both
+sides re-fit their readout on their own nominal spikes of the training split (the chip's
+as `harness compile --readout nominal` does), unless `--no-refit`, where both keep the
+float network's readout.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from sim.perturb import ChipMismatch, Perturbation, evaluate, format_table, robu
 from sim.tasks.base import Task
 
 YIELD_ACCURACY = 0.75  # a chip (or float draw) counts toward the yield at this test accuracy
+FLOAT_MODELS = {"compiled": "float model of the compiled network", "network": "float network"}
 
 
 def _load_task(name: str, seed: int, test_samples: int | None, task_meta: dict[str, Any] | None = None) -> Task:
@@ -105,13 +111,17 @@ def _load_networks(paths: list[Path]) -> list[SpikingNetwork]:
 @click.option("--spec", default=DEFAULT_SPEC, show_default=True, help="With --chips: chip spec to compile for.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="With --chips: re-fit the readout on the nominal chip's spikes, as `harness compile --readout nominal` "
-                   "does.")
+                   "does (and the compiled float model's on its own nominal spikes).")
+@click.option("--float-model", type=click.Choice(FLOAT_MODELS), default="compiled", show_default=True,
+              help="With --chips: what predicts the chips: the float model of the compiled network, or the float "
+                   "network itself.")
 @click.option("--float-table/--no-float-table", default=True, show_default=True,
               help="The paper's perturbation table (--no-float-table: only the chip comparison).")
 @outputs_apart(inputs=("networks", "task_name"), outputs=("json_out",))
 def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None, methods: str, n_networks: int,
                out_dir: Path | None, draws: int, test_samples: int | None, task_seed: int | None, seed: int, backend: str,
-               json_out: Path | None, chips: int, chip_levels: str, spec: str, refit: bool, float_table: bool) -> None:
+               json_out: Path | None, chips: int, chip_levels: str, spec: str, refit: bool, float_model: str,
+               float_table: bool) -> None:
     """Accuracy of NETWORKS (.npz) under mismatch, quantisation, noise and neuron death."""
     try:
         be = get_backend(backend)
@@ -145,9 +155,10 @@ def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None
             click.echo(format_table(table))
         if chips:
             table["chip_comparison"] = chip_comparison(nets, task, chips=chips, spec=spec, levels=levels, seed=seed,
-                                                       backend=be, refit=refit)
-            click.echo(f"float-predicted (sim.perturb.ChipMismatch, {chips} draws) vs chip-measured ({chips} virtual "
-                       f"{spec} chips, uncalibrated{', readout re-fitted on the nominal chip' if refit else ''}), "
+                                                       backend=be, refit=refit, float_model=float_model)
+            click.echo(f"float-predicted ({FLOAT_MODELS[float_model]}, sim.perturb.ChipMismatch, {chips} draws) vs "
+                       f"chip-measured ({chips} virtual {spec} chips, uncalibrated), "
+                       f"{'readouts re-fitted on their nominal spikes' if refit else 'the float readout'}, "
                        f"{len(task.test)} test samples; yield: accuracy >= {YIELD_ACCURACY}, in %")
             click.echo(format_comparison(table["chip_comparison"]))
     except ValueError as exc:  # also harness.compiler.CompileError
@@ -159,25 +170,30 @@ def robustness(networks: tuple[Path, ...], do_train: bool, task_name: str | None
 
 
 def chip_comparison(nets: list[SpikingNetwork], task: Task, *, chips: int, spec: str, levels: list[MismatchLevel],
-                    seed: int, backend: Backend, refit: bool) -> dict[str, Any]:
-    """Float-predicted vs chip-measured test accuracy per network and mismatch level.
+                    seed: int, backend: Backend, refit: bool, float_model: str = "compiled") -> dict[str, Any]:
+    """Float-predicted (by `float_model`, a key of FLOAT_MODELS) vs chip-measured test accuracy
+    per network and mismatch level.
 
-    Returns {"spec", "chips", "refit", "levels": labels, "networks": [{"method", "seed",
-    "levels": {label: {"float": [N], "chip": [N]}}}], "methods": {method: {label: {"float",
-    "chip": {"median", "yield"}}}}} with accuracies pooled over a method's networks."""
+    Returns {"spec", "chips", "refit", "float_model", "levels": labels, "networks": [{"method",
+    "seed", "levels": {label: {"float": [N], "chip": [N]}}}], "methods": {method: {label:
+    {"float", "chip": {"median", "yield"}}}}} with accuracies pooled over a method's networks."""
     from harness.compiler import compile_network  # noqa: PLC0415 - the chip side, only with --chips
     from harness.deploy import evaluate_batched, refit_readout  # noqa: PLC0415
 
+    if float_model not in FLOAT_MODELS:
+        raise ValueError(f"float model {float_model!r}: choose from {', '.join(FLOAT_MODELS)}")
     records = []
     labels = [ChipMismatch(level, spec).label for level in levels]
     for i, net in enumerate(nets):
         compiled = compile_network(net, spec, task.train.inputs)
         if refit:
             compiled = refit_readout(compiled, task, backend.name)
+        model, w_in_neg = _float_side(net, task, spec, float_model, refit, backend)
         cells = {}
         for level, label in zip(levels, labels):
-            predicted = evaluate(net, task, Perturbation(chip=ChipMismatch(level, spec)), draws=chips, seed=seed,
-                                 backend=backend)
+            mismatch = ChipMismatch(level, spec, per_type_tau=float_model == "compiled")
+            predicted = evaluate(model, task, Perturbation(chip=mismatch), draws=chips, seed=seed, backend=backend,
+                                 w_in_neg=w_in_neg)
             measured = evaluate_batched(compiled, task, chip_seeds=range(chips), mismatch=level, backend=backend.name)
             cells[label] = {"float": predicted.tolist(), "chip": measured.tolist()}
             click.echo(f"  network {i}: {label}: float {np.median(predicted):.3f}, chip {np.median(measured):.3f}",
@@ -189,7 +205,23 @@ def chip_comparison(nets: list[SpikingNetwork], task: Task, *, chips: int, spec:
         mine = [r for r in records if r["method"] == method]
         methods[method] = {label: {side: _median_and_yield(np.concatenate([r["levels"][label][side] for r in mine]))
                                    for side in ("float", "chip")} for label in labels}
-    return {"spec": spec, "chips": chips, "refit": refit, "levels": labels, "networks": records, "methods": methods}
+    return {"spec": spec, "chips": chips, "refit": refit, "float_model": float_model, "levels": labels,
+            "networks": records, "methods": methods}
+
+
+def _float_side(net: SpikingNetwork, task: Task, spec: str, float_model: str, refit: bool,
+                backend: Backend) -> tuple[SpikingNetwork, np.ndarray | None]:
+    """(network, separate weights of the inputs' negative parts or None) that predicts the chips:
+    `net` itself, or the float model of its compilation with, if `refit`, its readout re-fitted
+    on its own nominal spikes of the training split."""
+    if float_model == "network":
+        return net, None
+    from harness.compiler.float_model import compiled_float, refit_readout  # noqa: PLC0415 - only with --chips
+
+    model = compiled_float(net, spec, task.train.inputs)
+    if refit:
+        model = refit_readout(model, task.train, backend.name)
+    return model.net, model.w_in_neg
 
 
 def _median_and_yield(accuracy: np.ndarray) -> dict[str, float]:

@@ -8,8 +8,11 @@ so the model has a weight matrix per sign (`w_in` for the positive parts, `w_in_
 the negative ones, as `sim.lif.LIFParams`). The drive is the core's idc plus the realised
 bias channel, over κ. Time constants, thresholds and the readout are the float network's
 (the readout is best re-fitted on the model's own spikes, as `harness compile` re-fits the
-chip's). Not modelled: per-core median τ (exact when a core's neurons share τ, as in ADS),
-the sigma-delta input coding and the chip's integer state.
+chip's). Under mismatch it is meant to run with each synapse type's own τ
+(`sim.perturb.ChipMismatch(per_type_tau=True)`, as `harness robustness --chips` runs it:
+docs/fidelity.md 5.12). Not modelled: per-core median τ (exact when a core's neurons share
+τ, as in ADS), the sigma-delta input coding, the split of the drive between idc and the bias
+channel under mismatch (all of it scales as idc) and the chip's integer state.
 """
 from __future__ import annotations
 
