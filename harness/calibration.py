@@ -13,7 +13,8 @@ one chip on the plain traces: docs/fidelity.md 5.8; on normalised features the s
 readout is the prior, 5.11). Strength and prior are chosen by
 cross-validation over the calibration trials (folds of one trial per class; held-out
 squared error, ties to the stronger ridge); with a single fold, the middle strength
-towards zero. Calibration trials run with noise seeds
+towards zero, or for a rate-normalised decoder the strongest towards its compiled readout
+(the intercept refitted: docs/fidelity.md 5.11). Calibration trials run with noise seeds
 disjoint from the test samples' (sample s uses noise seed s). `harness.calibration_file`
 stores a chip's calibration.
 """
@@ -69,10 +70,14 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
     folds = _folds(data.labels, n_classes)
     priors = {"zero": np.zeros_like(decoder.w_out)}
     priors.update({"compiled": decoder.w_out} if decoder.prior is None else {"nominal": decoder.prior})
+    # one trial per class cannot choose a ridge: a normalised decoder keeps its readout and refits the intercept
+    # (a free fit on its uneven features fails every chip), others take the middle strength towards zero
+    single_fold = (RidgeChoice(STRENGTHS[-1], "compiled") if decoder.normalised
+                   else RidgeChoice(STRENGTHS[len(STRENGTHS) // 2], "zero"))
     decoders, choices = [], []
     for chip_spikes in spikes:
         gram, cross, energy = trial_moments(decoder, chip_spikes, data)
-        choice = _cross_validated_ridge(gram, cross, energy, folds, priors)
+        choice = _cross_validated_ridge(gram, cross, energy, folds, priors, single_fold)
         w = solve_readouts(gram.sum(0), cross.sum(0), choice.strength, [priors[choice.towards]])[0]
         decoders.append(decoder.with_readout(w[:-1], w[-1]))
         choices.append(choice)
@@ -135,11 +140,11 @@ def _folds(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
 
 
 def _cross_validated_ridge(gram: np.ndarray, cross: np.ndarray, energy: np.ndarray, folds: list[np.ndarray],
-                           priors: dict[str, np.ndarray]) -> RidgeChoice:
+                           priors: dict[str, np.ndarray], single_fold: RidgeChoice) -> RidgeChoice:
     """The ridge (strength and prior) with the least held-out squared error summed over
-    folds; ties go to the stronger ridge. With one fold: the middle strength towards zero."""
+    folds; ties go to the stronger ridge. With one fold: `single_fold`."""
     if len(folds) < 2:
-        return RidgeChoice(STRENGTHS[len(STRENGTHS) // 2], "zero")
+        return single_fold
     total_gram, total_cross = gram.sum(0), cross.sum(0)
     errors = {RidgeChoice(s, towards): 0.0 for s in STRENGTHS for towards in priors}
     for fold in folds:

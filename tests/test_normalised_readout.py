@@ -101,3 +101,18 @@ def test_a_file_with_an_unknown_normalisation_names_itself(tmp_path, compiled_xo
     replace(config, meta={**config.meta, "compiled": record}).save(tmp_path / "bad.npz")
     with pytest.raises(CompileError, match="bad.npz: corrupted compiled-network record"):
         CompiledNetwork.load(tmp_path / "bad.npz")
+
+
+def test_two_trials_keep_a_normalised_readout_and_refit_its_intercept(compiled_xor):
+    """One trial per class cannot cross-validate: a normalised decoder keeps its shipped readout
+    (the strongest ridge towards it), a plain one takes the middle strength towards zero."""
+    _, task, compiled = compiled_xor
+    shared = fit_across_chips(compiled, task, chips=2, samples=16, backend="numpy", normalised=True)
+    data = calibration_data(task, 2)
+    spikes = population_spikes(shared, shared.encoder.encode(data.inputs), [3], noise_seeds(2),
+                               SimulatedPopulation("spec", "numpy"))
+    _, (choice,) = fit_readouts(shared.decoder, spikes, data, task.n_classes)
+    assert (choice.strength, choice.towards) == (1.0, "compiled")
+    plain = fit_across_chips(compiled, task, chips=2, samples=16, backend="numpy")
+    _, (choice,) = fit_readouts(plain.decoder, spikes, data, task.n_classes)
+    assert (choice.strength, choice.towards) == (1e-2, "zero")
