@@ -1,4 +1,5 @@
-"""The readout filter along the step axis, compiled: r[t] = e^(−1/τ)·r[t−1] + x[t]/τ.
+"""The readout filter along the step axis, compiled: r[t] = e^(−1/τ)·r[t−1] + x[t]/τ, and
+each channel's running mean (the rate a normalised readout divides by).
 
 The same operations in the same order as `scipy.signal.lfilter([1/τ], [1, −e^(−1/τ)], x,
 axis=-2)` (a product each, then their sum; no fused multiply-add), so the same bits
@@ -6,6 +7,8 @@ axis=-2)` (a product each, then their sum; no fused multiply-add), so the same b
 are the inner, contiguous loop. Spikes may come as bool: each is read as 0.0 or 1.0.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 from numba import njit
@@ -23,14 +26,38 @@ def _filter(x, gain, decay, out):
                 out[s, t, j] = decay * out[s, t - 1, j] + gain * np.float64(x[s, t, j])
 
 
+@njit(cache=True, nogil=True)
+def _running_mean(x, out):
+    """out[s, t, j] = (x[s, 0, j] + … + x[s, t, j]) / (t + 1), summed in step order."""
+    series, steps, channels = x.shape
+    total = np.zeros(channels)
+    for s in range(series):
+        total[:] = 0.0
+        for t in range(steps):
+            for j in range(channels):
+                total[j] += np.float64(x[s, t, j])
+                out[s, t, j] = total[j] / np.float64(t + 1)
+
+
+def running_mean(x: np.ndarray) -> np.ndarray:
+    """Each channel's mean [..., T, K] float64 of `x` [..., T, K] (numbers or bool) from step 0 to
+    each step: the bits of `np.cumsum(x, axis=-2, dtype=float64) / (t + 1)`, without its strided walk."""
+    return _along_steps("running_mean", x, _running_mean)
+
+
 def exponential_filter(x: np.ndarray, tau: float) -> np.ndarray:
     """Traces [..., T, K] float64 of `x` [..., T, K] (numbers or bool) with time constant `tau` steps."""
+    return _along_steps("exponential_filter", x, _filter, 1.0 / tau, float(np.exp(-1.0 / tau)))
+
+
+def _along_steps(name: str, x: np.ndarray, kernel: Callable[..., None], *args: float) -> np.ndarray:
+    """`kernel(series [S, T, K], *args, out)` on `x` [..., T, K] flattened to series, as float64."""
     x = np.asarray(x)
     if x.ndim < 2:
-        raise ValueError(f"exponential_filter needs [..., T, K]; got shape {x.shape}")
+        raise ValueError(f"{name} needs [..., T, K]; got shape {x.shape}")
     if x.dtype != np.bool_ and x.dtype != np.float64:
         x = x.astype(np.float64)
     flat = np.ascontiguousarray(x.reshape(-1, *x.shape[-2:]))
     out = np.empty(flat.shape, np.float64)
-    _filter(flat, 1.0 / tau, float(np.exp(-1.0 / tau)), out)
+    kernel(flat, *args, out)
     return out.reshape(x.shape)

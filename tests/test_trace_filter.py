@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from sim.trace_filter import exponential_filter
+from sim.trace_filter import exponential_filter, running_mean
 
 
 def reference(x: np.ndarray, tau: float) -> np.ndarray:
@@ -28,3 +28,12 @@ def test_spikes_and_projections_filter_to_the_same_bits_as_lfilter(tau):
 def test_a_one_dimensional_input_is_refused():
     with pytest.raises(ValueError, match=r"needs \[..., T, K\]"):
         exponential_filter(np.zeros(5), 2.0)
+
+
+def test_the_running_mean_has_the_bits_of_cumsum_over_steps():
+    rng = np.random.default_rng(2)
+    for x in (rng.random((3, 500, 7)) < 0.1, rng.normal(size=(2, 4, 300, 5)), rng.integers(0, 3, (200, 9))):
+        steps = np.arange(1, x.shape[-2] + 1, dtype=np.float64)[:, None]
+        assert np.array_equal(running_mean(x), np.cumsum(x, axis=-2, dtype=np.float64) / steps)
+    with pytest.raises(ValueError, match="running_mean needs"):
+        running_mean(np.zeros(5))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sim.readout import ridge
-from sim.trace_filter import exponential_filter
+from sim.trace_filter import exponential_filter, running_mean
 
 RIDGE = 1e-3  # regulariser relative to the mean feature energy
 RATE_EPS = 1e-3  # spikes per step (1 Hz at 1 ms steps) added to a neuron's rate before it divides its trace
@@ -49,8 +49,7 @@ class Decoder:
     @staticmethod
     def rate(spikes: np.ndarray) -> np.ndarray:
         """[..., T, K] each neuron's mean rate from step 0 to each step (spikes per step)."""
-        steps = np.arange(1, spikes.shape[-2] + 1, dtype=np.float64)[:, None]
-        return np.cumsum(spikes, axis=-2, dtype=np.float64) / steps
+        return running_mean(spikes)
 
     def decode(self, spikes: np.ndarray) -> np.ndarray:
         """Outputs y [..., T, n_out] from the output neurons' spikes [..., T, K]. The filter is
