@@ -1,5 +1,6 @@
-"""The readout filter along the step axis, compiled: r[t] = e^(−1/τ)·r[t−1] + x[t]/τ, and
-each channel's running mean (the rate a normalised readout divides by).
+"""The readout filter along the step axis, compiled: r[t] = e^(−1/τ)·r[t−1] + x[t]/τ, each
+channel's running mean (the rate a normalised readout divides by), and the two fused into a
+normalised readout's projection.
 
 The same operations in the same order as `scipy.signal.lfilter([1/τ], [1, −e^(−1/τ)], x,
 axis=-2)` (a product each, then their sum; no fused multiply-add), so the same bits
@@ -37,6 +38,44 @@ def _running_mean(x, out):
             for j in range(channels):
                 total[j] += np.float64(x[s, t, j])
                 out[s, t, j] = total[j] / np.float64(t + 1)
+
+
+@njit(cache=True, nogil=True)
+def _normalised_projection(x, gain, decay, eps, w, out):
+    """out[s, t, o] = Σ_j w[j, o] · r[s, t, j] / (mean of x[s, :t+1, j] + eps), r the filtered x.
+    A channel that has not spiked yet has r = 0 and adds nothing."""
+    series, steps, channels = x.shape
+    trace, total = np.zeros(channels), np.zeros(channels)
+    for s in range(series):
+        trace[:] = 0.0
+        total[:] = 0.0
+        for t in range(steps):
+            out[s, t, :] = 0.0
+            for j in range(channels):
+                spike = np.float64(x[s, t, j])
+                trace[j] = decay * trace[j] + gain * spike
+                total[j] += spike
+                if total[j] == 0.0:
+                    continue
+                feature = trace[j] / (total[j] / np.float64(t + 1) + eps)
+                for o in range(w.shape[1]):
+                    out[s, t, o] += w[j, o] * feature
+
+
+def normalised_projection(x: np.ndarray, tau: float, eps: float, w: np.ndarray) -> np.ndarray:
+    """[..., T, n_out]: each channel of `x` [..., T, K] filtered with time constant `tau` steps,
+    divided by its running mean + `eps`, projected by `w` [K, n_out]; in one pass, none of the
+    [..., T, K] features held."""
+    x = np.asarray(x)
+    if x.ndim < 2 or x.shape[-1] != w.shape[0]:
+        raise ValueError(f"normalised_projection needs [..., T, {w.shape[0]}]; got shape {x.shape}")
+    if x.dtype != np.bool_ and x.dtype != np.float64:
+        x = x.astype(np.float64)
+    flat = np.ascontiguousarray(x.reshape(-1, *x.shape[-2:]))
+    out = np.empty((*flat.shape[:2], w.shape[1]), np.float64)
+    _normalised_projection(flat, 1.0 / tau, float(np.exp(-1.0 / tau)), float(eps),
+                           np.ascontiguousarray(w, np.float64), out)
+    return out.reshape(*x.shape[:-1], w.shape[1])
 
 
 def running_mean(x: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from sim.trace_filter import exponential_filter, running_mean
+from sim.trace_filter import exponential_filter, normalised_projection, running_mean
 
 
 def reference(x: np.ndarray, tau: float) -> np.ndarray:
@@ -37,3 +37,14 @@ def test_the_running_mean_has_the_bits_of_cumsum_over_steps():
         assert np.array_equal(running_mean(x), np.cumsum(x, axis=-2, dtype=np.float64) / steps)
     with pytest.raises(ValueError, match="running_mean needs"):
         running_mean(np.zeros(5))
+
+
+def test_the_normalised_projection_is_the_features_projected():
+    rng = np.random.default_rng(3)
+    x = rng.random((4, 300, 12)) < 0.05
+    x[:, :50, 3] = False  # a channel silent at first adds nothing until it spikes
+    w = rng.normal(size=(12, 2))
+    traces = exponential_filter(x, 7.0) / (running_mean(x) + 1e-3)
+    np.testing.assert_allclose(normalised_projection(x, 7.0, 1e-3, w), traces @ w, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"normalised_projection needs \[..., T, 12\]"):
+        normalised_projection(x[..., :5], 7.0, 1e-3, w)

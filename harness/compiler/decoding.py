@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from sim.readout import ridge
-from sim.trace_filter import exponential_filter, running_mean
+from sim.trace_filter import exponential_filter, normalised_projection, running_mean
 
 RIDGE = 1e-3  # regulariser relative to the mean feature energy
 RATE_EPS = 1e-3  # spikes per step (1 Hz at 1 ms steps) added to a neuron's rate before it divides its trace
-TRIALS_PER_CHUNK = 8  # a normalised decoder filters every neuron: this many trials at a time
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,12 @@ class Decoder:
     def decode(self, spikes: np.ndarray) -> np.ndarray:
         """Outputs y [..., T, n_out] from the output neurons' spikes [..., T, K]. The filter is
         linear, so plain traces are projected first and only n_out traces are filtered; a
-        normalised decoder filters every neuron, TRIALS_PER_CHUNK trials at a time."""
+        normalised decoder's features are projected as they are made, in one compiled pass
+        (`features` @ w_out up to the order of the sum)."""
         bias = 0.0 if self.bias is None else self.bias
-        if not self.normalised:
-            return self.filtered(np.asarray(spikes, np.float64) @ self.w_out) + bias
-        spikes = np.asarray(spikes)
-        flat = spikes.reshape(-1, *spikes.shape[-2:])
-        out = np.concatenate([self.features(flat[i:i + TRIALS_PER_CHUNK]) @ self.w_out
-                              for i in range(0, len(flat), TRIALS_PER_CHUNK)])
-        return out.reshape(*spikes.shape[:-1], self.w_out.shape[1]) + bias
+        if self.normalised:
+            return normalised_projection(spikes, self.tau_out, RATE_EPS, self.w_out) + bias
+        return self.filtered(np.asarray(spikes, np.float64) @ self.w_out) + bias
 
     def refit(self, spikes: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> "Decoder":
         """A decoder whose w_out is the ridge fit of `targets` [S, T, n_out] on `spikes` [S, T, K]
