@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from harness.compiler import CompiledNetwork, compile_network
 from harness.deploy import refit_readout
-from harness.run_config import SHARED_READOUTS
+from harness.run_config import NORMALISED_READOUT, SHARED_READOUTS
 from harness.shared_readout import fit_across_chips
 from sim.chip.spec import ChipSpec
 from sim.network import SpikingNetwork
@@ -33,7 +33,7 @@ class ReadoutFit:
     def apply(self, compiled: CompiledNetwork, task: Task, backend: str = "auto") -> CompiledNetwork:
         if self.where in SHARED_READOUTS:
             return fit_across_chips(compiled, task, mismatch=self.mismatch, backend=backend, judged=self.judged,
-                                    normalised=self.where == "shared-normalised")
+                                    normalised=self.where == NORMALISED_READOUT)
         return refit_readout(compiled, task, backend)
 
 

@@ -88,7 +88,8 @@ def readout_fitted(refit: dict) -> str:
     if "nominal_weight" in refit and refit["nominal_weight"] is None:
         return "nominal (a shared readout failed the nominal chip)"
     traces = ", rate-normalised traces" if refit.get("normalised") else ""
-    return f"shared: nominal (weight {refit.get('nominal_weight', 1)}) + {refit.get('sampled_chips')} sampled chips{traces}"
+    return (f"shared: nominal (weight {refit.get('nominal_weight', 1)}) + {refit.get('sampled_chips')} sampled "
+            f"chips{traces}")
 
 
 def _networks(run: RunDir) -> list[str]:

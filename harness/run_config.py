@@ -19,7 +19,8 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     backend = "auto"                # auto | numpy | cupy
     cluster = ""                    # "" in process | "local" | "local:N" | "tcp://host:port" (Dask)
     mismatch = "spec"               # chip population of the suites other than mismatch_yield
-    readout = "auto"                # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal | shared-normalised (auto: the method's)
+    readout = "auto"                # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal
+                                    #   | shared-normalised (the shared one on rate-normalised traces); auto: the method's
     replicas = 1                    # copies of each network on the chip, one readout over all (harness.compiler.replicas)
     candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: the task's)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
@@ -49,12 +50,13 @@ from sim.backend import BACKEND_NAMES
 from sim.chip.spec import DEFAULT_SPEC
 
 ALL_METHODS = ("ads", "bptt", "force", "reservoir")
-SHARED_READOUTS = ("shared", "shared-normalised")  # fitted across sampled chips (harness.shared_readout)
+NORMALISED_READOUT = "shared-normalised"  # the shared readout on rate-normalised traces (docs/fidelity.md 5.11)
+SHARED_READOUTS = ("shared", NORMALISED_READOUT)  # fitted across sampled chips (harness.shared_readout)
 READOUTS = ("nominal", *SHARED_READOUTS)  # where (and on what) the readout is re-fitted after compiling
 DEFAULT_READOUT = "shared"  # docs/fidelity.md 5.8: methods without a measured better one, imported networks
 # method -> its default readout where not DEFAULT_READOUT: ADS reads rate-normalised traces (docs/fidelity.md 5.11: at
 # spec, XOR uncalibrated yield 58 -> 89 % and calibrated 99.5 -> 100 % over six seeds; keyword 20 -> 53 %, 58 -> 100 %)
-METHOD_READOUTS = {"ads": "shared-normalised"}
+METHOD_READOUTS = {"ads": NORMALISED_READOUT}
 SUITES = tuple(SUITE_CATALOG)
 SIZE_FIELDS = ("n_train", "n_val", "n_test", "n_steps", "n_neurons", "epochs")
 TASK_SIZES = ("n_train", "n_val", "n_test", "n_steps")

@@ -9,7 +9,7 @@ import click
 from harness.commands.outputs import outputs_apart, writable
 from harness.compiler import CompileError, compile_network, format_report
 from harness.deploy import TASK_ERRORS, check_task, measure, task_for
-from harness.run_config import READOUTS, SHARED_READOUTS, default_readout
+from harness.run_config import NORMALISED_READOUT, READOUTS, SHARED_READOUTS, default_readout
 from harness.shared_readout import SHARED_CHIPS, fit_across_chips
 from sim.atomic import OutputError, write_json
 from sim.backend import BACKEND_NAMES, BackendError
@@ -67,7 +67,7 @@ def compile_cmd(net_file: Path, spec: str, out: Path, report_file: Path | None, 
             readout = (readout or default_readout(str(net.meta.get("method", "")))) if refit else None
             if readout in SHARED_READOUTS:
                 compiled = fit_across_chips(compiled, task, chips=readout_chips, mismatch=mismatch, backend=backend,
-                                            judged=range(chips), normalised=readout == "shared-normalised")
+                                            judged=range(chips), normalised=readout == NORMALISED_READOUT)
             compiled, accuracy = measure(net, compiled, task, chips=chips, mismatch=mismatch, samples=samples,
                                          backend=backend, refit=readout == "nominal")
             compiled = replace(compiled, report={**compiled.report, "accuracy": accuracy})
