@@ -56,10 +56,10 @@ if TYPE_CHECKING:
 SELECTION_SEED_BASE = 2**62  # selection chip k has seed SELECTION_SEED_BASE + k unless judged chips are there
 SELECTION_CHIPS = 16  # sampled chips each candidate is scored on
 SELECTION_SAMPLES = 64  # class-balanced validation trials per chip (at most the split's size)
-# (task, method) -> candidates by default, others 1: XOR ADS 3 (docs/fidelity.md 5.6, 5.9: uncalibrated yield
-# at spec 46 -> 58 % over seeds 0-5 with the guarded shared readout; training 4.2x). Keyword ADS keeps 1: its
-# candidates do not survive the chip better and cost 11.9x (5.10)
-DEFAULT_CANDIDATES: dict[tuple[str, str], int] = {("xor", "ads"): 3}
+# (task, method) -> candidates by default where more than 1. None now: with the rate-normalised readout one XOR ADS
+# network does as well as the best of 3 (docs/fidelity.md 5.13: 89.1 % / 100 % uncalibrated / calibrated over six
+# seeds either way; 5.6-5.9 had made it 3 with the plain readout), and keyword's candidates never helped (5.10)
+DEFAULT_CANDIDATES: dict[tuple[str, str], int] = {}
 Progress = Callable[[dict], None]
 
 

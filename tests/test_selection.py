@@ -139,9 +139,9 @@ def test_run_config_rejects_bad_candidates(value):
         config_from_dict({"candidates": value})
 
 
-def test_xor_ads_defaults_to_three_candidates_others_to_one():
-    assert default_candidates("xor", "ads") == 3
-    assert default_candidates("keyword", "ads") == default_candidates("xor", "bptt") == 1
+def test_every_task_and_method_defaults_to_one_network():
+    assert default_candidates("xor", "ads") == default_candidates("keyword", "ads") == 1
+    assert default_candidates("xor", "bptt") == 1
 
 
 def test_run_config_candidates_name_the_cached_network(tmp_path):
@@ -150,8 +150,10 @@ def test_run_config_candidates_name_the_cached_network(tmp_path):
     assert three.candidates == 3 and auto.candidates == "auto"
     one = config_from_dict({"cache": str(tmp_path), "candidates": 1})
     assert cache_path(three, "xor", "ads") != cache_path(one, "xor", "ads")
-    assert cache_path(auto, "xor", "ads") == cache_path(three, "xor", "ads")
+    assert cache_path(auto, "xor", "ads") == cache_path(one, "xor", "ads")
     assert cache_path(auto, "xor", "bptt") == cache_path(one, "xor", "bptt")
+    assert cache_path(three, "xor", "ads") != cache_path(config_from_dict({"cache": str(tmp_path), "candidates": 3,
+                                                                           "readout": "shared"}), "xor", "ads")
     assert cache_path(three, "xor", "ads") != cache_path(config_from_dict({"cache": str(tmp_path), "candidates": 3,
                                                                            "chips": 8}), "xor", "ads")
     assert cache_path(three, "xor", "ads") != cache_path(config_from_dict({"cache": str(tmp_path), "candidates": 3,
