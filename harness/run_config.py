@@ -22,7 +22,7 @@ virtual `dynapse1` chips, the in-process emulator, CPU unless a GPU is present):
     readout = "auto"                # readout re-fit after compiling: shared (nominal + 16 sampled chips) | nominal
                                     #   | shared-normalised (the shared one on rate-normalised traces); auto: the method's
     replicas = 1                    # copies of each network on the chip, one readout over all (harness.compiler.replicas)
-    candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: the task's)
+    candidates = "auto"             # networks trained per task and method, the best on sampled chips kept (auto: 1)
     suites = [...]                  # which suites run (default all; supply_sweep only with instruments)
     cache = ""                      # trained-network cache ("" = ~/.cache/snn-hil-harness)
     [sizes]                         # task and training sizes (omitted = the method's default)

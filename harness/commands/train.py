@@ -74,7 +74,7 @@ OPTION_METHODS = {"--fast-fan-in": ("ads",), "--slow-fan-in": ("ads", "bptt"), "
                    "the task's).")
 @click.option("--candidates", type=click.IntRange(1), default=None,
               help="train N candidates (ads: sharing the rate teacher) and keep the one that does best uncalibrated "
-                   "on dynapse1 chips sampled at spec, validation split (harness.selection; default: the task's).")
+                   "on dynapse1 chips sampled at spec, validation split (harness.selection; default 1).")
 @click.option("--selection-chips", type=click.IntRange(1), default=None,
               help=f"with --candidates: sampled chips each candidate is scored on (default {SELECTION_CHIPS}; "
                    "seeds from 2**62 up, never the chips a run judges).")
