@@ -10,11 +10,11 @@ shared one on the plain traces (`harness.shared_readout`), towards the nominal c
 re-fit that its decoder carries (`Decoder.prior`) instead, so a chip calibrates as it
 would from the nominal re-fit (a readout fitted for the population is a poor prior for
 one chip on the plain traces: docs/fidelity.md 5.8; on normalised features the shared
-readout is the prior, 5.11). Strength and prior are chosen by
+readout is the prior, 5.13). Strength and prior are chosen by
 cross-validation over the calibration trials (folds of one trial per class; held-out
 squared error, ties to the stronger ridge); with a single fold, the middle strength
 towards zero, or for a rate-normalised decoder the strongest towards its compiled readout
-(the intercept refitted: docs/fidelity.md 5.11). Calibration trials run with noise seeds
+(the intercept refitted: docs/fidelity.md 5.13). Calibration trials run with noise seeds
 disjoint from the test samples' (sample s uses noise seed s). `harness.calibration_file`
 stores a chip's calibration.
 """
@@ -85,7 +85,7 @@ def fit_readouts(decoder: Decoder, spikes: np.ndarray, data: Dataset,
 
 
 def trial_moments(decoder: Decoder, spikes: np.ndarray, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per trial of `data`, over its decision steps, the moments of the readout traces of
+    """Per trial of `data`, over its decision steps, the moments of the decoder's features of
     `spikes` [K, T, n] with an intercept column, x = [r, 1]: (Σ xxᵀ [K, n+1, n+1],
     Σ x yᵀ [K, n+1, n_out], Σ |y|² [K])."""
     n, n_out = spikes.shape[-1], data.targets.shape[-1]

@@ -119,7 +119,6 @@ def select_network(method: str, task: Task, *, candidates: int, seed: int = 0, s
         training = {**training, "teacher": teacher}
 
     stopped = threading.Event()  # set when the selection ends early: running candidates stop at their next report
-
     workers = worker_threads(candidates)
 
     def scored(k: int, candidate_seed: int) -> tuple[SpikingNetwork, np.ndarray]:

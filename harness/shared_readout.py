@@ -83,7 +83,8 @@ def fit_across_chips(compiled: CompiledNetwork, task: Task, *, chips: int = SHAR
                                    np.arange(len(val), dtype=np.uint64), nominal_chip)[0].astype(np.float64)
     reference = float(task.accuracy(nominal.decode(val_spikes), val))
     report = {"split": "train", "samples": len(data), "chip": "shared", "sampled_chips": chips,
-              "normalised": normalised, "mismatch": str(mismatch), "seed_base": fitting[0], "nominal_val_reference": reference}
+              "normalised": normalised, "mismatch": str(mismatch), "seed_base": fitting[0],
+              "nominal_val_reference": reference}
     for weight in NOMINAL_WEIGHTS:
         weights = np.r_[float(weight), np.ones(chips)]
         w, strength = _fit_weighted(gram * weights[:, None, None], cross * weights[:, None, None], energy * weights)
