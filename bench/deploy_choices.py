@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from chip_yield import yield_of
-from harness.compiler import compile_network
 from harness.deploy import evaluate_batched, evaluate_deployments
 from harness.selection import SELECTION_CHIPS, candidate_seeds, chip_score, selection_seeds, shared_teacher
-from harness.readout_fit import ReadoutFit
+from harness.readout_fit import ReadoutFit, compile_for_chip
 from harness.run_config import READOUTS
 from sim.methods import train
 from sim.netfile import load_network, save_network
@@ -61,8 +60,7 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         task, nets = candidates(seed, args.candidates, args.nets)
-        compiled = [readout.apply(compile_network(net, "dynapse1", task.train.inputs, replicas=args.replicas), task)
-                    for net in nets]
+        compiled = [compile_for_chip(net, "dynapse1", task, readout=readout, replicas=args.replicas) for net in nets]
         scores = [chip_score(evaluate_batched(c, task, split="val", samples=64,
                                               chip_seeds=selection_seeds(SELECTION_CHIPS, judged)))
                   for c in compiled]

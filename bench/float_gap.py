@@ -25,7 +25,7 @@ import numpy as np
 
 from chip_yield import YIELD_AT, yield_of
 from harness.commands.robustness import chip_comparison
-from harness.compiler.float_model import compiled_float, refit_readout
+from harness.compiler.float_model import CompiledFloat, compiled_float, refit_readout
 from harness.deploy import task_for
 from sim.backend import get_backend
 from sim.lif import lif_params, simulate
@@ -65,10 +65,9 @@ def span(interval: tuple[float, float]) -> str:
     return f"[{pct(interval[0])}, {pct(interval[1])}]"
 
 
-def own_numbers(net_path: Path, task: Task, spec: str, level, chips: int) -> np.ndarray:
-    """Accuracy of the compiled network's float model on the test split, draw d realised with
-    chip d's own random numbers (chips 0..chips-1)."""
-    model = refit_readout(compiled_float(load_network(net_path), spec, task.train.inputs), task.train)
+def own_numbers(model: CompiledFloat, task: Task, spec: str, level, chips: int) -> np.ndarray:
+    """Accuracy of the compiled network's float `model` on the test split, draw d realised
+    with chip d's own random numbers (chips 0..chips-1)."""
     be = get_backend("numpy")
     accuracy = []
     for first in range(0, chips, DRAWS_PER_CALL):
@@ -106,6 +105,8 @@ def main() -> None:
         net = load_network(path)
         task = task_for(net.meta)
         task.test = task.test.balanced(args.samples, task.n_classes)
+        model_of_chips = refit_readout(compiled_float(net, args.spec, task.train.inputs), task.train) \
+            if args.own_numbers else None
         for model in args.float_model.split(","):
             table = chip_comparison([net], task, chips=args.chips, spec=args.spec, levels=levels, seed=0,
                                     backend=get_backend("numpy"), refit=True, float_model=model)
@@ -117,7 +118,7 @@ def main() -> None:
                           f"{model}_first_{PROTOCOL_CHIPS}": gaps(c[:PROTOCOL_CHIPS], f[:PROTOCOL_CHIPS], rng)}
                 rows = [(model, record[model], record[f"{model}_first_{PROTOCOL_CHIPS}"])]
                 if args.own_numbers and model == "compiled":
-                    own = own_numbers(path, task, args.spec, level, args.chips)
+                    own = own_numbers(model_of_chips, task, args.spec, level, args.chips)
                     record["own_numbers"] = gaps(c, own, rng, paired=True)
                     record["own_numbers"]["correlation"] = float(np.corrcoef(own, c)[0, 1]) \
                         if own.std() > 0 and c.std() > 0 else None

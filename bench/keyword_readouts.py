@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from chip_yield import cell
-from harness.compiler import compile_network
 from harness.deploy import evaluate_deployments, task_for
-from harness.readout_fit import ReadoutFit
+from harness.readout_fit import ReadoutFit, compile_for_chip
 from harness.run_config import READOUTS
 from sim.netfile import load_network
 
@@ -40,8 +39,7 @@ def main() -> None:
     for name in args.readouts.split(","):
         if name not in READOUTS:
             raise SystemExit(f"--readouts: {name!r} is not one of {', '.join(READOUTS)}")
-        compiled = ReadoutFit(name, "spec", range(args.chips)).apply(
-            compile_network(net, "dynapse1", task.train.inputs), task)
+        compiled = compile_for_chip(net, "dynapse1", task, readout=ReadoutFit(name, "spec", range(args.chips)))
         nominal = evaluate_deployments(compiled, task, mismatch=0, samples=32)[0][0]
         runs = [evaluate_deployments(compiled, task, chip_seeds=r, mismatch="spec", samples=32, trials=(0, 8))
                 for r in ranges]

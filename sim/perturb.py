@@ -79,7 +79,8 @@ class ChipDraw:
     uses the type of its weight's sign and its negative part the other (signed channels).
     A type's charge per event scales as wsyn/dsyn; its decay per step 1 − e^{−1/τ} as dsyn
     (the float τ of a class takes the geometric mean of its two types, the charge stays
-    per type; `typed_synapse` gives each type its own τ instead). The chip's leak is dmem: τ_mem/m_dmem, and the currents it integrates are
+    per type; `typed_synapse` gives each type its own τ instead). The chip's leak is dmem:
+    τ_mem/m_dmem, and the currents it integrates are
     not scaled, so every input current and the drive (v_rest − v_reset + bias, carried by
     idc) are divided by m_dmem; the drive is multiplied by m_idc; the threshold span
     v_th − v_reset by m_theta. Not modelled: rounding and clipping of chip integers
